@@ -1,0 +1,45 @@
+package burnrate
+
+import "time"
+
+// RowResult is one policy row evaluated at one instant.
+type RowResult struct {
+	Row Row
+	// Factor is Row.Factor for the SLO's window, kept so readers need not recompute it.
+	Factor float64
+	// LongBurn and ShortBurn are the burn rates over the row's windows;
+	// NaN when the window holds no known step.
+	LongBurn  float64
+	ShortBurn float64
+	// Fires is true when both burns reach Factor (and the min_events guard passes).
+	Fires bool
+}
+
+// Evaluation is a policy evaluated for one SLO instance at one instant.
+// The evaluator produces it; incidents, the status page and the API read it.
+type Evaluation struct {
+	At   time.Time
+	Rows []RowResult
+	// WindowBurn is the burn rate over the whole SLO window W.
+	WindowBurn float64
+	// BudgetRemaining is the fraction of W's error budget not yet spent:
+	// 1 − WindowBurn. It goes negative once the budget is overspent.
+	BudgetRemaining float64
+	// NoDataFor is how long the SLI has had no known step (0 when the newest step is known).
+	NoDataFor time.Duration
+}
+
+// Severity is the most urgent severity among firing rows, and false when none fires.
+func (e Evaluation) Severity() (Severity, bool) {
+	var sev Severity
+	for _, r := range e.Rows {
+		if !r.Fires {
+			continue
+		}
+		if r.Row.Severity == SeverityPage {
+			return SeverityPage, true
+		}
+		sev = r.Row.Severity
+	}
+	return sev, sev != ""
+}

@@ -1,0 +1,150 @@
+// Package slo holds the SLO model shared by every part of slod, and the
+// loaders that turn native, Sloth and OpenSLO files into it.
+package slo
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultWindow is the rolling window of an SLO that does not name one.
+const DefaultWindow = 30 * 24 * time.Hour
+
+// Format names the file format an SLO was read from.
+type Format string
+
+// The input formats slod reads.
+const (
+	FormatNative  Format = "slod/v1"
+	FormatSloth   Format = "prometheus/v1"
+	FormatOpenSLO Format = "openslo/v1"
+)
+
+// Position is where a definition stands in its file, for error messages.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String renders the position as path:line:col, the prefix of every file error.
+func (p Position) String() string {
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Spec is one SLO after loading, whichever format it came from.
+type Spec struct {
+	// ID is unique across all loaded files: "<service>-<name>".
+	ID          string
+	Name        string
+	Service     string
+	Description string
+	// Objective is the target in percent, 0 < Objective < 100 (99.9 means 99.9%).
+	Objective float64
+	// Window is the rolling compliance window (default 30d).
+	Window time.Duration
+	SLI    SLI
+	// GroupBy splits the SLO into one instance per label set (for example per route).
+	GroupBy []string
+	// Policy names the burn-rate policy; empty means the default policy.
+	Policy string
+	// MinEvents keeps a low-traffic SLO from alerting when the long window
+	// holds fewer events than this (0 disables the guard).
+	MinEvents float64
+	// Labels are added to every rule, alert and page of this SLO.
+	Labels map[string]string
+	// Annotations carry runbook, dashboard and other links to alerts and pages.
+	Annotations map[string]string
+	Alerting    Alerting
+	Format      Format
+	Pos         Position
+}
+
+// ErrorBudget is the allowed error ratio, 1 − objective (0.001 for 99.9%).
+func (s *Spec) ErrorBudget() float64 {
+	return 1 - s.Objective/100
+}
+
+// Alerting configures the alerts generated or raised for an SLO.
+type Alerting struct {
+	// Name is the alert name (Sloth's alerting.name); empty means a generated one.
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Page        AlertClass
+	Ticket      AlertClass
+	// NoData is how long an SLI may have no data before its no-data alert
+	// fires; zero means the default.
+	NoData time.Duration
+}
+
+// AlertClass configures one severity class (page or ticket).
+type AlertClass struct {
+	Disabled    bool
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// SLIKind names the way an SLI counts errors.
+type SLIKind string
+
+// The SLI kinds.
+const (
+	KindEvents  SLIKind = "events"
+	KindRaw     SLIKind = "raw"
+	KindLatency SLIKind = "latency"
+)
+
+// SLI is how an SLO measures good and bad events. Exactly one field is set.
+type SLI struct {
+	Events  *EventsSLI
+	Raw     *RawSLI
+	Latency *LatencySLI
+}
+
+// Kind reports which SLI kind is set ("" when none is).
+func (s SLI) Kind() SLIKind {
+	switch {
+	case s.Events != nil:
+		return KindEvents
+	case s.Raw != nil:
+		return KindRaw
+	case s.Latency != nil:
+		return KindLatency
+	}
+	return ""
+}
+
+// EventsSLI counts errors and totals with two PromQL queries that each
+// contain the {{.window}} placeholder and return a per-second rate.
+type EventsSLI struct {
+	ErrorQuery string
+	TotalQuery string
+}
+
+// RawSLI measures an error ratio directly; it is averaged per time slice.
+type RawSLI struct {
+	ErrorRatioQuery string
+}
+
+// LatencySLI counts requests slower than Threshold as errors, from a
+// Prometheus histogram: good = Metric_bucket{le=Threshold}, total = Metric_count.
+type LatencySLI struct {
+	// Metric is the histogram's base name, without _bucket or _count.
+	Metric string
+	// Selector holds extra label matchers, without braces: job="api",route!="/health".
+	Selector string
+	// Threshold is the bucket bound in the histogram's unit; it must be one of its le values.
+	Threshold float64
+}
+
+// WindowPlaceholder is replaced by a range duration in SLI queries.
+const WindowPlaceholder = "{{.window}}"
+
+// ExpandWindow replaces the {{.window}} placeholder (also written
+// {{ .window }}) in an SLI query with a PromQL duration such as "5m".
+func ExpandWindow(query, window string) string {
+	query = strings.ReplaceAll(query, "{{ .window }}", window)
+	return strings.ReplaceAll(query, WindowPlaceholder, window)
+}

@@ -1,0 +1,442 @@
+package burnrate
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// IncidentClass separates the two reasons an SLO instance can be in trouble.
+// Together with the SLO id and the instance labels it forms the dedup key of
+// the pages an incident raises, so it must stay stable: escalation from
+// ticket to page keeps the class (and so the key) of the incident.
+type IncidentClass string
+
+// The incident classes.
+const (
+	// ClassBurn is an error budget burning faster than a policy row allows.
+	ClassBurn IncidentClass = "burn"
+	// ClassNoData is an SLI that has had no known step for too long.
+	ClassNoData IncidentClass = "nodata"
+)
+
+// DefaultNoDataAfter is how long an SLI may have no data before its no-data
+// incident opens, when neither the SLO nor the tracker names a duration.
+const DefaultNoDataAfter = 15 * time.Minute
+
+// Never is the TimeToExhaustion of an incident whose budget is not burning.
+const Never = time.Duration(math.MaxInt64)
+
+// WindowBurn is a burn rate over one window.
+type WindowBurn struct {
+	Window time.Duration `json:"window"`
+	Burn   float64       `json:"burn"`
+}
+
+// Incident is one burn (or one stretch without data) of one SLO instance,
+// from the first firing evaluation to its resolution. It is one incident per
+// burn, not one per policy row: rows that fire together or one after the
+// other while it is open only raise its severity and peaks.
+type Incident struct {
+	// Key identifies the SLO instance (the caller's stable instance key).
+	Key    string            `json:"key"`
+	SLO    string            `json:"slo"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Class  IncidentClass     `json:"class"`
+	// Severity is the most urgent severity reached; it escalates from
+	// ticket to page in place and never goes back down.
+	Severity Severity `json:"severity"`
+	// Window is the SLO window W the budget figures refer to.
+	Window time.Duration `json:"window"`
+	Start  time.Time     `json:"start"`
+	// Updated is the time of the newest evaluation folded in.
+	Updated time.Time `json:"updated"`
+	// LastFiring is the newest evaluation at which a row fired (or, for a
+	// no-data incident, at which data was still missing).
+	LastFiring time.Time `json:"last_firing"`
+	// HoldDown is how long no row may fire before the incident resolves.
+	HoldDown time.Duration `json:"hold_down"`
+	// Resolved is zero while the incident is open.
+	Resolved time.Time `json:"resolved,omitzero"`
+	// PeakBurn is the highest burn seen per window while open, shortest window first.
+	PeakBurn []WindowBurn `json:"peak_burn,omitempty"`
+	// BudgetAtStart is the budget remaining over W at the opening evaluation.
+	BudgetAtStart float64 `json:"budget_at_start"`
+	// BudgetSpent is the share of W's budget spent since the start:
+	// BudgetAtStart − BudgetRemaining, never below zero (old errors that
+	// roll out of W while the incident is open do not count as negative spend).
+	BudgetSpent float64 `json:"budget_spent"`
+	// BudgetRemaining is the share of W's budget left at Updated (negative when overspent).
+	BudgetRemaining float64 `json:"budget_remaining"`
+	// Burn is the current burn rate: the burn over the shortest window of the
+	// policy that holds data.
+	Burn float64 `json:"burn"`
+	// TimeToExhaustion is remaining × W / burn: how long until the budget
+	// is gone at the current burn. Zero when the budget is already gone,
+	// Never when nothing burns.
+	TimeToExhaustion time.Duration `json:"time_to_exhaustion"`
+	// NoDataFor is how long the SLI had no data at Updated.
+	NoDataFor time.Duration `json:"no_data_for,omitempty"`
+}
+
+// Open reports whether the incident has not been resolved.
+func (i *Incident) Open() bool { return i.Resolved.IsZero() }
+
+// Subject names the SLO instance an evaluation belongs to.
+type Subject struct {
+	// Key is a stable identity of the instance (SLO id and labels); the tracker keys incidents by it.
+	Key    string
+	SLO    string
+	Labels map[string]string
+	// Window is the SLO window W.
+	Window time.Duration
+	// NoDataAfter overrides the tracker's no-data threshold for this SLO when > 0.
+	NoDataAfter time.Duration
+}
+
+// ChangeKind says what happened to an incident at an evaluation.
+type ChangeKind string
+
+// The incident changes that raise notifications.
+const (
+	ChangeOpened    ChangeKind = "opened"
+	ChangeEscalated ChangeKind = "escalated"
+	ChangeResolved  ChangeKind = "resolved"
+)
+
+// Change is an incident transition; the daemon turns each into a page or a resolve.
+type Change struct {
+	Kind     ChangeKind
+	Incident Incident
+}
+
+// TrackerOptions configures a Tracker. Zero values take defaults.
+type TrackerOptions struct {
+	// HoldDown, when > 0, replaces the default hold-down (the short window of
+	// the row that last fired; the shortest one when several fired) for every incident.
+	HoldDown time.Duration
+	// NoDataAfter is how long an SLI may have no data before a no-data
+	// incident opens (default DefaultNoDataAfter).
+	NoDataAfter time.Duration
+	// KeepResolved is how many resolved incidents Recent returns (default 50).
+	KeepResolved int
+}
+
+// Tracker folds evaluations into incidents. It does no I/O and reads no
+// clock: time is the At of each evaluation. It is not safe for concurrent use.
+type Tracker struct {
+	opts     TrackerOptions
+	open     map[trackKey]*Incident
+	resolved []Incident // newest last, at most opts.KeepResolved
+}
+
+type trackKey struct {
+	key   string
+	class IncidentClass
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker(opts TrackerOptions) *Tracker {
+	if opts.NoDataAfter <= 0 {
+		opts.NoDataAfter = DefaultNoDataAfter
+	}
+	if opts.KeepResolved <= 0 {
+		opts.KeepResolved = 50
+	}
+	return &Tracker{opts: opts, open: map[trackKey]*Incident{}}
+}
+
+// Observe folds one evaluation of an instance into its incidents and
+// returns the transitions it caused, in a stable order.
+func (t *Tracker) Observe(s Subject, ev Evaluation) []Change {
+	var changes []Change
+	changes = append(changes, t.observeBurn(s, ev)...)
+	changes = append(changes, t.observeNoData(s, ev)...)
+	return changes
+}
+
+func (t *Tracker) observeBurn(s Subject, ev Evaluation) []Change {
+	k := trackKey{s.Key, ClassBurn}
+	inc := t.open[k]
+	sev, firing := ev.Severity()
+	switch {
+	case inc == nil && !firing:
+		return nil
+	case inc == nil:
+		inc = t.start(s, ClassBurn, sev, ev)
+		t.open[k] = inc
+		inc.LastFiring, inc.HoldDown = ev.At, t.holdDown(ev)
+		return []Change{{ChangeOpened, t.copy(inc)}}
+	}
+	update(inc, ev)
+	if firing {
+		inc.LastFiring, inc.HoldDown = ev.At, t.holdDown(ev)
+		if sev == SeverityPage && inc.Severity != SeverityPage {
+			inc.Severity = SeverityPage
+			return []Change{{ChangeEscalated, t.copy(inc)}}
+		}
+		return nil
+	}
+	if ev.At.Sub(inc.LastFiring) < inc.HoldDown {
+		return nil
+	}
+	return []Change{t.resolve(k, inc, ev.At)}
+}
+
+func (t *Tracker) observeNoData(s Subject, ev Evaluation) []Change {
+	k := trackKey{s.Key, ClassNoData}
+	after := t.opts.NoDataAfter
+	if s.NoDataAfter > 0 {
+		after = s.NoDataAfter
+	}
+	missing := ev.NoDataFor >= after
+	inc := t.open[k]
+	switch {
+	case inc == nil && !missing:
+		return nil
+	case inc == nil:
+		inc = t.start(s, ClassNoData, SeverityTicket, ev)
+		inc.LastFiring = ev.At
+		t.open[k] = inc
+		return []Change{{ChangeOpened, t.copy(inc)}}
+	}
+	update(inc, ev)
+	if missing {
+		inc.LastFiring = ev.At
+		return nil
+	}
+	// Data is back: the SLI is measurable again, no hold-down needed.
+	return []Change{t.resolve(k, inc, ev.At)}
+}
+
+func (t *Tracker) start(s Subject, class IncidentClass, sev Severity, ev Evaluation) *Incident {
+	inc := &Incident{
+		Key:           s.Key,
+		SLO:           s.SLO,
+		Labels:        s.Labels,
+		Class:         class,
+		Severity:      sev,
+		Window:        s.Window,
+		Start:         ev.At,
+		BudgetAtStart: finite(ev.BudgetRemaining),
+	}
+	update(inc, ev)
+	return inc
+}
+
+// holdDown is the tracker's fixed hold-down, or else the short window of
+// the most sensitive row firing in ev (the shortest short window among the
+// rows that fired last). Slower rows that keep firing keep the incident
+// open by themselves; the hold-down only bridges a flapping fast row.
+func (t *Tracker) holdDown(ev Evaluation) time.Duration {
+	if t.opts.HoldDown > 0 {
+		return t.opts.HoldDown
+	}
+	var d time.Duration
+	for _, r := range ev.Rows {
+		if r.Fires && (d == 0 || r.Row.Short < d) {
+			d = r.Row.Short
+		}
+	}
+	return d
+}
+
+func (t *Tracker) resolve(k trackKey, inc *Incident, at time.Time) Change {
+	inc.Resolved = at
+	delete(t.open, k)
+	c := t.copy(inc)
+	t.resolved = append(t.resolved, c)
+	if n := len(t.resolved) - t.opts.KeepResolved; n > 0 {
+		t.resolved = slices.Delete(t.resolved, 0, n)
+	}
+	return Change{ChangeResolved, c}
+}
+
+// Forget resolves every open incident of an instance that no longer exists
+// (its SLO was removed, its label set vanished, or another shard owns it).
+func (t *Tracker) Forget(key string, at time.Time) []Change {
+	var changes []Change
+	for _, class := range []IncidentClass{ClassBurn, ClassNoData} {
+		k := trackKey{key, class}
+		if inc := t.open[k]; inc != nil {
+			changes = append(changes, t.resolve(k, inc, at))
+		}
+	}
+	return changes
+}
+
+// Keys returns the instance keys that have an open incident, sorted.
+func (t *Tracker) Keys() []string {
+	seen := map[string]bool{}
+	var keys []string
+	for k := range t.open {
+		if !seen[k.key] {
+			seen[k.key] = true
+			keys = append(keys, k.key)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Open returns copies of the open incidents, ranked by threat.
+func (t *Tracker) Open() []Incident {
+	out := make([]Incident, 0, len(t.open))
+	for _, inc := range t.open {
+		out = append(out, t.copy(inc))
+	}
+	Rank(out)
+	return out
+}
+
+// Recent returns copies of the most recently resolved incidents, newest first.
+func (t *Tracker) Recent() []Incident {
+	out := slices.Clone(t.resolved)
+	slices.Reverse(out)
+	return out
+}
+
+// Restore replaces the tracker's state with incidents saved from Open and
+// Recent (for example from a state snapshot): open ones resume, resolved
+// ones go back to the recent list.
+func (t *Tracker) Restore(incidents []Incident) {
+	t.open = map[trackKey]*Incident{}
+	t.resolved = nil
+	for _, inc := range incidents {
+		inc := inc
+		if inc.Open() {
+			t.open[trackKey{inc.Key, inc.Class}] = &inc
+		} else {
+			t.resolved = append(t.resolved, inc)
+		}
+	}
+	sort.SliceStable(t.resolved, func(i, j int) bool { return t.resolved[i].Resolved.Before(t.resolved[j].Resolved) })
+	if n := len(t.resolved) - t.opts.KeepResolved; n > 0 {
+		t.resolved = slices.Delete(t.resolved, 0, n)
+	}
+}
+
+func (t *Tracker) copy(inc *Incident) Incident {
+	c := *inc
+	c.PeakBurn = slices.Clone(inc.PeakBurn)
+	return c
+}
+
+// update folds ev's figures into an incident: peaks, budget, current burn
+// and time to exhaustion.
+func update(inc *Incident, ev Evaluation) {
+	inc.Updated = ev.At
+	inc.NoDataFor = ev.NoDataFor
+	for _, r := range ev.Rows {
+		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Long, r.LongBurn)
+		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Short, r.ShortBurn)
+	}
+	inc.BudgetRemaining = finite(ev.BudgetRemaining)
+	inc.BudgetSpent = max(0, inc.BudgetAtStart-inc.BudgetRemaining)
+	inc.Burn = CurrentBurn(ev)
+	inc.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn)
+}
+
+func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
+	if math.IsNaN(burn) || math.IsInf(burn, 0) {
+		return peaks
+	}
+	i, found := slices.BinarySearchFunc(peaks, w, func(p WindowBurn, w time.Duration) int {
+		return cmpDuration(p.Window, w)
+	})
+	if !found {
+		return slices.Insert(peaks, i, WindowBurn{Window: w, Burn: burn})
+	}
+	peaks[i].Burn = max(peaks[i].Burn, burn)
+	return peaks
+}
+
+func cmpDuration(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// CurrentBurn is the burn over the shortest policy window that holds data
+// in ev: the best estimate of how fast the budget burns right now. It is 0
+// when no window holds data.
+func CurrentBurn(ev Evaluation) float64 {
+	best, burn := time.Duration(math.MaxInt64), 0.0
+	consider := func(w time.Duration, b float64) {
+		if math.IsNaN(b) || math.IsInf(b, 0) || w >= best {
+			return
+		}
+		best, burn = w, b
+	}
+	for _, r := range ev.Rows {
+		consider(r.Row.Short, r.ShortBurn)
+		consider(r.Row.Long, r.LongBurn)
+	}
+	return burn
+}
+
+// TimeToExhaustion is how long the remaining share of the budget of a window
+// W lasts at burn rate burn. A burn of 1 spends the whole budget in exactly
+// W, so a share r lasts r × W / burn. It is 0 when nothing remains and Never
+// when nothing burns.
+func TimeToExhaustion(remaining float64, window time.Duration, burn float64) time.Duration {
+	if remaining <= 0 {
+		return 0
+	}
+	if burn <= 0 || math.IsNaN(burn) {
+		return Never
+	}
+	d := remaining * float64(window) / burn
+	if d >= float64(Never) {
+		return Never
+	}
+	return time.Duration(d)
+}
+
+// severityRank orders severities, most urgent first.
+func severityRank(s Severity) int {
+	if s == SeverityPage {
+		return 0
+	}
+	return 1
+}
+
+// Rank sorts incidents by threat: soonest budget exhaustion first, then
+// the more urgent severity, then the faster burn; ties fall back to SLO id,
+// key and class so the order is stable.
+func Rank(incs []Incident) {
+	sort.SliceStable(incs, func(i, j int) bool {
+		a, b := &incs[i], &incs[j]
+		if a.TimeToExhaustion != b.TimeToExhaustion {
+			return a.TimeToExhaustion < b.TimeToExhaustion
+		}
+		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+			return ra < rb
+		}
+		if a.Burn != b.Burn {
+			return a.Burn > b.Burn
+		}
+		if c := strings.Compare(a.SLO, b.SLO); c != 0 {
+			return c < 0
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return a.Class < b.Class
+	})
+}
+
+// finite maps NaN and ±Inf (no data in the window) to 0 so that incidents
+// always serialise.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}

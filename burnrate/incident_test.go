@@ -1,0 +1,264 @@
+package burnrate
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+const day = 24 * time.Hour
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// eval builds an evaluation of the default policy for a 30d window where
+// every window burns at burn except the ones listed in override.
+func eval(at time.Duration, remaining float64, burns [4][2]float64) Evaluation {
+	p := DefaultPolicy()
+	ev := Evaluation{At: t0.Add(at), BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	for i, r := range p.Rows {
+		f := r.Factor(30 * day)
+		ev.Rows = append(ev.Rows, RowResult{
+			Row: r, Factor: f, LongBurn: burns[i][0], ShortBurn: burns[i][1],
+			Fires: burns[i][0] >= f && burns[i][1] >= f,
+		})
+	}
+	return ev
+}
+
+// uniform gives every window the same burn.
+func uniform(b float64) [4][2]float64 {
+	return [4][2]float64{{b, b}, {b, b}, {b, b}, {b, b}}
+}
+
+var subj = Subject{Key: "api-availability{}", SLO: "api-availability", Window: 30 * day}
+
+func kinds(cs []Change) []ChangeKind {
+	var out []ChangeKind
+	for _, c := range cs {
+		out = append(out, c.Kind)
+	}
+	return out
+}
+
+func TestTrackerLifecycle(t *testing.T) {
+	type step struct {
+		at        time.Duration
+		remaining float64
+		burns     [4][2]float64
+		noData    time.Duration
+		want      []ChangeKind
+		wantSev   Severity // severity of the open burn incident after the step ("" = none open)
+	}
+	cases := []struct {
+		name  string
+		opts  TrackerOptions
+		steps []step
+	}{
+		{
+			name: "a quiet SLO opens nothing",
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(0.5)},
+				{at: time.Minute, remaining: 0.9, burns: uniform(0.9)},
+			},
+		},
+		{
+			name: "a fast burn opens a page and resolves after the 5m hold-down of the 1h row",
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(20), want: []ChangeKind{ChangeOpened}, wantSev: SeverityPage},
+				{at: time.Minute, remaining: 0.88, burns: uniform(0), wantSev: SeverityPage},
+				{at: 4 * time.Minute, remaining: 0.88, burns: uniform(0), wantSev: SeverityPage},
+				{at: 5 * time.Minute, remaining: 0.88, burns: uniform(0), want: []ChangeKind{ChangeResolved}},
+			},
+		},
+		{
+			name: "a ticket escalates to a page in place and resolves once",
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: [4][2]float64{{1, 1}, {1, 1}, {3.5, 3.5}, {1, 1}}, want: []ChangeKind{ChangeOpened}, wantSev: SeverityTicket},
+				{at: time.Hour, remaining: 0.8, burns: uniform(15), want: []ChangeKind{ChangeEscalated}, wantSev: SeverityPage},
+				{at: 2 * time.Hour, remaining: 0.8, burns: [4][2]float64{{1, 1}, {1, 1}, {3.5, 3.5}, {1, 1}}, wantSev: SeverityPage},
+				{at: 3 * time.Hour, remaining: 0.8, burns: uniform(0.5), wantSev: SeverityPage},
+				{at: 4 * time.Hour, remaining: 0.8, burns: uniform(0.5), want: []ChangeKind{ChangeResolved}},
+			},
+		},
+		{
+			name: "a flapping burn inside the hold-down stays one incident",
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(20), want: []ChangeKind{ChangeOpened}, wantSev: SeverityPage},
+				{at: 2 * time.Minute, remaining: 0.9, burns: uniform(0), wantSev: SeverityPage},
+				{at: 4 * time.Minute, remaining: 0.9, burns: uniform(20), wantSev: SeverityPage},
+				{at: 8 * time.Minute, remaining: 0.9, burns: uniform(0), wantSev: SeverityPage},
+				{at: 9 * time.Minute, remaining: 0.9, burns: uniform(0), want: []ChangeKind{ChangeResolved}},
+			},
+		},
+		{
+			name: "a fixed hold-down overrides the row's short window",
+			opts: TrackerOptions{HoldDown: time.Hour},
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(20), want: []ChangeKind{ChangeOpened}, wantSev: SeverityPage},
+				{at: 30 * time.Minute, remaining: 0.9, burns: uniform(0), wantSev: SeverityPage},
+				{at: time.Hour, remaining: 0.9, burns: uniform(0), want: []ChangeKind{ChangeResolved}},
+			},
+		},
+		{
+			name: "a new burn after resolution opens a new incident",
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(20), want: []ChangeKind{ChangeOpened}, wantSev: SeverityPage},
+				{at: 10 * time.Minute, remaining: 0.9, burns: uniform(0), want: []ChangeKind{ChangeResolved}},
+				{at: 20 * time.Minute, remaining: 0.9, burns: uniform(20), want: []ChangeKind{ChangeOpened}, wantSev: SeverityPage},
+			},
+		},
+		{
+			name: "an SLI without data for the threshold opens a no-data ticket that resolves when data returns",
+			opts: TrackerOptions{NoDataAfter: 10 * time.Minute},
+			steps: []step{
+				{at: 0, remaining: 0.9, burns: uniform(math.NaN()), noData: 5 * time.Minute},
+				{at: 5 * time.Minute, remaining: 0.9, burns: uniform(math.NaN()), noData: 10 * time.Minute, want: []ChangeKind{ChangeOpened}},
+				{at: 6 * time.Minute, remaining: 0.9, burns: uniform(math.NaN()), noData: 11 * time.Minute},
+				{at: 7 * time.Minute, remaining: 0.9, burns: uniform(0.1), want: []ChangeKind{ChangeResolved}},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker(tc.opts)
+			for i, s := range tc.steps {
+				ev := eval(s.at, s.remaining, s.burns)
+				ev.NoDataFor = s.noData
+				got := kinds(tr.Observe(subj, ev))
+				if len(got) != len(s.want) || (len(got) > 0 && got[0] != s.want[0]) {
+					t.Fatalf("step %d (%v): changes %v, want %v", i, s.at, got, s.want)
+				}
+				var sev Severity
+				for _, inc := range tr.Open() {
+					if inc.Class == ClassBurn {
+						sev = inc.Severity
+					}
+				}
+				if sev != s.wantSev {
+					t.Fatalf("step %d (%v): open burn severity %q, want %q", i, s.at, sev, s.wantSev)
+				}
+			}
+		})
+	}
+}
+
+func TestIncidentFigures(t *testing.T) {
+	tr := NewTracker(TrackerOptions{})
+	tr.Observe(subj, eval(0, 0.8, [4][2]float64{{20, 30}, {10, 20}, {3, 5}, {1, 3}}))
+	tr.Observe(subj, eval(time.Minute, 0.7, [4][2]float64{{25, 10}, {12, 18}, {4, 6}, {1.5, 3}}))
+	open := tr.Open()
+	if len(open) != 1 {
+		t.Fatalf("%d open incidents, want 1", len(open))
+	}
+	inc := open[0]
+	if !inc.Start.Equal(t0) || !inc.Updated.Equal(t0.Add(time.Minute)) {
+		t.Errorf("start %v updated %v", inc.Start, inc.Updated)
+	}
+	wantPeaks := []WindowBurn{
+		{5 * time.Minute, 30}, {30 * time.Minute, 20}, {time.Hour, 25}, {2 * time.Hour, 6},
+		{6 * time.Hour, 12}, {24 * time.Hour, 4}, {3 * day, 1.5},
+	}
+	if len(inc.PeakBurn) != len(wantPeaks) {
+		t.Fatalf("peaks %v, want %v", inc.PeakBurn, wantPeaks)
+	}
+	for i, p := range wantPeaks {
+		if inc.PeakBurn[i] != p {
+			t.Errorf("peak %d: %v, want %v", i, inc.PeakBurn[i], p)
+		}
+	}
+	if math.Abs(inc.BudgetSpent-0.1) > 1e-12 || inc.BudgetRemaining != 0.7 || inc.BudgetAtStart != 0.8 {
+		t.Errorf("budget at start %v spent %v remaining %v", inc.BudgetAtStart, inc.BudgetSpent, inc.BudgetRemaining)
+	}
+	// Current burn is the 5m window's: 10. 0.7 of a 30d budget at 10× lasts 0.7 × 30d / 10 = 2.1d.
+	if inc.Burn != 10 {
+		t.Errorf("burn %v, want 10 (the 5m window)", inc.Burn)
+	}
+	if want := time.Duration(0.7 * float64(30*day) / 10); inc.TimeToExhaustion != want {
+		t.Errorf("time to exhaustion %v, want %v", inc.TimeToExhaustion, want)
+	}
+	if _, err := json.Marshal(open); err != nil {
+		t.Errorf("incidents do not serialise: %v", err)
+	}
+}
+
+func TestTimeToExhaustion(t *testing.T) {
+	cases := []struct {
+		name      string
+		remaining float64
+		burn      float64
+		want      time.Duration
+	}{
+		{"half the budget at burn 1 lasts half the window", 0.5, 1, 15 * day},
+		{"the whole budget at 14.4 lasts 50 hours", 1, 14.4, 50 * time.Hour},
+		{"a spent budget is exhausted now", 0, 10, 0},
+		{"an overspent budget is exhausted now", -0.3, 10, 0},
+		{"no burn never exhausts", 0.5, 0, Never},
+		{"an unknown burn never exhausts", 0.5, math.NaN(), Never},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := TimeToExhaustion(tc.remaining, 30*day, tc.burn)
+			if d := got - tc.want; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRank(t *testing.T) {
+	incs := []Incident{
+		{Key: "slow-ticket", Severity: SeverityTicket, TimeToExhaustion: 10 * day, Burn: 3},
+		{Key: "never", Severity: SeverityPage, TimeToExhaustion: Never, Burn: 0},
+		{Key: "soon-ticket", Severity: SeverityTicket, TimeToExhaustion: time.Hour, Burn: 5},
+		{Key: "soon-page-slow", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 5},
+		{Key: "soon-page-fast", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 50},
+		{Key: "gone", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
+	}
+	Rank(incs)
+	want := []string{"gone", "soon-page-fast", "soon-page-slow", "soon-ticket", "slow-ticket", "never"}
+	for i, k := range want {
+		if incs[i].Key != k {
+			t.Fatalf("rank %d: %s, want %s (order %v)", i, incs[i].Key, k, incs)
+		}
+	}
+}
+
+func TestForgetResolvesOpenIncidents(t *testing.T) {
+	tr := NewTracker(TrackerOptions{NoDataAfter: time.Minute})
+	ev := eval(0, 0.5, uniform(20))
+	ev.NoDataFor = time.Minute
+	if got := kinds(tr.Observe(subj, ev)); len(got) != 2 {
+		t.Fatalf("changes %v, want a burn and a no-data opening", got)
+	}
+	got := tr.Forget(subj.Key, t0.Add(time.Minute))
+	if len(got) != 2 || got[0].Kind != ChangeResolved || got[1].Kind != ChangeResolved {
+		t.Fatalf("forget changes %v", got)
+	}
+	if len(tr.Open()) != 0 || len(tr.Recent()) != 2 {
+		t.Errorf("open %d recent %d", len(tr.Open()), len(tr.Recent()))
+	}
+}
+
+func TestRestoreResumesOpenIncidents(t *testing.T) {
+	tr := NewTracker(TrackerOptions{})
+	tr.Observe(subj, eval(0, 0.9, uniform(20)))
+	saved, err := json.Marshal(append(tr.Open(), tr.Recent()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var incs []Incident
+	if err := json.Unmarshal(saved, &incs); err != nil {
+		t.Fatal(err)
+	}
+	back := NewTracker(TrackerOptions{})
+	back.Restore(incs)
+	// Still firing after the restart: no second opening.
+	if got := back.Observe(subj, eval(time.Minute, 0.9, uniform(20))); len(got) != 0 {
+		t.Fatalf("restored tracker reported %v, want nothing", kinds(got))
+	}
+	// The restored hold-down still applies: resolves 5m after the last firing.
+	if got := kinds(back.Observe(subj, eval(6*time.Minute, 0.9, uniform(0)))); len(got) != 1 || got[0] != ChangeResolved {
+		t.Fatalf("changes %v, want resolved", got)
+	}
+}

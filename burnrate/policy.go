@@ -4,6 +4,10 @@
 package burnrate
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -81,4 +85,102 @@ func (r Row) DetectionTime(window time.Duration, errorBudget, errorRatio float64
 		return 0, false
 	}
 	return time.Duration(t), true
+}
+
+// ErrorRatio is the error ratio at which the row's burn reaches its factor:
+// factor × (1 − objective). A row whose ErrorRatio exceeds 1 can never fire,
+// since no more than every event can fail.
+func (r Row) ErrorRatio(window time.Duration, errorBudget float64) float64 {
+	return r.Factor(window) * errorBudget
+}
+
+// CanFire reports whether any error ratio, up to a full outage, reaches the
+// row's factor: factor ≤ 1/(1 − objective).
+func (r Row) CanFire(window time.Duration, errorBudget float64) bool {
+	// A little slack so that a row tuned to fire exactly at a 100% error
+	// ratio is not rejected for a rounding error in share × W / long.
+	return r.ErrorRatio(window, errorBudget) <= 1+1e-9
+}
+
+// Windows returns every distinct window the policy's rows use, shortest first.
+func (p Policy) Windows() []time.Duration {
+	var ws []time.Duration
+	for _, r := range p.Rows {
+		ws = append(ws, r.Long, r.Short)
+	}
+	slices.Sort(ws)
+	return slices.Compact(ws)
+}
+
+// Severities returns the severity classes the policy uses, most urgent first.
+func (p Policy) Severities() []Severity {
+	var out []Severity
+	for _, s := range []Severity{SeverityPage, SeverityTicket} {
+		for _, r := range p.Rows {
+			if r.Severity == s {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Tier numbers a severity class by urgency (page 1, ticket 2), so that an
+// Alertmanager inhibit rule can let a lower tier silence a higher one.
+func (s Severity) Tier() int {
+	switch s {
+	case SeverityPage:
+		return 1
+	case SeverityTicket:
+		return 2
+	}
+	return 0
+}
+
+// Validate checks the policy on its own and against an SLO window: at least
+// one row, a known severity, 0 < share ≤ 1 and 0 < short < long ≤ window.
+// It reports every problem, not just the first. Whether a row can fire at
+// the SLO's objective is a separate question (CanFire), reported by lint.
+func (p Policy) Validate(window time.Duration) error {
+	var errs []error
+	if len(p.Rows) == 0 {
+		errs = append(errs, fmt.Errorf("policy %q: no rows", p.Name))
+	}
+	for i, r := range p.Rows {
+		pre := fmt.Sprintf("policy %q: row %d (%s %s/%s)", p.Name, i+1, r.Severity, FormatDuration(r.Long), FormatDuration(r.Short))
+		if r.Severity.Tier() == 0 {
+			errs = append(errs, fmt.Errorf("%s: severity %q is neither page nor ticket", pre, r.Severity))
+		}
+		if !(r.BudgetShare > 0 && r.BudgetShare <= 1) {
+			errs = append(errs, fmt.Errorf("%s: budget share %v is outside (0, 100%%]", pre, r.BudgetShare))
+		}
+		if r.Short <= 0 || r.Short >= r.Long {
+			errs = append(errs, fmt.Errorf("%s: short window must be positive and shorter than the long window", pre))
+		}
+		if window > 0 && r.Long > window {
+			errs = append(errs, fmt.Errorf("%s: long window is longer than the SLO window %s", pre, FormatDuration(window)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FormatDuration renders d in the largest PromQL unit that divides it
+// exactly ("30d", "6h", "5m", "90s"), the form used in rule names and text.
+func FormatDuration(d time.Duration) string {
+	units := []struct {
+		suffix string
+		d      time.Duration
+	}{
+		{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond},
+	}
+	if d <= 0 {
+		return "0s"
+	}
+	for _, u := range units {
+		if d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.suffix
+		}
+	}
+	return d.String()
 }

@@ -1,0 +1,80 @@
+package burnrate
+
+import "time"
+
+// ExplainRatios are the constant error ratios Explain reports detection for
+// when the caller names none: a full outage, 10% and 1% of events failing.
+var ExplainRatios = []float64{1, 0.1, 0.01}
+
+// Detection is how one policy row reacts to a constant error ratio that
+// starts on a clean history and keeps going.
+type Detection struct {
+	// ErrorRatio is the constant share of failing events (1 = full outage).
+	ErrorRatio float64 `json:"error_ratio"`
+	// Fires is false when the ratio never reaches the row's factor.
+	Fires bool `json:"fires"`
+	// After is the time from the start of the errors to the alert:
+	// share × W × (1 − objective) / error ratio.
+	After time.Duration `json:"after_ns"`
+	// BudgetSpent is the fraction of the window's error budget spent when
+	// the alert fires: error ratio × After / ((1 − objective) × W). With the
+	// formula above it equals the row's budget share.
+	BudgetSpent float64 `json:"budget_spent"`
+	// Reset is how long the row keeps firing after the errors stop, once the
+	// burn has lasted at least the short window: the short window's error
+	// ratio decays linearly from e to 0 over the short window and drops
+	// under the threshold after short × (1 − threshold / e).
+	Reset time.Duration `json:"reset_ns"`
+}
+
+// RowExplanation is one policy row worked out for an SLO.
+type RowExplanation struct {
+	Row Row `json:"-"`
+	// Severity, Long, Short and BudgetShare repeat the row for JSON readers.
+	Severity    Severity `json:"severity"`
+	Long        string   `json:"long"`
+	Short       string   `json:"short"`
+	BudgetShare float64  `json:"budget_share"`
+	// Factor is the burn-rate threshold, share × W / long.
+	Factor float64 `json:"factor"`
+	// ErrorRatio is the error ratio that triggers the row, factor × (1 − objective).
+	ErrorRatio float64 `json:"error_ratio"`
+	// CanFire is false when ErrorRatio exceeds 1: the row can never fire.
+	CanFire    bool        `json:"can_fire"`
+	Detections []Detection `json:"detections"`
+}
+
+// Explain works out every row of the policy for an SLO with the given window
+// and error budget (1 − objective): its factor, the error ratio that
+// triggers it, and detection for each of ratios (ExplainRatios when none).
+func (p Policy) Explain(window time.Duration, errorBudget float64, ratios ...float64) []RowExplanation {
+	if len(ratios) == 0 {
+		ratios = ExplainRatios
+	}
+	out := make([]RowExplanation, 0, len(p.Rows))
+	for _, r := range p.Rows {
+		threshold := r.ErrorRatio(window, errorBudget)
+		x := RowExplanation{
+			Row:         r,
+			Severity:    r.Severity,
+			Long:        FormatDuration(r.Long),
+			Short:       FormatDuration(r.Short),
+			BudgetShare: r.BudgetShare,
+			Factor:      r.Factor(window),
+			ErrorRatio:  threshold,
+			CanFire:     r.CanFire(window, errorBudget),
+		}
+		for _, e := range ratios {
+			d := Detection{ErrorRatio: e}
+			if t, ok := r.DetectionTime(window, errorBudget, e); ok {
+				d.Fires = true
+				d.After = t
+				d.BudgetSpent = e * t.Seconds() / (errorBudget * window.Seconds())
+				d.Reset = time.Duration(float64(r.Short) * (1 - threshold/e))
+			}
+			x.Detections = append(x.Detections, d)
+		}
+		out = append(out, x)
+	}
+	return out
+}

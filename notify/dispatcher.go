@@ -1,0 +1,536 @@
+package notify
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// OutboxFile is the outbox's file name inside Options.StateDir.
+const OutboxFile = "notify-outbox.db"
+
+var (
+	bucketOutbox = []byte("outbox")
+	bucketDead   = []byte("dead")
+)
+
+// Options configure a Dispatcher. Config, Senders and one of StateDir or
+// Path are required.
+type Options struct {
+	Config *Config
+	// Senders holds one Sender per receiver name of Config
+	// (notify/receiver.Build makes them from the config).
+	Senders map[string]Sender
+	// StateDir holds the outbox file (OutboxFile); Path, when set, names the
+	// bbolt file directly.
+	StateDir string
+	Path     string
+	// Logger defaults to a discarding logger.
+	Logger *slog.Logger
+	// Registerer receives the slod_notify_* metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Jitter returns a number in [0, 1) for full-jitter backoff; defaults to
+	// math/rand/v2.
+	Jitter func() float64
+}
+
+// Dispatcher routes pages into a durable outbox and delivers them, one
+// worker per receiver. Pages of one receiver are delivered in the order they
+// were enqueued, so a resolve never overtakes its trigger; receivers do not
+// wait on each other.
+type Dispatcher struct {
+	cfg     *Config
+	db      *bolt.DB
+	log     *slog.Logger
+	clock   Clock
+	jitter  func() float64
+	m       *metrics
+	workers map[string]*worker
+	names   []string
+
+	mu      sync.Mutex
+	closed  bool
+	running bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+type worker struct {
+	name    string
+	sender  Sender
+	wake    chan struct{}
+	breaker *gobreaker.CircuitBreaker[struct{}]
+}
+
+// entry is what the outbox stores per page and receiver.
+type entry struct {
+	Page       Page      `json:"page"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+}
+
+// DeadLetter is a page that will not be delivered, with the reason.
+type DeadLetter struct {
+	Page       Page      `json:"page"`
+	EnqueuedAt time.Time `json:"enqueued_at"`
+	DeadAt     time.Time `json:"dead_at"`
+	Reason     string    `json:"reason"`
+	Error      string    `json:"error"`
+	Attempts   int       `json:"attempts"`
+}
+
+// New opens (or creates) the outbox and prepares one worker per receiver.
+// Pages left in the outbox by an earlier run are delivered by Run.
+func New(opts Options) (*Dispatcher, error) {
+	if opts.Config == nil || opts.Config.Route == nil {
+		return nil, errors.New("notify: Options.Config is required")
+	}
+	path := opts.Path
+	if path == "" {
+		if opts.StateDir == "" {
+			return nil, errors.New("notify: Options.StateDir or Options.Path is required")
+		}
+		if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("notify: state dir: %w", err)
+		}
+		path = filepath.Join(opts.StateDir, OutboxFile)
+	}
+	d := &Dispatcher{
+		cfg:     opts.Config,
+		log:     opts.Logger,
+		clock:   opts.Clock,
+		jitter:  opts.Jitter,
+		workers: map[string]*worker{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.clock == nil {
+		d.clock = wallClock{}
+	}
+	if d.jitter == nil {
+		d.jitter = rand.Float64
+	}
+	for _, name := range opts.Config.ReceiverNames() {
+		s, ok := opts.Senders[name]
+		if !ok || s == nil {
+			return nil, fmt.Errorf("notify: no sender for receiver %q", name)
+		}
+		d.names = append(d.names, name)
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg, d.names)
+	if err != nil {
+		return nil, fmt.Errorf("notify: metrics: %w", err)
+	}
+	d.m = m
+	del := opts.Config.Delivery
+	for _, name := range d.names {
+		w := &worker{name: name, sender: opts.Senders[name], wake: make(chan struct{}, 1)}
+		w.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:    name,
+			Timeout: del.BreakerOpen,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				return c.ConsecutiveFailures >= del.BreakerFailures
+			},
+			// The receiver answered: a rejected page is not an outage.
+			IsSuccessful: func(err error) bool {
+				var se *SendError
+				return err == nil || errors.As(err, &se) && se.Permanent
+			},
+			// Being told to slow down, or shutting down, says nothing
+			// about the receiver's health.
+			IsExcluded: func(err error) bool {
+				var se *SendError
+				return errors.Is(err, context.Canceled) || errors.As(err, &se) && se.Reason == ReasonRateLimited
+			},
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				m.breaker.WithLabelValues(name).Set(breakerValue(to))
+				d.log.Warn("notify breaker state changed", "receiver", name, "from", from.String(), "to", to.String())
+			},
+		})
+		d.workers[name] = w
+	}
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("notify: open outbox %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, top := range [][]byte{bucketOutbox, bucketDead} {
+			b, err := tx.CreateBucketIfNotExists(top)
+			if err != nil {
+				return err
+			}
+			for _, name := range d.names {
+				if _, err := b.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("notify: outbox %s: %w", path, err)
+	}
+	d.db = db
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(newOutboxCollector(d)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("notify: metrics: %w", err)
+		}
+	}
+	// Pages for receivers no longer in the config stay; say so.
+	_ = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEachBucket(func(k []byte) error {
+			if _, ok := d.workers[string(k)]; !ok {
+				if n := tx.Bucket(bucketOutbox).Bucket(k).Stats().KeyN; n > 0 {
+					d.log.Warn("notify outbox holds pages for a receiver that is not configured", "receiver", string(k), "pages", n)
+				}
+			}
+			return nil
+		})
+	})
+	return d, nil
+}
+
+// ErrClosed is returned by Enqueue and Run after Close.
+var ErrClosed = errors.New("notify: dispatcher closed")
+
+// Enqueue routes p and commits one outbox entry per matched receiver in one
+// bbolt transaction. It returns nil only after that transaction is durable
+// on disk; the page is then delivered even if the process dies.
+func (d *Dispatcher) Enqueue(ctx context.Context, p Page) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("notify: page %s: %w", p.DedupKey, err)
+	}
+	if p.StartsAt.IsZero() {
+		p.StartsAt = d.clock.Now()
+	}
+	if p.Action == Resolve && p.EndsAt.IsZero() {
+		p.EndsAt = d.clock.Now()
+	}
+	receivers := d.cfg.Route.Receivers(p.RouteLabels())
+	e := entry{Page: p, EnqueuedAt: d.clock.Now()}
+	val, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("notify: page %s: %w", p.DedupKey, err)
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	err = d.db.Update(func(tx *bolt.Tx) error {
+		ob := tx.Bucket(bucketOutbox)
+		for _, r := range receivers {
+			b := ob.Bucket([]byte(r))
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := b.Put(seqKey(seq), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("notify: enqueue page %s: %w", p.DedupKey, err)
+	}
+	for _, r := range receivers {
+		d.m.enqueued.WithLabelValues(r).Inc()
+		select {
+		case d.workers[r].wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Run delivers pages until ctx is done or Close is called, one goroutine per
+// receiver. It returns nil on a clean stop, so it fits a run group.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	if d.running {
+		d.mu.Unlock()
+		return errors.New("notify: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	d.running, d.cancel, d.done = true, cancel, make(chan struct{})
+	d.mu.Unlock()
+	defer func() {
+		cancel()
+		close(d.done)
+	}()
+	var wg sync.WaitGroup
+	for _, name := range d.names {
+		w := d.workers[name]
+		wg.Go(func() { d.work(ctx, w) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Close stops Run (waiting for in-flight attempts to end) and closes the
+// outbox. Pages not yet delivered stay in the outbox for the next start.
+// Close is idempotent.
+func (d *Dispatcher) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	cancel, done := d.cancel, d.done
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return d.db.Close()
+}
+
+// work delivers one receiver's pages in outbox order.
+func (d *Dispatcher) work(ctx context.Context, w *worker) {
+	log := d.log.With("receiver", w.name)
+	del := d.cfg.Delivery
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     del.BackoffInitial,
+		RandomizationFactor: 0, // full jitter is applied below
+		Multiplier:          2,
+		MaxInterval:         del.BackoffMax,
+	}
+	bo.Reset()
+	attempts := 0
+	var lastErr error
+	for ctx.Err() == nil {
+		key, e, ok, err := d.head(w.name)
+		if err != nil {
+			log.Error("notify outbox read failed", "err", err)
+			if !d.wait(ctx, del.BackoffInitial) {
+				return
+			}
+			continue
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.wake:
+			}
+			continue
+		}
+		plog := log.With("dedup_key", e.Page.DedupKey, "action", string(e.Page.Action))
+		if age := d.clock.Now().Sub(e.EnqueuedAt); age > del.MaxAge {
+			reason := fmt.Sprintf("waited %s, over max_age %s", age.Round(time.Second), del.MaxAge)
+			if lastErr != nil {
+				reason += "; last error: " + lastErr.Error()
+			}
+			d.deadLetter(plog, w.name, key, e, ReasonMaxAge, reason, attempts)
+			attempts, lastErr = 0, nil
+			bo.Reset()
+			continue
+		}
+		attempts++
+		err = d.attempt(ctx, w, e.Page)
+		if err == nil {
+			if derr := d.remove(w.name, key); derr != nil {
+				// Not removed: it will be sent again, and the receiver
+				// merges it by dedup key.
+				plog.Error("notify outbox delete failed", "err", derr)
+			}
+			d.m.sent.WithLabelValues(w.name).Inc()
+			plog.Info("notify page delivered", "attempts", attempts)
+			attempts, lastErr = 0, nil
+			bo.Reset()
+			continue
+		}
+		if ctx.Err() != nil {
+			return // shutting down mid-attempt: the page stays in the outbox
+		}
+		var wait time.Duration
+		var se *SendError
+		switch {
+		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
+			// The breaker holds the page back; it waits in the outbox.
+			wait = time.Duration(d.jitter() * float64(bo.NextBackOff()))
+			plog.Debug("notify breaker open, page waits", "retry_in", wait)
+		case errors.As(err, &se) && se.Permanent:
+			d.m.failed.WithLabelValues(w.name, reasonOf(err)).Inc()
+			d.deadLetter(plog, w.name, key, e, se.Reason, err.Error(), attempts)
+			attempts, lastErr = 0, nil
+			bo.Reset()
+			continue
+		default:
+			lastErr = err
+			d.m.failed.WithLabelValues(w.name, reasonOf(err)).Inc()
+			// Full jitter: uniform in [0, exponential interval].
+			wait = time.Duration(d.jitter() * float64(bo.NextBackOff()))
+			if se != nil && se.RetryAfter > 0 {
+				wait = se.RetryAfter
+			}
+			plog.Warn("notify delivery failed, will retry", "attempt", attempts, "retry_in", wait, "err", err)
+		}
+		if !d.wait(ctx, wait) {
+			return
+		}
+	}
+}
+
+// attempt sends one page through the receiver's breaker with a timeout.
+func (d *Dispatcher) attempt(ctx context.Context, w *worker, p Page) error {
+	actx, cancel := context.WithTimeoutCause(ctx, d.cfg.Delivery.Timeout,
+		&SendError{Reason: ReasonTimeout, Err: fmt.Errorf("no answer within %s", d.cfg.Delivery.Timeout)})
+	defer cancel()
+	start := time.Now()
+	_, err := w.breaker.Execute(func() (struct{}, error) {
+		err := w.sender.Send(actx, p)
+		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			// The attempt timed out: report it as such whatever the
+			// transport made of it.
+			err = context.Cause(actx)
+		}
+		return struct{}{}, err
+	})
+	d.m.latency.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (d *Dispatcher) wait(ctx context.Context, dur time.Duration) bool {
+	if dur <= 0 {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-d.clock.After(dur):
+		return true
+	}
+}
+
+func (d *Dispatcher) head(receiver string) ([]byte, entry, bool, error) {
+	var key []byte
+	var e entry
+	err := d.db.View(func(tx *bolt.Tx) error {
+		k, v := tx.Bucket(bucketOutbox).Bucket([]byte(receiver)).Cursor().First()
+		if k == nil {
+			return nil
+		}
+		key = append([]byte(nil), k...)
+		return json.Unmarshal(v, &e)
+	})
+	if err != nil {
+		return nil, entry{}, false, err
+	}
+	return key, e, key != nil, nil
+}
+
+func (d *Dispatcher) remove(receiver string, key []byte) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Bucket([]byte(receiver)).Delete(key)
+	})
+}
+
+func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, e entry, reason, msg string, attempts int) {
+	dl := DeadLetter{Page: e.Page, EnqueuedAt: e.EnqueuedAt, DeadAt: d.clock.Now(), Reason: reason, Error: msg, Attempts: attempts}
+	val, err := json.Marshal(dl)
+	if err == nil {
+		err = d.db.Update(func(tx *bolt.Tx) error {
+			if err := tx.Bucket(bucketDead).Bucket([]byte(receiver)).Put(key, val); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketOutbox).Bucket([]byte(receiver)).Delete(key)
+		})
+	}
+	if err != nil {
+		log.Error("notify dead-letter write failed", "err", err)
+		return
+	}
+	d.m.dead.WithLabelValues(receiver, reason).Inc()
+	log.Error("notify page dead-lettered", "reason", reason, "err", msg, "attempts", attempts)
+}
+
+// DeadLetters returns the dead-lettered pages of a receiver, oldest first.
+func (d *Dispatcher) DeadLetters(receiver string) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := d.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDead).Bucket([]byte(receiver))
+		if b == nil {
+			return fmt.Errorf("notify: no receiver %q", receiver)
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var dl DeadLetter
+			if err := json.Unmarshal(v, &dl); err != nil {
+				return err
+			}
+			out = append(out, dl)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// OutboxStats describes one receiver's queue.
+type OutboxStats struct {
+	Receiver    string
+	Depth       int
+	OldestAge   time.Duration
+	DeadLetters int
+}
+
+// Stats reads every configured receiver's outbox depth, oldest page age and
+// dead-letter count.
+func (d *Dispatcher) Stats() ([]OutboxStats, error) {
+	now := d.clock.Now()
+	var out []OutboxStats
+	err := d.db.View(func(tx *bolt.Tx) error {
+		for _, name := range d.names {
+			s := OutboxStats{Receiver: name}
+			b := tx.Bucket(bucketOutbox).Bucket([]byte(name))
+			if k, v := b.Cursor().First(); k != nil {
+				s.Depth = b.Stats().KeyN
+				var e entry
+				if err := json.Unmarshal(v, &e); err == nil {
+					s.OldestAge = max(now.Sub(e.EnqueuedAt), 0)
+				}
+			}
+			s.DeadLetters = tx.Bucket(bucketDead).Bucket([]byte(name)).Stats().KeyN
+			out = append(out, s)
+		}
+		return nil
+	})
+	return out, err
+}

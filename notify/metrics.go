@@ -1,0 +1,112 @@
+package notify
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+)
+
+// metrics are the dispatcher's Prometheus series. Every receiver's series
+// exist from the start, at zero, so alerts on rate() work before the first
+// failure.
+type metrics struct {
+	enqueued *prometheus.CounterVec
+	sent     *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	dead     *prometheus.CounterVec
+	breaker  *prometheus.GaugeVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error) {
+	m := &metrics{
+		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_notify_enqueued_total",
+			Help: "Pages committed to the outbox, by receiver.",
+		}, []string{"receiver"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_notify_sent_total",
+			Help: "Pages the receiver accepted, by receiver.",
+		}, []string{"receiver"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_notify_failed_total",
+			Help: "Failed delivery attempts, by receiver and reason.",
+		}, []string{"receiver", "reason"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_notify_dead_letter_total",
+			Help: "Pages moved to the dead-letter bucket, by receiver and reason.",
+		}, []string{"receiver", "reason"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_notify_breaker_state",
+			Help: "Circuit breaker state by receiver: 0 closed, 1 half-open, 2 open.",
+		}, []string{"receiver"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "slod_notify_attempt_duration_seconds",
+			Help:    "Duration of delivery attempts, by receiver.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"receiver"}),
+	}
+	for _, r := range receivers {
+		m.enqueued.WithLabelValues(r)
+		m.sent.WithLabelValues(r)
+		for _, reason := range failureReasons {
+			m.failed.WithLabelValues(r, reason)
+		}
+		for _, reason := range deadReasons {
+			m.dead.WithLabelValues(r, reason)
+		}
+		m.breaker.WithLabelValues(r).Set(0)
+		m.latency.WithLabelValues(r)
+	}
+	for _, c := range []prometheus.Collector{m.enqueued, m.sent, m.failed, m.dead, m.breaker, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func breakerValue(s gobreaker.State) float64 {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return 1
+	case gobreaker.StateOpen:
+		return 2
+	}
+	return 0
+}
+
+// outboxCollector reports each receiver's outbox depth and the age of its
+// oldest page, read from the outbox at scrape time.
+type outboxCollector struct {
+	d     *Dispatcher
+	depth *prometheus.Desc
+	age   *prometheus.Desc
+	deadN *prometheus.Desc
+}
+
+func newOutboxCollector(d *Dispatcher) *outboxCollector {
+	return &outboxCollector{
+		d:     d,
+		depth: prometheus.NewDesc("slod_notify_outbox_depth", "Pages waiting in the outbox, by receiver.", []string{"receiver"}, nil),
+		age:   prometheus.NewDesc("slod_notify_outbox_oldest_age_seconds", "Age of the oldest page waiting in the outbox (0 when empty), by receiver.", []string{"receiver"}, nil),
+		deadN: prometheus.NewDesc("slod_notify_dead_letters", "Pages held in the dead-letter bucket, by receiver.", []string{"receiver"}, nil),
+	}
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.age
+	ch <- c.deadN
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	stats, err := c.d.Stats()
+	if err != nil {
+		return // closed: no series rather than wrong ones
+	}
+	for _, s := range stats {
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(s.Depth), s.Receiver)
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Receiver)
+		ch <- prometheus.MustNewConstMetric(c.deadN, prometheus.GaugeValue, float64(s.DeadLetters), s.Receiver)
+	}
+}

@@ -1,0 +1,90 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Secret holds a credential read from a file or an environment variable.
+// Every way of printing it (String, GoString, Format, JSON, YAML) shows
+// "<secret>"; only Reveal returns the value, for the request that needs it.
+type Secret struct {
+	value string
+}
+
+const secretMask = "<secret>"
+
+// NewSecret wraps a value, for receivers built in code (tests, embedding).
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return s.value }
+
+// IsSet reports whether the secret holds a value.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+// String masks the value.
+func (s Secret) String() string { return secretMask }
+
+// GoString masks the value (%#v).
+func (s Secret) GoString() string { return secretMask }
+
+// Format masks the value for every fmt verb.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(secretMask)) }
+
+// MarshalJSON masks the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + secretMask + `"`), nil }
+
+// MarshalYAML masks the value.
+func (s Secret) MarshalYAML() (any, error) { return secretMask, nil }
+
+// MarshalText masks the value (slog, encoding/xml and friends).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(secretMask), nil }
+
+// secretRef names where a secret comes from: exactly one of a file (path
+// relative to the config file's directory) or an environment variable.
+type secretRef struct {
+	field   string // e.g. "routing_key", for messages
+	file    string
+	env     string
+	optional bool
+}
+
+// resolve reads the secret. Errors name the file or variable, never the value.
+func (r secretRef) resolve(baseDir string, lookupEnv func(string) (string, bool)) (Secret, error) {
+	switch {
+	case r.file != "" && r.env != "":
+		return Secret{}, fmt.Errorf("set only one of %s_file and %s_env", r.field, r.field)
+	case r.file != "":
+		p := r.file
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(baseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is already in the message
+			}
+			return Secret{}, fmt.Errorf("%s_file %q: %w", r.field, p, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return Secret{}, fmt.Errorf("%s_file %q is empty", r.field, p)
+		}
+		return Secret{value: v}, nil
+	case r.env != "":
+		v, ok := lookupEnv(r.env)
+		if !ok || strings.TrimSpace(v) == "" {
+			return Secret{}, fmt.Errorf("%s_env: environment variable %s is not set or empty", r.field, r.env)
+		}
+		return Secret{value: strings.TrimSpace(v)}, nil
+	case r.optional:
+		return Secret{}, nil
+	default:
+		return Secret{}, fmt.Errorf("%s: set %s_file or %s_env (inline secrets are not accepted)", r.field, r.field, r.field)
+	}
+}

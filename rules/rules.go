@@ -1,0 +1,398 @@
+// Package rules turns SLOs and burn-rate policies into Prometheus recording
+// and alerting rules, for teams that let Prometheus (or Thanos Ruler, Mimir
+// ruler) evaluate their SLO alerts. The policy math comes from burnrate, the
+// same definitions the slod daemon evaluates, so the two cannot drift apart.
+package rules
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+)
+
+// Defaults of Options.
+const (
+	DefaultBaseWindow = 5 * time.Minute
+	DefaultDirectMax  = 6 * time.Hour
+	DefaultNoData     = 10 * time.Minute
+	// DefaultBurnAlert and DefaultNoDataAlert name the alerts of an SLO
+	// whose alerting section names none; the slo label tells SLOs apart.
+	DefaultBurnAlert   = "SLOBurnRate"
+	DefaultNoDataAlert = "SLONoData"
+)
+
+// Options tune rule generation. The zero value gives the defaults.
+type Options struct {
+	// Interval sets each group's evaluation interval; zero leaves it to
+	// Prometheus's global evaluation_interval.
+	Interval time.Duration
+	// BaseWindow is the window of the recorded per-second error and total
+	// rates from which windows longer than DirectMax are summed (default 5m).
+	BaseWindow time.Duration
+	// DirectMax is the longest window computed straight from the SLI's
+	// queries (default 6h); longer windows (1d, 3d, W) are derived from the
+	// recorded BaseWindow rates so they stay cheap.
+	DirectMax time.Duration
+	// NoData is how long an SLI may have no (or zero) traffic before its
+	// no-data alert fires, when the SLO names no duration (default 10m).
+	NoData time.Duration
+	// For is the optional `for` of the burn-rate alerts (zero: none, the
+	// Workbook's choice, as both windows already filter blips).
+	For time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.BaseWindow <= 0 {
+		o.BaseWindow = DefaultBaseWindow
+	}
+	if o.DirectMax <= 0 {
+		o.DirectMax = DefaultDirectMax
+	}
+	if o.NoData <= 0 {
+		o.NoData = DefaultNoData
+	}
+	return o
+}
+
+// File is a Prometheus rule file.
+type File struct {
+	Groups []Group `yaml:"groups"`
+}
+
+// Group is one rule group; its rules are evaluated in order, so a rule may
+// read what an earlier rule recorded in the same evaluation.
+type Group struct {
+	Name     string `yaml:"name"`
+	Interval string `yaml:"interval,omitempty"`
+	Rules    []Rule `yaml:"rules"`
+	// Service is the SLO's service, used to split output per service.
+	Service string `yaml:"-"`
+}
+
+// Rule is a recording rule (Record set) or an alerting rule (Alert set).
+type Rule struct {
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// Names of the series the rules record. Every series carries the labels
+// slo and service, the SLO's own labels and its group_by labels.
+const (
+	// ErrorsRate and TotalRate are per-second event rates over BaseWindow,
+	// suffixed with it: slod:sli_errors:rate5m.
+	ErrorsRate = "slod:sli_errors:rate"
+	TotalRate  = "slod:sli_total:rate"
+	// ErrorRatio is the error ratio over a window, suffixed with it:
+	// slod:sli_error:ratio_rate1h.
+	ErrorRatio = "slod:sli_error:ratio_rate"
+	// Objective and ErrorBudget are constants per SLO, for dashboards.
+	Objective   = "slod:objective:ratio"
+	ErrorBudget = "slod:error_budget:ratio"
+	// BudgetRemaining is 1 − (error ratio over W) / budget: the share of
+	// the window's budget not yet spent; negative once overspent.
+	BudgetRemaining = "slod:error_budget:remaining_ratio"
+	// CurrentBurn is the burn rate over the policy's shortest window.
+	CurrentBurn = "slod:burn_rate:current"
+)
+
+// Generate returns the rules of every SLO in specs, one group per SLO,
+// sorted by SLO id. policies maps policy names to policies; an SLO whose
+// policy is empty uses policies["default"], or burnrate.DefaultPolicy when
+// the map has no default.
+func Generate(specs []*slo.Spec, policies map[string]burnrate.Policy, opts Options) (*File, error) {
+	opts = opts.withDefaults()
+	sorted := slices.Clone(specs)
+	slices.SortFunc(sorted, func(a, b *slo.Spec) int { return cmp.Compare(a.ID, b.ID) })
+	f := &File{}
+	var errs []error
+	for i, s := range sorted {
+		if i > 0 && sorted[i-1].ID == s.ID {
+			errs = append(errs, fmt.Errorf("slo %q: defined twice", s.ID))
+			continue
+		}
+		p, err := Resolve(s, policies)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		g, err := generate(s, p, opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("slo %q: %w", s.ID, err))
+			continue
+		}
+		f.Groups = append(f.Groups, g)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Resolve returns the policy an SLO names, or the default policy.
+func Resolve(s *slo.Spec, policies map[string]burnrate.Policy) (burnrate.Policy, error) {
+	name := s.Policy
+	if name == "" {
+		name = burnrate.DefaultPolicyName
+	}
+	if p, ok := policies[name]; ok {
+		return p, nil
+	}
+	if name == burnrate.DefaultPolicyName {
+		return burnrate.DefaultPolicy(), nil
+	}
+	return burnrate.Policy{}, fmt.Errorf("slo %q: unknown policy %q", s.ID, name)
+}
+
+var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// sli holds an SLO's queries with {{.window}} still in place, aggregated to
+// the SLO's group_by labels. Raw SLIs have only ratio.
+type sli struct {
+	errors, total, ratio string
+}
+
+func sliQueries(s *slo.Spec) (sli, error) {
+	agg := "sum"
+	if len(s.GroupBy) > 0 {
+		agg = "sum by (" + strings.Join(s.GroupBy, ", ") + ")"
+	}
+	switch s.SLI.Kind() {
+	case slo.KindEvents:
+		e := s.SLI.Events
+		return sli{
+			errors: aggregate(agg, e.ErrorQuery, s.GroupBy),
+			total:  aggregate(agg, e.TotalQuery, s.GroupBy),
+		}, nil
+	case slo.KindRaw:
+		// A raw SLI is already a ratio: max keeps the worst series when the
+		// query returns several for one group instead of adding ratios.
+		maxAgg := "max"
+		if len(s.GroupBy) > 0 {
+			maxAgg = "max by (" + strings.Join(s.GroupBy, ", ") + ")"
+		}
+		return sli{ratio: maxAgg + " (" + strings.TrimSpace(s.SLI.Raw.ErrorRatioQuery) + ")"}, nil
+	case slo.KindLatency:
+		l := s.SLI.Latency
+		sel := strings.TrimSpace(l.Selector)
+		bucketSel := "le=" + strconv.Quote(formatFloat(l.Threshold))
+		if sel != "" {
+			bucketSel = sel + "," + bucketSel
+		}
+		total := fmt.Sprintf("%s (rate(%s_count{%s}[%s]))", agg, l.Metric, sel, slo.WindowPlaceholder)
+		good := fmt.Sprintf("%s (rate(%s_bucket{%s}[%s]))", agg, l.Metric, bucketSel, slo.WindowPlaceholder)
+		// Slow requests are the total less those within the threshold.
+		return sli{errors: "(" + total + " - " + good + ")", total: total}, nil
+	}
+	return sli{}, errors.New("no SLI")
+}
+
+// aggregate wraps an SLI query in agg (sum or sum by the group_by labels)
+// unless it already is that aggregation, so one series comes out per group.
+func aggregate(agg, query string, groupBy []string) string {
+	query = strings.TrimSpace(query)
+	expanded := slo.ExpandWindow(query, "5m")
+	if e, err := parser.NewParser(parser.Options{}).ParseExpr(expanded); err == nil {
+		if a, ok := e.(*parser.AggregateExpr); ok && a.Op == parser.SUM && !a.Without &&
+			slices.Equal(sortedCopy(a.Grouping), sortedCopy(groupBy)) {
+			return query
+		}
+	}
+	return agg + " (" + query + ")"
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func generate(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
+	if !(s.Objective > 0 && s.Objective < 100) {
+		return Group{}, fmt.Errorf("objective %v is outside (0, 100)", s.Objective)
+	}
+	if err := p.Validate(s.Window); err != nil {
+		return Group{}, err
+	}
+	q, err := sliQueries(s)
+	if err != nil {
+		return Group{}, err
+	}
+	budget := s.ErrorBudget()
+	g := Group{Name: "slod-" + s.ID, Service: s.Service}
+	if o.Interval > 0 {
+		g.Interval = burnrate.FormatDuration(o.Interval)
+	}
+	sel := "{slo=" + strconv.Quote(s.ID) + "}"
+	base := burnrate.FormatDuration(o.BaseWindow)
+	recLabels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
+	record := func(name, expr string) {
+		g.Rules = append(g.Rules, Rule{Record: name, Expr: expr, Labels: recLabels})
+	}
+
+	// 1. Per-second error and total rates over the base window: the counts
+	//    every long window is summed from.
+	if q.ratio == "" {
+		record(ErrorsRate+base, slo.ExpandWindow(q.errors, base))
+		record(TotalRate+base, slo.ExpandWindow(q.total, base))
+	}
+
+	// 2. The error ratio of every window the policy (and the budget) uses.
+	windows := p.Windows()
+	windows = append(windows, o.BaseWindow, s.Window)
+	slices.Sort(windows)
+	windows = slices.Compact(windows)
+	for _, w := range windows {
+		ws := burnrate.FormatDuration(w)
+		var expr string
+		switch {
+		case q.ratio != "" && w <= o.DirectMax:
+			expr = slo.ExpandWindow(q.ratio, ws)
+		case q.ratio != "":
+			// Raw SLIs are time-slice ratios: a long window averages them.
+			expr = fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorRatio, base, sel, ws)
+		case w == o.BaseWindow:
+			expr = fmt.Sprintf("%s%s%s\n/\n%s%s%s", ErrorsRate, base, sel, TotalRate, base, sel)
+		case w <= o.DirectMax:
+			// Rates of counters over the window itself: errors/total counted
+			// over the whole window, exact for counts.
+			expr = slo.ExpandWindow(q.errors, ws) + "\n/\n" + slo.ExpandWindow(q.total, ws)
+		default:
+			// Long windows add up the recorded base-window rates: the sum of
+			// per-step rates is proportional to the events in the window, so
+			// the ratio of the two sums weighs every step by its traffic
+			// (never an average of per-step ratios) and reads one recorded
+			// sample per evaluation step instead of every raw sample.
+			expr = fmt.Sprintf("sum_over_time(%s%s%s[%s])\n/\nsum_over_time(%s%s%s[%s])",
+				ErrorsRate, base, sel, ws, TotalRate, base, sel, ws)
+		}
+		record(ErrorRatio+ws, expr)
+	}
+
+	// 3. Budget metadata for dashboards.
+	record(Objective, "vector("+formatFloat(s.Objective/100)+")")
+	record(ErrorBudget, "vector("+formatFloat(budget)+")")
+	record(BudgetRemaining, fmt.Sprintf("1 - %s%s%s / %s", ErrorRatio, burnrate.FormatDuration(s.Window), sel, formatFloat(budget)))
+	record(CurrentBurn, fmt.Sprintf("%s%s%s / %s", ErrorRatio, burnrate.FormatDuration(windows[0]), sel, formatFloat(budget)))
+
+	// 4. One alert per severity class: any of its rows firing.
+	name := cmp.Or(s.Alerting.Name, DefaultBurnAlert)
+	if !metricName.MatchString(name) {
+		return Group{}, fmt.Errorf("alert name %q is not a valid Prometheus name", name)
+	}
+	for _, sev := range p.Severities() {
+		class := s.Alerting.Page
+		if sev == burnrate.SeverityTicket {
+			class = s.Alerting.Ticket
+		}
+		if class.Disabled {
+			continue
+		}
+		var conds []string
+		for _, r := range p.Rows {
+			if r.Severity != sev || !r.CanFire(s.Window, budget) {
+				continue
+			}
+			th := formatFloat(r.ErrorRatio(s.Window, budget))
+			c := fmt.Sprintf("  %s%s%s >= %s\n  and\n  %s%s%s >= %s",
+				ErrorRatio, burnrate.FormatDuration(r.Long), sel, th,
+				ErrorRatio, burnrate.FormatDuration(r.Short), sel, th)
+			if s.MinEvents > 0 && q.ratio == "" {
+				// Low-traffic guard: the events in the long window, from
+				// the mean recorded total rate times the window's seconds.
+				c += fmt.Sprintf("\n  and\n  avg_over_time(%s%s%s[%s]) * %s >= %s",
+					TotalRate, base, sel, burnrate.FormatDuration(r.Long),
+					formatFloat(r.Long.Seconds()), formatFloat(s.MinEvents))
+			}
+			conds = append(conds, "(\n"+c+"\n)")
+		}
+		if len(conds) == 0 {
+			continue // every row of the class is impossible; lint reports it
+		}
+		rule := Rule{
+			Alert: name,
+			Expr:  strings.Join(conds, "\nor\n"),
+			Labels: merge(s.Labels, s.Alerting.Labels, map[string]string{"severity": string(sev)}, class.Labels,
+				fixedLabels(s, sev)),
+			Annotations: merge(map[string]string{
+				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", s.ID, s.Service),
+				"description": fmt.Sprintf("%s: error ratio {{ $value | humanizePercentage }} over the alert's long window; "+
+					"objective %s%% over %s.", sev, formatFloat(s.Objective), burnrate.FormatDuration(s.Window)),
+			}, s.Annotations, s.Alerting.Annotations, class.Annotations),
+		}
+		if o.For > 0 {
+			rule.For = burnrate.FormatDuration(o.For)
+		}
+		g.Rules = append(g.Rules, rule)
+	}
+
+	// 5. No data: the SLI returns nothing, or no traffic, for a while.
+	noData := cmp.Or(s.Alerting.NoData, o.NoData)
+	probe := TotalRate + base
+	cond := "absent(%[1]s%[2]s) or %[1]s%[2]s == 0"
+	if q.ratio != "" {
+		probe = ErrorRatio + base
+		cond = "absent(%[1]s%[2]s)"
+	}
+	ndName := DefaultNoDataAlert
+	if s.Alerting.Name != "" {
+		ndName = s.Alerting.Name + "NoData"
+	}
+	g.Rules = append(g.Rules, Rule{
+		Alert:  ndName,
+		Expr:   fmt.Sprintf(cond, probe, sel),
+		For:    burnrate.FormatDuration(noData),
+		Labels: merge(s.Labels, s.Alerting.Labels, map[string]string{"severity": string(burnrate.SeverityTicket)}, fixedLabels(s, burnrate.SeverityTicket)),
+		Annotations: merge(map[string]string{
+			"summary":     fmt.Sprintf("SLO %s of %s has no SLI data", s.ID, s.Service),
+			"description": fmt.Sprintf("The SLI of %s returned no series or no traffic for %s; its burn-rate alerts cannot fire.", s.ID, burnrate.FormatDuration(noData)),
+		}, s.Annotations, s.Alerting.Annotations),
+	})
+	return g, nil
+}
+
+// fixedLabels are the labels every alert carries and users cannot override:
+// they identify the SLO and order severities for Alertmanager inhibition.
+// A user's own severity label (Sloth files often set one) is kept.
+func fixedLabels(s *slo.Spec, sev burnrate.Severity) map[string]string {
+	return map[string]string{"slo": s.ID, "service": s.Service, "tier": strconv.Itoa(sev.Tier())}
+}
+
+// merge returns the union of ms; later maps win.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// formatFloat prints x without binary artifacts: rounded to 12 significant
+// digits, then in the shortest form that reads back as that value
+// (0.0009999999999999432 becomes 0.001).
+func formatFloat(x float64) string {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	return strconv.FormatFloat(r, 'g', -1, 64)
+}

@@ -25,6 +25,10 @@ type Evaluation struct {
 	// BudgetRemaining is the fraction of W's error budget not yet spent:
 	// 1 − WindowBurn. It goes negative once the budget is overspent.
 	BudgetRemaining float64
+	// WindowErrors and WindowTotal are the errors and events counted over W
+	// (steps without data count neither).
+	WindowErrors float64
+	WindowTotal  float64
 	// NoDataFor is how long the SLI has had no known step (0 when the newest step is known).
 	NoDataFor time.Duration
 }

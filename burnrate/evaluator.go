@@ -1,0 +1,366 @@
+package burnrate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/slodhq/slod/slo"
+)
+
+// DefaultStep is the evaluator's step (the resolution of its finest tier)
+// when Options.Step is zero.
+const DefaultStep = time.Minute
+
+// DefaultMaxInstances caps the label sets of one SLO when Options.MaxInstances is zero.
+const DefaultMaxInstances = 10000
+
+// Options configure an Evaluator.
+type Options struct {
+	// Spec is the SLO; required. Its Window, Objective, MinEvents and GroupBy are used.
+	Spec *slo.Spec
+	// Policy is evaluated on every instance; zero means DefaultPolicy().
+	Policy Policy
+	// Step is the length of one ingested step, a whole number of seconds
+	// (default DefaultStep). Sources query counts at this resolution.
+	Step time.Duration
+	// MaxInstances caps the label sets tracked for the SLO (default
+	// DefaultMaxInstances); new label sets beyond it are refused with a
+	// *CardinalityError.
+	MaxInstances int
+}
+
+// StepCount is the errors and events of the step that ends at End.
+// A NaN Total marks a step the source has no data for.
+type StepCount struct {
+	End    time.Time
+	Errors float64
+	Total  float64
+}
+
+// Series is the step counts of one label set.
+type Series struct {
+	// Labels are the group_by labels (empty for an SLO without group_by).
+	Labels map[string]string
+	// Steps are sorted by End, each End a multiple of the batch resolution.
+	Steps []StepCount
+}
+
+// Batch is what a source read for the steps ending in (From, To].
+// Within that range the batch is authoritative for the series it carries:
+// a step a series does not list is set unknown. Label sets absent from the
+// batch are left as they were (their newer steps are unknown until read).
+type Batch struct {
+	From, To time.Time
+	// Resolution is the length each StepCount covers; zero means the
+	// evaluator's step. A coarser resolution (a multiple of the step) is
+	// used by backfill for history that only the coarse tiers keep: its
+	// counts go to the last step of each interval, the others count as
+	// known steps without events.
+	Resolution time.Duration
+	Series     []Series
+}
+
+// CardinalityError reports label sets refused because the SLO reached its
+// instance cap.
+type CardinalityError struct {
+	SLO     string
+	Max     int
+	Dropped int    // label sets refused by this Ingest
+	Example string // one of them, as LabelsKey renders it
+}
+
+func (e *CardinalityError) Error() string {
+	return fmt.Sprintf("slo %q: %d new label sets dropped: the SLO already has max_instances=%d instances (for example %s); "+
+		"narrow group_by or raise the cap", e.SLO, e.Dropped, e.Max, e.Example)
+}
+
+// ErrStepTooOld is wrapped by Ingest when a step is older than the fine
+// tier keeps (it can no longer be set) or than the instance's first step.
+var ErrStepTooOld = errors.New("step too old to set")
+
+// Evaluator keeps the ring buffers of every instance of one SLO and
+// evaluates its policy on them. It is safe for concurrent use.
+type Evaluator struct {
+	spec    *slo.Spec
+	policy  Policy
+	step    time.Duration
+	max     int
+	tiers   []tierLayout
+	factors []float64
+
+	mu        sync.Mutex
+	instances []*Instance
+	index     map[string]int
+	lastStep  time.Time
+	dropped   int // label sets refused by the cap, all time
+}
+
+// NewEvaluator returns an evaluator with no instances.
+func NewEvaluator(o Options) (*Evaluator, error) {
+	if o.Spec == nil {
+		return nil, errors.New("burnrate: evaluator needs an SLO spec")
+	}
+	if o.Spec.Window <= 0 {
+		return nil, fmt.Errorf("slo %q: window %s is not positive", o.Spec.ID, o.Spec.Window)
+	}
+	if b := o.Spec.ErrorBudget(); !(b > 0 && b < 1) {
+		return nil, fmt.Errorf("slo %q: objective %v%% leaves no error budget", o.Spec.ID, o.Spec.Objective)
+	}
+	if len(o.Policy.Rows) == 0 {
+		o.Policy = DefaultPolicy()
+	}
+	if o.Step == 0 {
+		o.Step = DefaultStep
+	}
+	if o.Step < time.Second || o.Step%time.Second != 0 {
+		return nil, fmt.Errorf("slo %q: step %s is not a whole number of seconds", o.Spec.ID, o.Step)
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
+	e := &Evaluator{
+		spec: o.Spec, policy: o.Policy, step: o.Step, max: o.MaxInstances,
+		tiers: layout(o.Step, o.Spec.Window),
+		index: make(map[string]int),
+	}
+	for _, r := range o.Policy.Rows {
+		e.factors = append(e.factors, r.Factor(o.Spec.Window))
+	}
+	return e, nil
+}
+
+// Spec is the SLO the evaluator was built for.
+func (e *Evaluator) Spec() *slo.Spec { return e.spec }
+
+// Policy is the policy the evaluator applies.
+func (e *Evaluator) Policy() Policy { return e.policy }
+
+// Step is the length of one step.
+func (e *Evaluator) Step() time.Duration { return e.step }
+
+// LastStep is the end of the newest batch ingested (Batch.To); zero before
+// the first. A source resumes reading after it.
+func (e *Evaluator) LastStep() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastStep
+}
+
+// Len is the number of instances.
+func (e *Evaluator) Len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.instances)
+}
+
+// Dropped is how many new label sets the cardinality cap has refused so far.
+func (e *Evaluator) Dropped() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dropped
+}
+
+func (e *Evaluator) stepIndex(t time.Time) int64 {
+	return floorDiv(t.Unix(), int64(e.step/time.Second))
+}
+
+// instance returns the instance of a label set, creating it under the cap.
+func (e *Evaluator) instance(labels map[string]string) (*Instance, bool) {
+	key := LabelsKey(labels)
+	if i, ok := e.index[key]; ok {
+		return e.instances[i], true
+	}
+	if len(e.instances) >= e.max {
+		return nil, false
+	}
+	cp := make(map[string]string, len(labels))
+	for k, v := range labels {
+		cp[k] = v
+	}
+	in := newInstance(cp, key, e.step, e.tiers)
+	e.index[key] = len(e.instances)
+	e.instances = append(e.instances, in)
+	return in, true
+}
+
+// Ingest stores a batch. Steps are set, not added, so reading the newest
+// steps again (late samples) is idempotent. An SLO without group_by whose
+// batch holds no series gets unknown steps through To, so that its no-data
+// time grows. It returns a *CardinalityError when label sets were refused
+// and an error wrapping ErrStepTooOld when steps could not be set; the
+// rest of the batch is stored either way.
+func (e *Evaluator) Ingest(b Batch) error {
+	res := b.Resolution
+	if res == 0 {
+		res = e.step
+	}
+	if res < e.step || res%e.step != 0 {
+		return fmt.Errorf("slo %q: batch resolution %s is not a multiple of the step %s", e.spec.ID, res, e.step)
+	}
+	per := int64(res / e.step)
+	from, to := e.stepIndex(b.From), e.stepIndex(b.To)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var (
+		errs     []error
+		card     *CardinalityError
+		tooOld   int
+		series   = b.Series
+		grouped  = len(e.spec.GroupBy) > 0
+		emptySet = []Series{{Labels: map[string]string{}}}
+	)
+	if !grouped && len(series) == 0 && to > from {
+		series = emptySet
+	}
+	for _, s := range series {
+		in, ok := e.instance(s.Labels)
+		if !ok {
+			if card == nil {
+				card = &CardinalityError{SLO: e.spec.ID, Max: e.max, Example: LabelsKey(s.Labels)}
+			}
+			card.Dropped++
+			e.dropped++
+			continue
+		}
+		// Walk the batch's range at its resolution; a step the series
+		// does not list is unknown.
+		next := 0
+		start := floorDiv(from, per)*per + per // first interval end after from
+		for k := start; k <= to; k += per {
+			errs, total := math.NaN(), math.NaN()
+			for next < len(s.Steps) && e.stepIndex(s.Steps[next].End) < k {
+				next++
+			}
+			if next < len(s.Steps) && e.stepIndex(s.Steps[next].End) == k {
+				errs, total = s.Steps[next].Errors, s.Steps[next].Total
+			}
+			if per > 1 {
+				// The interval's leading steps: known and empty when the
+				// interval is known, unknown otherwise.
+				_, known := sanitize(errs, total)
+				for j := k - per + 1; j < k; j++ {
+					z := math.NaN()
+					if known {
+						z = 0
+					}
+					if in.set(j, z, z) == setTooOld {
+						tooOld++
+					}
+				}
+			}
+			if in.set(k, errs, total) == setTooOld {
+				tooOld++
+			}
+		}
+	}
+	if b.To.After(e.lastStep) {
+		e.lastStep = b.To
+	}
+	if card != nil {
+		errs = append(errs, card)
+	}
+	if tooOld > 0 {
+		errs = append(errs, fmt.Errorf("slo %q: %d steps: %w", e.spec.ID, tooOld, ErrStepTooOld))
+	}
+	return errors.Join(errs...)
+}
+
+// Prune removes instances that have had no data for longer than ttl
+// (the SLO window when ttl is zero) and returns their keys, so that callers
+// can drop their metrics. The instance of an SLO without group_by stays.
+func (e *Evaluator) Prune(now time.Time, ttl time.Duration) []string {
+	if ttl <= 0 {
+		ttl = e.spec.Window
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var gone []string
+	for i := 0; i < len(e.instances); {
+		in := e.instances[i]
+		if len(e.spec.GroupBy) == 0 || in.NoDataFor(now) <= ttl {
+			i++
+			continue
+		}
+		gone = append(gone, in.key)
+		last := len(e.instances) - 1
+		e.instances[i] = e.instances[last]
+		e.index[e.instances[i].key] = i
+		e.instances = e.instances[:last]
+		delete(e.index, in.key)
+	}
+	return gone
+}
+
+// InstanceEvaluation is the evaluation of one instance.
+type InstanceEvaluation struct {
+	Key    string
+	Labels map[string]string
+	Evaluation
+}
+
+// Evaluate evaluates the policy on every instance for windows ending at now
+// (normally the end of the newest ingested step). Instances come in the
+// order they first appeared. The Labels maps must not be modified.
+func (e *Evaluator) Evaluate(now time.Time) []InstanceEvaluation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]InstanceEvaluation, len(e.instances))
+	rows := make([]RowResult, len(e.instances)*len(e.policy.Rows))
+	for i, in := range e.instances {
+		r := rows[i*len(e.policy.Rows) : (i+1)*len(e.policy.Rows) : (i+1)*len(e.policy.Rows)]
+		out[i] = InstanceEvaluation{Key: in.key, Labels: in.labels, Evaluation: e.evaluate(in, now, r)}
+	}
+	return out
+}
+
+// EvaluateInstance evaluates the instance of one label set; false when the
+// evaluator has no such instance.
+func (e *Evaluator) EvaluateInstance(labels map[string]string, now time.Time) (Evaluation, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i, ok := e.index[LabelsKey(labels)]
+	if !ok {
+		return Evaluation{}, false
+	}
+	return e.evaluate(e.instances[i], now, make([]RowResult, len(e.policy.Rows))), true
+}
+
+// Instance returns the ring buffers of one label set for read-only use
+// while no Ingest runs (tests, backtests); nil when there is none.
+func (e *Evaluator) Instance(labels map[string]string) *Instance {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if i, ok := e.index[LabelsKey(labels)]; ok {
+		return e.instances[i]
+	}
+	return nil
+}
+
+// evaluate applies the policy to one instance, writing rows into r.
+func (e *Evaluator) evaluate(in *Instance, now time.Time, r []RowResult) Evaluation {
+	budget := e.spec.ErrorBudget()
+	burn := func(c WindowCount) float64 { return Burn(c.ErrorRatio(), budget) }
+	for i, row := range e.policy.Rows {
+		long := in.Window(now, row.Long)
+		short := in.Window(now, row.Short)
+		f := e.factors[i]
+		lb, sb := burn(long), burn(short)
+		r[i] = RowResult{
+			Row: row, Factor: f, LongBurn: lb, ShortBurn: sb,
+			// NaN compares false: a window without data never fires.
+			Fires: lb >= f && sb >= f && long.Total >= e.spec.MinEvents,
+		}
+	}
+	w := in.Window(now, e.spec.Window)
+	wb := burn(w)
+	return Evaluation{
+		At: now, Rows: r,
+		WindowBurn: wb, BudgetRemaining: 1 - wb,
+		WindowErrors: w.Errors, WindowTotal: w.Total,
+		NoDataFor: in.NoDataFor(now),
+	}
+}

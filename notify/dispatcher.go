@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,7 +26,24 @@ const OutboxFile = "notify-outbox.db"
 var (
 	bucketOutbox = []byte("outbox")
 	bucketDead   = []byte("dead")
+	bucketActive = []byte("active")
 )
+
+// active remembers an unresolved trigger and the receivers that got it, so
+// its resolve goes to the same receivers even if the resolve carries fewer
+// labels, and so receivers that forget alerts (Alertmanager) can be
+// refreshed.
+type active struct {
+	Page      Page     `json:"page"`
+	Receivers []string `json:"receivers"`
+}
+
+// Refresher is implemented by senders whose receiver forgets a firing alert
+// unless it is sent again (Alertmanager's resolve_timeout): Run re-sends
+// every unresolved trigger to it at this interval, when its outbox is empty.
+type Refresher interface {
+	Refresh() time.Duration
+}
 
 // Options configure a Dispatcher. Config, Senders and one of StateDir or
 // Path are required.
@@ -174,6 +192,9 @@ func New(opts Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("notify: open outbox %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketActive); err != nil {
+			return err
+		}
 		for _, top := range [][]byte{bucketOutbox, bucketDead} {
 			b, err := tx.CreateBucketIfNotExists(top)
 			if err != nil {
@@ -231,22 +252,60 @@ func (d *Dispatcher) Enqueue(ctx context.Context, p Page) error {
 	if p.Action == Resolve && p.EndsAt.IsZero() {
 		p.EndsAt = d.clock.Now()
 	}
-	receivers := d.cfg.Route.Receivers(p.RouteLabels())
-	e := entry{Page: p, EnqueuedAt: d.clock.Now()}
-	val, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("notify: page %s: %w", p.DedupKey, err)
-	}
 	d.mu.Lock()
 	closed := d.closed
 	d.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+	now := d.clock.Now()
+	var receivers []string
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		act := tx.Bucket(bucketActive)
+		var prev *active
+		if v := act.Get([]byte(p.DedupKey)); v != nil {
+			prev = &active{}
+			if err := json.Unmarshal(v, prev); err != nil {
+				prev = nil
+			}
+		}
+		if p.Action == Trigger {
+			receivers = d.cfg.Route.Receivers(p.RouteLabels())
+			if prev != nil {
+				// An escalation (ticket -> page) may add receivers;
+				// the resolve must reach all of them.
+				receivers = union(prev.Receivers, receivers)
+			}
+			v, err := json.Marshal(active{Page: p, Receivers: receivers})
+			if err != nil {
+				return err
+			}
+			if err := act.Put([]byte(p.DedupKey), v); err != nil {
+				return err
+			}
+		} else {
+			if prev != nil {
+				receivers = prev.Receivers
+				p = fillResolve(p, prev.Page)
+				if err := act.Delete([]byte(p.DedupKey)); err != nil {
+					return err
+				}
+			} else {
+				receivers = d.cfg.Route.Receivers(p.RouteLabels())
+			}
+		}
+		val, err := json.Marshal(entry{Page: p, EnqueuedAt: now})
+		if err != nil {
+			return err
+		}
 		ob := tx.Bucket(bucketOutbox)
 		for _, r := range receivers {
 			b := ob.Bucket([]byte(r))
+			if b == nil { // a receiver removed from the config since the trigger
+				if b, err = ob.CreateBucket([]byte(r)); err != nil {
+					return err
+				}
+			}
 			seq, err := b.NextSequence()
 			if err != nil {
 				return err
@@ -261,15 +320,85 @@ func (d *Dispatcher) Enqueue(ctx context.Context, p Page) error {
 		return fmt.Errorf("notify: enqueue page %s: %w", p.DedupKey, err)
 	}
 	for _, r := range receivers {
+		w, ok := d.workers[r]
+		if !ok {
+			continue
+		}
 		d.m.enqueued.WithLabelValues(r).Inc()
 		select {
-		case d.workers[r].wake <- struct{}{}:
+		case w.wake <- struct{}{}:
 		default:
 		}
 	}
 	return nil
 }
 
+// fillResolve copies what a resolve leaves out from its trigger, so that
+// receivers that identify alerts by labels (Alertmanager) end the same one.
+func fillResolve(p, trigger Page) Page {
+	if p.Labels == nil {
+		p.Labels = trigger.Labels
+	}
+	if p.Severity == "" {
+		p.Severity = trigger.Severity
+	}
+	if p.Summary == "" {
+		p.Summary = trigger.Summary
+	}
+	if p.Annotations == nil {
+		p.Annotations = trigger.Annotations
+	}
+	if p.Links == nil {
+		p.Links = trigger.Links
+	}
+	if p.Source == "" {
+		p.Source = trigger.Source
+	}
+	if !trigger.StartsAt.IsZero() {
+		p.StartsAt = trigger.StartsAt
+	}
+	return p
+}
+
+func union(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// refresh re-sends every unresolved trigger routed to receiver, unless its
+// outbox still holds pages (they will bring it up to date).
+func (d *Dispatcher) refresh(receiver string) (int, error) {
+	n := 0
+	now := d.clock.Now()
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox).Bucket([]byte(receiver))
+		if k, _ := b.Cursor().First(); k != nil {
+			return nil
+		}
+		return tx.Bucket(bucketActive).ForEach(func(_, v []byte) error {
+			var a active
+			if err := json.Unmarshal(v, &a); err != nil || !slices.Contains(a.Receivers, receiver) {
+				return nil
+			}
+			val, err := json.Marshal(entry{Page: a.Page, EnqueuedAt: now})
+			if err != nil {
+				return err
+			}
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			n++
+			return b.Put(seqKey(seq), val)
+		})
+	})
+	return n, err
+}
 func seqKey(seq uint64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
@@ -299,6 +428,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for _, name := range d.names {
 		w := d.workers[name]
 		wg.Go(func() { d.work(ctx, w) })
+		if r, ok := w.sender.(Refresher); ok && r.Refresh() > 0 {
+			wg.Go(func() { d.refreshLoop(ctx, w, r.Refresh()) })
+		}
 	}
 	wg.Wait()
 	return nil
@@ -406,6 +538,22 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 		}
 		if !d.wait(ctx, wait) {
 			return
+		}
+	}
+}
+
+func (d *Dispatcher) refreshLoop(ctx context.Context, w *worker, every time.Duration) {
+	for d.wait(ctx, every) {
+		n, err := d.refresh(w.name)
+		if err != nil {
+			d.log.Error("notify refresh failed", "receiver", w.name, "err", err)
+			continue
+		}
+		if n > 0 {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

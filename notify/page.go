@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Action says whether a page opens (or refreshes) an alert or closes it.
@@ -130,4 +131,16 @@ func (p Page) RouteLabels() map[string]string {
 		out["severity"] = string(p.Severity)
 	}
 	return out
+}
+
+// TrimRunes cuts s to at most n runes, ending with "…" when cut.
+func TrimRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

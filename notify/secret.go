@@ -47,9 +47,9 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(secretMask), nil }
 // secretRef names where a secret comes from: exactly one of a file (path
 // relative to the config file's directory) or an environment variable.
 type secretRef struct {
-	field   string // e.g. "routing_key", for messages
-	file    string
-	env     string
+	field    string // e.g. "routing_key", for messages
+	file     string
+	env      string
 	optional bool
 }
 

@@ -48,6 +48,10 @@ type Incident struct {
 	// Severity is the most urgent severity reached; it escalates from
 	// ticket to page in place and never goes back down.
 	Severity Severity `json:"severity"`
+	// StartSeverity is the severity the incident opened with; when it
+	// differs from Severity the incident escalated, and a resolve must reach
+	// the receivers of both.
+	StartSeverity Severity `json:"start_severity"`
 	// Window is the SLO window W the budget figures refer to.
 	Window time.Duration `json:"window"`
 	Start  time.Time     `json:"start"`
@@ -218,6 +222,7 @@ func (t *Tracker) start(s Subject, class IncidentClass, sev Severity, ev Evaluat
 		Labels:        s.Labels,
 		Class:         class,
 		Severity:      sev,
+		StartSeverity: sev,
 		Window:        s.Window,
 		Start:         ev.At,
 		BudgetAtStart: finite(ev.BudgetRemaining),

@@ -49,6 +49,7 @@ func TestTrackerLifecycle(t *testing.T) {
 		noData    time.Duration
 		want      []ChangeKind
 		wantSev   Severity // severity of the open burn incident after the step ("" = none open)
+		wantStart Severity // when set, the StartSeverity of the first change
 	}
 	cases := []struct {
 		name  string
@@ -78,7 +79,7 @@ func TestTrackerLifecycle(t *testing.T) {
 				{at: time.Hour, remaining: 0.8, burns: uniform(15), want: []ChangeKind{ChangeEscalated}, wantSev: SeverityPage},
 				{at: 2 * time.Hour, remaining: 0.8, burns: [4][2]float64{{1, 1}, {1, 1}, {3.5, 3.5}, {1, 1}}, wantSev: SeverityPage},
 				{at: 3 * time.Hour, remaining: 0.8, burns: uniform(0.5), wantSev: SeverityPage},
-				{at: 4 * time.Hour, remaining: 0.8, burns: uniform(0.5), want: []ChangeKind{ChangeResolved}},
+				{at: 4 * time.Hour, remaining: 0.8, burns: uniform(0.5), want: []ChangeKind{ChangeResolved}, wantStart: SeverityTicket},
 			},
 		},
 		{
@@ -125,7 +126,11 @@ func TestTrackerLifecycle(t *testing.T) {
 			for i, s := range tc.steps {
 				ev := eval(s.at, s.remaining, s.burns)
 				ev.NoDataFor = s.noData
-				got := kinds(tr.Observe(subj, ev))
+				changes := tr.Observe(subj, ev)
+				got := kinds(changes)
+				if s.wantStart != "" && changes[0].Incident.StartSeverity != s.wantStart {
+					t.Fatalf("step %d: start severity %q, want %q", i, changes[0].Incident.StartSeverity, s.wantStart)
+				}
 				if len(got) != len(s.want) || (len(got) > 0 && got[0] != s.want[0]) {
 					t.Fatalf("step %d (%v): changes %v, want %v", i, s.at, got, s.want)
 				}

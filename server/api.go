@@ -1,0 +1,238 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+)
+
+// The JSON API's types. They are exported so that clients such as
+// `sloctl status` decode exactly what the server encodes. Durations are
+// given in seconds and as Go duration text; a figure that is unknown (no
+// data in the window) is null, never NaN.
+
+// IncidentsResponse is the body of GET /api/v1/incidents.
+type IncidentsResponse struct {
+	At    time.Time `json:"at"`
+	Ready bool      `json:"ready"`
+	Shard string    `json:"shard,omitempty"`
+	// Incidents are the open incidents, ranked by threat (rank 1 first).
+	Incidents []IncidentJSON `json:"incidents"`
+	// Recent are recently resolved incidents, newest first.
+	Recent []IncidentJSON `json:"recent"`
+}
+
+// IncidentJSON is one incident.
+type IncidentJSON struct {
+	Rank     int               `json:"rank,omitempty"`
+	Key      string            `json:"key"`
+	SLO      string            `json:"slo"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Class    string            `json:"class"`
+	Severity string            `json:"severity"`
+	Start    time.Time         `json:"start"`
+	Updated  time.Time         `json:"updated"`
+	Resolved *time.Time        `json:"resolved,omitempty"`
+	// PeakBurn maps a window ("5m", "1h") to the highest burn seen in it.
+	PeakBurn        map[string]float64 `json:"peak_burn,omitempty"`
+	BudgetAtStart   float64            `json:"budget_at_start"`
+	BudgetSpent     float64            `json:"budget_spent"`
+	BudgetRemaining float64            `json:"budget_remaining"`
+	Burn            float64            `json:"burn"`
+	// TimeToExhaustionSeconds is null when nothing burns.
+	TimeToExhaustionSeconds *float64 `json:"time_to_exhaustion_seconds"`
+	TimeToExhaustion        string   `json:"time_to_exhaustion"`
+	NoDataSeconds           float64  `json:"no_data_seconds,omitempty"`
+}
+
+// SLOsResponse is the body of GET /api/v1/slos.
+type SLOsResponse struct {
+	At       time.Time     `json:"at"`
+	Ready    bool          `json:"ready"`
+	Shard    string        `json:"shard,omitempty"`
+	Source   SourceJSON    `json:"source"`
+	Problems []ProblemJSON `json:"problems"`
+	SLOs     []SLOJSON     `json:"slos"`
+}
+
+// SourceJSON is the source's health.
+type SourceJSON struct {
+	Name        string     `json:"name"`
+	Up          bool       `json:"up"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	LagSeconds  float64    `json:"lag_seconds"`
+}
+
+// ProblemJSON is one thing an operator must fix.
+type ProblemJSON struct {
+	Where   string `json:"where"`
+	Message string `json:"message"`
+}
+
+// SLOJSON is one SLO.
+type SLOJSON struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	Service       string            `json:"service"`
+	Description   string            `json:"description,omitempty"`
+	Objective     float64           `json:"objective"`
+	Window        string            `json:"window"`
+	WindowSeconds float64           `json:"window_seconds"`
+	Policy        string            `json:"policy"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	Instances     []InstanceJSON    `json:"instances"`
+}
+
+// InstanceJSON is one SLO instance and its newest evaluation.
+type InstanceJSON struct {
+	Key    string            `json:"key"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// State is "page", "ticket", "nodata", "ok" or "pending" (not evaluated yet).
+	State           string    `json:"state"`
+	At              time.Time `json:"at,omitzero"`
+	BudgetRemaining *float64  `json:"budget_remaining"`
+	WindowBurn      *float64  `json:"window_burn"`
+	NoDataSeconds   float64   `json:"no_data_seconds"`
+	Rows            []RowJSON `json:"rows"`
+}
+
+// RowJSON is one policy row's evaluation.
+type RowJSON struct {
+	Severity  string   `json:"severity"`
+	Long      string   `json:"long"`
+	Short     string   `json:"short"`
+	Factor    float64  `json:"factor"`
+	LongBurn  *float64 `json:"long_burn"`
+	ShortBurn *float64 `json:"short_burn"`
+	Fires     bool     `json:"fires"`
+}
+
+func known(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// FormatDuration renders a duration the way SLO windows are written: 30d,
+// 6h, 5m, 1h30m; sub-second parts are dropped.
+func FormatDuration(d time.Duration) string {
+	if d == burnrate.Never {
+		return "never"
+	}
+	d = d.Truncate(time.Second)
+	if d <= 0 {
+		return "0s"
+	}
+	var out string
+	if days := d / (24 * time.Hour); days > 0 {
+		out = itoa(int64(days)) + "d"
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		out += itoa(int64(h)) + "h"
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		out += itoa(int64(m)) + "m"
+		d -= m * time.Minute
+	}
+	if s := d / time.Second; s > 0 {
+		out += itoa(int64(s)) + "s"
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// NewIncidentJSON converts an incident; rank is its 1-based place in the
+// ranked list, or 0 for a resolved one.
+func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
+	out := IncidentJSON{
+		Rank:             rank,
+		Key:              inc.Key,
+		SLO:              inc.SLO,
+		Labels:           inc.Labels,
+		Class:            string(inc.Class),
+		Severity:         string(inc.Severity),
+		Start:            inc.Start,
+		Updated:          inc.Updated,
+		BudgetAtStart:    inc.BudgetAtStart,
+		BudgetSpent:      inc.BudgetSpent,
+		BudgetRemaining:  inc.BudgetRemaining,
+		Burn:             inc.Burn,
+		TimeToExhaustion: FormatDuration(inc.TimeToExhaustion),
+		NoDataSeconds:    inc.NoDataFor.Seconds(),
+	}
+	if !inc.Open() {
+		r := inc.Resolved
+		out.Resolved = &r
+	}
+	if inc.TimeToExhaustion != burnrate.Never {
+		s := inc.TimeToExhaustion.Seconds()
+		out.TimeToExhaustionSeconds = &s
+	}
+	if len(inc.PeakBurn) > 0 {
+		out.PeakBurn = map[string]float64{}
+		for _, p := range inc.PeakBurn {
+			out.PeakBurn[FormatDuration(p.Window)] = p.Burn
+		}
+	}
+	return out
+}
+
+// NewIncidentsResponse builds the /api/v1/incidents body from a snapshot.
+func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
+	out := IncidentsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
+		Incidents: []IncidentJSON{}, Recent: []IncidentJSON{}}
+	for i, inc := range s.Incidents {
+		out.Incidents = append(out.Incidents, NewIncidentJSON(inc, i+1))
+	}
+	for _, inc := range s.Recent {
+		out.Recent = append(out.Recent, NewIncidentJSON(inc, 0))
+	}
+	return out
+}
+
+// NewSLOsResponse builds the /api/v1/slos body from a snapshot.
+func NewSLOsResponse(s *Snapshot) SLOsResponse {
+	out := SLOsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
+		Problems: []ProblemJSON{}, SLOs: []SLOJSON{}}
+	out.Source = SourceJSON{Name: s.Source.Name, Up: s.Source.Up, LastError: s.Source.LastError,
+		LagSeconds: s.Source.Lag.Seconds()}
+	if !s.Source.LastSuccess.IsZero() {
+		t := s.Source.LastSuccess
+		out.Source.LastSuccess = &t
+	}
+	for _, p := range s.Problems {
+		out.Problems = append(out.Problems, ProblemJSON(p))
+	}
+	for _, slo := range s.SLOs {
+		js := SLOJSON{ID: slo.ID, Name: slo.Name, Service: slo.Service, Description: slo.Description,
+			Objective: slo.Objective, Window: FormatDuration(slo.Window), WindowSeconds: slo.Window.Seconds(),
+			Policy: slo.Policy, Labels: slo.Labels, Instances: []InstanceJSON{}}
+		for _, in := range slo.Instances {
+			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{}}
+			if in.Evaluated {
+				ev := in.Evaluation
+				ji.At = ev.At
+				ji.BudgetRemaining = known(ev.BudgetRemaining)
+				ji.WindowBurn = known(ev.WindowBurn)
+				ji.NoDataSeconds = ev.NoDataFor.Seconds()
+				for _, r := range ev.Rows {
+					ji.Rows = append(ji.Rows, RowJSON{
+						Severity: string(r.Row.Severity), Long: FormatDuration(r.Row.Long),
+						Short: FormatDuration(r.Row.Short), Factor: r.Factor,
+						LongBurn: known(r.LongBurn), ShortBurn: known(r.ShortBurn), Fires: r.Fires,
+					})
+				}
+			}
+			js.Instances = append(js.Instances, ji)
+		}
+		out.SLOs = append(out.SLOs, js)
+	}
+	return out
+}

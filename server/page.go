@@ -1,0 +1,297 @@
+package server
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+)
+
+//go:embed status.html.tmpl
+var statusTemplate string
+
+var statusPage = template.Must(template.New("status").Parse(statusTemplate))
+
+// Sizes of the inline SVG charts, in CSS pixels.
+const (
+	chartW, chartH = 240.0, 56.0
+	burnW, burnH   = 200.0, 56.0
+)
+
+type pageData struct {
+	At        string
+	Ready     bool
+	Reason    string
+	Shard     string
+	Source    SourceStatus
+	SourceAge string
+	Problems  []Problem
+	Incidents []incidentView
+	Recent    []incidentView
+	SLOs      []instanceView
+	Counts    map[string]int
+}
+
+type incidentView struct {
+	Rank      int
+	SLO       string
+	Labels    string
+	Class     string
+	Severity  string
+	Started   string
+	Duration  string
+	Burn      string
+	Remaining string
+	Spent     string
+	TTE       string
+	Resolved  string
+	PeakBurn  string
+}
+
+type instanceView struct {
+	SLO       string
+	Service   string
+	Labels    string
+	Objective string
+	Window    string
+	State     string
+	Remaining string
+	NoData    string
+	Budget    budgetChart
+	Burns     burnChart
+}
+
+type budgetChart struct {
+	W, H   float64
+	Points string
+	ZeroY  float64 // y of the 0% line
+	Fill   string  // colour of the line
+	Empty  bool
+	Title  string
+}
+
+type burnBar struct {
+	X, Y, W, H float64
+	Label      string
+	LabelX     float64
+	Fires      bool
+	Title      string
+	FactorY    float64
+}
+
+type burnChart struct {
+	W, H float64
+	Bars []burnBar
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
+	snap := s.snapshot()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusPage.Execute(w, newPageData(snap)); err != nil {
+		s.opts.Logger.Error("render status page", "err", err)
+	}
+}
+
+func newPageData(s *Snapshot) pageData {
+	d := pageData{
+		At: s.At.UTC().Format("2006-01-02 15:04:05 MST"), Ready: s.Ready, Reason: s.Reason,
+		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Counts: map[string]int{},
+	}
+	if !s.Source.LastSuccess.IsZero() {
+		d.SourceAge = FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"
+	}
+	for i, inc := range s.Incidents {
+		d.Incidents = append(d.Incidents, newIncidentView(inc, i+1, s.At))
+	}
+	for _, inc := range s.Recent {
+		d.Recent = append(d.Recent, newIncidentView(inc, 0, s.At))
+	}
+	for _, slo := range s.SLOs {
+		for _, in := range slo.Instances {
+			v := instanceView{
+				SLO: slo.ID, Service: slo.Service, Labels: labelText(in.Labels),
+				Objective: trimFloat(slo.Objective) + "%", Window: FormatDuration(slo.Window),
+				State: in.State(s.Incidents), Remaining: "–",
+			}
+			d.Counts[v.State]++
+			if in.Evaluated {
+				v.Remaining = percent(in.Evaluation.BudgetRemaining)
+				if in.Evaluation.NoDataFor > 0 {
+					v.NoData = FormatDuration(in.Evaluation.NoDataFor)
+				}
+				v.Burns = newBurnChart(in.Evaluation)
+			}
+			v.Budget = newBudgetChart(in.Budget, slo.Window)
+			d.SLOs = append(d.SLOs, v)
+		}
+	}
+	// Most threatened first: pages, tickets, no data, then by budget left.
+	order := map[string]int{"page": 0, "ticket": 1, "nodata": 2, "ok": 3, "pending": 4}
+	sort.SliceStable(d.SLOs, func(i, j int) bool {
+		return order[d.SLOs[i].State] < order[d.SLOs[j].State]
+	})
+	return d
+}
+
+func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentView {
+	v := incidentView{
+		Rank: rank, SLO: inc.SLO, Labels: labelText(inc.Labels), Class: string(inc.Class),
+		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04"),
+		Burn: trimFloat(inc.Burn) + "×", Remaining: percent(inc.BudgetRemaining),
+		Spent: percent(inc.BudgetSpent), TTE: FormatDuration(inc.TimeToExhaustion),
+	}
+	end := now
+	if !inc.Open() {
+		end = inc.Resolved
+		v.Resolved = inc.Resolved.UTC().Format("01-02 15:04")
+	}
+	v.Duration = FormatDuration(end.Sub(inc.Start))
+	var peaks []string
+	for _, p := range inc.PeakBurn {
+		peaks = append(peaks, FormatDuration(p.Window)+" "+trimFloat(p.Burn)+"×")
+	}
+	v.PeakBurn = strings.Join(peaks, ", ")
+	return v
+}
+
+// newBudgetChart draws the budget remaining over the window as a polyline:
+// x spans the window (its start at the left edge, now at the right), y
+// spans from 100% at the top down to 0% (or to the most overspent point).
+func newBudgetChart(points []BudgetPoint, window time.Duration) budgetChart {
+	c := budgetChart{W: chartW, H: chartH, Fill: "#2e7d32"}
+	var pts []BudgetPoint
+	for _, p := range points {
+		if !math.IsNaN(p.Remaining) && !math.IsInf(p.Remaining, 0) {
+			pts = append(pts, p)
+		}
+	}
+	if len(pts) < 2 {
+		c.Empty = true
+		return c
+	}
+	end := pts[len(pts)-1].At
+	start := end.Add(-window)
+	low := 0.0
+	for _, p := range pts {
+		low = min(low, p.Remaining)
+	}
+	const pad = 3.0
+	y := func(r float64) float64 { return pad + (1-r)/(1-low)*(chartH-2*pad) }
+	var b strings.Builder
+	for i, p := range pts {
+		x := float64(p.At.Sub(start)) / float64(window) * chartW
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f", max(0, x), y(p.Remaining))
+	}
+	c.Points = b.String()
+	c.ZeroY = y(0)
+	last := pts[len(pts)-1].Remaining
+	switch {
+	case last <= 0:
+		c.Fill = "#c62828"
+	case last < 0.25:
+		c.Fill = "#ef6c00"
+	}
+	c.Title = fmt.Sprintf("budget remaining over the last %s: %s now", FormatDuration(window), percent(last))
+	return c
+}
+
+// newBurnChart draws one bar per window of the policy, on a log scale from
+// burn 0.1 to 1000, with a tick at the row's factor; a bar is red when its
+// row fires.
+func newBurnChart(ev burnrate.Evaluation) burnChart {
+	type win struct {
+		d      time.Duration
+		burn   float64
+		factor float64
+		fires  bool
+	}
+	var wins []win
+	add := func(d time.Duration, b, f float64, fires bool) {
+		for i := range wins {
+			if wins[i].d == d {
+				wins[i].fires = wins[i].fires || fires
+				wins[i].factor = min(wins[i].factor, f)
+				return
+			}
+		}
+		wins = append(wins, win{d, b, f, fires})
+	}
+	for _, r := range ev.Rows {
+		add(r.Row.Short, r.ShortBurn, r.Factor, r.Fires)
+		add(r.Row.Long, r.LongBurn, r.Factor, r.Fires)
+	}
+	slices.SortFunc(wins, func(a, b win) int { return int(a.d/time.Second) - int(b.d/time.Second) })
+	c := burnChart{W: burnW, H: burnH}
+	if len(wins) == 0 {
+		return c
+	}
+	const labelH = 12.0
+	plotH := burnH - labelH
+	scale := func(b float64) float64 { // log10 from 0.1 (0) to 1000 (plotH)
+		if b <= 0.1 || math.IsNaN(b) {
+			return 0
+		}
+		return min(plotH, (math.Log10(b)+1)/4*plotH)
+	}
+	slot := burnW / float64(len(wins))
+	for i, w := range wins {
+		h := scale(w.burn)
+		burn := "no data"
+		if !math.IsNaN(w.burn) {
+			burn = trimFloat(w.burn) + "×"
+		}
+		c.Bars = append(c.Bars, burnBar{
+			X: float64(i)*slot + 2, W: slot - 4, Y: plotH - h, H: h,
+			Label: FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
+			Fires: w.fires, FactorY: plotH - scale(w.factor),
+			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", FormatDuration(w.d), burn, trimFloat(w.factor)),
+		})
+	}
+	return c
+}
+
+func labelText(l map[string]string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + l[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func percent(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", 100*x)
+}
+
+// trimFloat prints a figure with at most three significant decimals.
+func trimFloat(x float64) string {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return "–"
+	case math.Abs(x) >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case math.Abs(x) >= 10:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", x), "0"), ".")
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", x), "0"), ".")
+}

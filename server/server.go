@@ -1,0 +1,103 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Snapshot returns the newest snapshot; required. It must be cheap and
+	// safe to call from many goroutines (the daemon swaps a pointer).
+	Snapshot func() *Snapshot
+	// Gatherer serves /metrics; required (slod never uses the default registry).
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+}
+
+// Server is slod's HTTP interface.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns a server; it returns an error when a required option is missing.
+func New(opts Options) (*Server, error) {
+	if opts.Snapshot == nil {
+		return nil, errors.New("server: no snapshot function")
+	}
+	if opts.Gatherer == nil {
+		return nil, errors.New("server: no metrics gatherer")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
+	}))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /api/v1/slos", s.slos)
+	s.mux.HandleFunc("GET /api/v1/incidents", s.incidents)
+	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// healthz answers 200 while the process serves: liveness, not readiness.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 once state is restored and the gap backfilled, 503 before.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	snap := s.opts.Snapshot()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if snap == nil || !snap.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		reason := "starting"
+		if snap != nil && snap.Reason != "" {
+			reason = snap.Reason
+		}
+		_, _ = w.Write([]byte("not ready: " + reason + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) slos(w http.ResponseWriter, _ *http.Request) {
+	s.writeJSON(w, NewSLOsResponse(s.snapshot()))
+}
+
+func (s *Server) incidents(w http.ResponseWriter, _ *http.Request) {
+	s.writeJSON(w, NewIncidentsResponse(s.snapshot()))
+}
+
+func (s *Server) snapshot() *Snapshot {
+	if snap := s.opts.Snapshot(); snap != nil {
+		return snap
+	}
+	return &Snapshot{Reason: "starting"}
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		s.opts.Logger.Error("encode api response", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/slodhq/slod/burnrate"
+)
+
+var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func evaluation(burn float64, remaining float64) burnrate.Evaluation {
+	ev := burnrate.Evaluation{At: now, BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	for _, r := range burnrate.DefaultPolicy().Rows {
+		f := r.Factor(30 * 24 * time.Hour)
+		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f})
+	}
+	return ev
+}
+
+func testSnapshot() *Snapshot {
+	fast := burnrate.Incident{Key: "checkout", SLO: "shop-checkout", Class: burnrate.ClassBurn,
+		Severity: burnrate.SeverityPage, Start: now.Add(-10 * time.Minute), Updated: now,
+		Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour,
+		PeakBurn: []burnrate.WindowBurn{{Window: 5 * time.Minute, Burn: 30}}}
+	slow := burnrate.Incident{Key: "search{route=\"<script>alert(1)</script>\"}", SLO: "shop-search",
+		Labels: map[string]string{"route": "<script>alert(1)</script>"}, Class: burnrate.ClassBurn,
+		Severity: burnrate.SeverityTicket, Start: now.Add(-time.Hour), Updated: now,
+		Burn: 3, BudgetRemaining: 0.9, TimeToExhaustion: 9 * 24 * time.Hour}
+	var budget []BudgetPoint
+	for h := 0; h <= 30*24; h += 6 {
+		budget = append(budget, BudgetPoint{At: now.Add(-30*24*time.Hour + time.Duration(h)*time.Hour), Remaining: 1 - float64(h)/(30*24)/2})
+	}
+	return &Snapshot{
+		At: now, Ready: true,
+		Incidents: []burnrate.Incident{fast, slow},
+		Source:    SourceStatus{Name: "prometheus", Up: true, LastSuccess: now},
+		SLOs: []SLO{
+			{ID: "shop-checkout", Service: "shop", Objective: 99.9, Window: 30 * 24 * time.Hour, Policy: "default",
+				Instances: []Instance{{Key: "checkout", Evaluated: true, Evaluation: evaluation(20, 0.5), Budget: budget}}},
+			{ID: "shop-search", Service: "shop", Objective: 99, Window: 30 * 24 * time.Hour, Policy: "default",
+				Instances: []Instance{{Key: slow.Key, Labels: slow.Labels, Evaluated: true, Evaluation: evaluation(math.NaN(), math.NaN())}}},
+			{ID: "shop-new", Service: "shop", Objective: 99, Window: 7 * 24 * time.Hour,
+				Instances: []Instance{{Key: "new"}}},
+		},
+	}
+}
+
+func newTestServer(t *testing.T, snap *Snapshot) (*httptest.Server, *atomic.Pointer[Snapshot]) {
+	t.Helper()
+	var p atomic.Pointer[Snapshot]
+	p.Store(snap)
+	reg := prometheus.NewRegistry()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "slod_test_gauge", Help: "test"})
+	reg.MustRegister(g)
+	s, err := New(Options{Snapshot: p.Load, Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts, &p
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestNewRequiresSnapshotAndGatherer(t *testing.T) {
+	if _, err := New(Options{Gatherer: prometheus.NewRegistry()}); err == nil {
+		t.Error("no snapshot function accepted")
+	}
+	if _, err := New(Options{Snapshot: func() *Snapshot { return nil }}); err == nil {
+		t.Error("no gatherer accepted")
+	}
+}
+
+func TestReadyzFollowsTheSnapshot(t *testing.T) {
+	ts, p := newTestServer(t, nil)
+	if code, body := get(t, ts.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "starting") {
+		t.Errorf("before any snapshot: %d %q", code, body)
+	}
+	p.Store(&Snapshot{Reason: "backfilling 3/5 chunks"})
+	if code, body := get(t, ts.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "backfilling") {
+		t.Errorf("while backfilling: %d %q", code, body)
+	}
+	p.Store(&Snapshot{Ready: true})
+	if code, _ := get(t, ts.URL+"/readyz"); code != http.StatusOK {
+		t.Errorf("ready: %d", code)
+	}
+	if code, _ := get(t, ts.URL+"/healthz"); code != http.StatusOK {
+		t.Errorf("healthz: %d", code)
+	}
+}
+
+func TestIncidentsAPIIsRankedJSON(t *testing.T) {
+	ts, _ := newTestServer(t, testSnapshot())
+	code, body := get(t, ts.URL+"/api/v1/incidents")
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	var r IncidentsResponse
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Incidents) != 2 || r.Incidents[0].SLO != "shop-checkout" || r.Incidents[0].Rank != 1 || r.Incidents[1].Rank != 2 {
+		t.Fatalf("incidents %+v", r.Incidents)
+	}
+	if s := r.Incidents[0].TimeToExhaustionSeconds; s == nil || *s != 18*3600 {
+		t.Errorf("time to exhaustion %v", s)
+	}
+	if r.Incidents[0].PeakBurn["5m"] != 30 {
+		t.Errorf("peak burn %v", r.Incidents[0].PeakBurn)
+	}
+}
+
+func TestSLOsAPIReportsUnknownBurnsAsNull(t *testing.T) {
+	ts, _ := newTestServer(t, testSnapshot())
+	code, body := get(t, ts.URL+"/api/v1/slos")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var r SLOsResponse
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SLOs) != 3 {
+		t.Fatalf("%d slos", len(r.SLOs))
+	}
+	checkout, search, fresh := r.SLOs[0].Instances[0], r.SLOs[1].Instances[0], r.SLOs[2].Instances[0]
+	if checkout.State != "page" || search.State != "ticket" || fresh.State != "pending" {
+		t.Errorf("states %q %q %q", checkout.State, search.State, fresh.State)
+	}
+	if len(search.Rows) != 4 || search.Rows[0].LongBurn != nil || search.BudgetRemaining != nil {
+		t.Errorf("unknown burns must be null: %+v", search)
+	}
+	if *checkout.BudgetRemaining != 0.5 || !checkout.Rows[0].Fires || checkout.Rows[0].Long != "1h" {
+		t.Errorf("checkout %+v", checkout)
+	}
+	if r.SLOs[0].Window != "30d" || r.SLOs[0].WindowSeconds != 30*24*3600 {
+		t.Errorf("window %q %v", r.SLOs[0].Window, r.SLOs[0].WindowSeconds)
+	}
+}
+
+func TestStatusPage(t *testing.T) {
+	snap := testSnapshot()
+	snap.Source = SourceStatus{Name: "prometheus", Up: false, LastError: "connection refused", LastSuccess: now.Add(-3 * time.Minute)}
+	snap.Problems = []Problem{{Where: "slos/bad.yaml", Message: "bad.yaml:3:1: unknown field"}}
+	ts, _ := newTestServer(t, snap)
+	code, body := get(t, ts.URL+"/")
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	for _, want := range []string{
+		"Incidents by threat", "<svg", "<polyline", "18h", "connection refused", "last success 3m ago",
+		"slos/bad.yaml", "collecting data", "&lt;script&gt;",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") {
+		t.Error("a label value reached the page unescaped")
+	}
+	if i, j := strings.Index(body, "shop-checkout"), strings.Index(body, "shop-search"); i < 0 || j < 0 || i > j {
+		t.Error("incidents are not in rank order")
+	}
+	if code, _ := get(t, ts.URL+"/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown path: %d", code)
+	}
+}
+
+func TestMetricsUsesTheGivenRegistry(t *testing.T) {
+	ts, _ := newTestServer(t, testSnapshot())
+	code, body := get(t, ts.URL+"/metrics")
+	if code != 200 || !strings.Contains(body, "slod_test_gauge 0") {
+		t.Fatalf("%d %s", code, body)
+	}
+	if strings.Contains(body, "go_goroutines") {
+		t.Error("default registry's collectors leaked into /metrics")
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	cases := map[time.Duration]string{
+		30 * 24 * time.Hour:        "30d",
+		5 * time.Minute:            "5m",
+		90 * time.Minute:           "1h30m",
+		0:                          "0s",
+		burnrate.Never:             "never",
+		1500 * time.Millisecond:    "1s",
+		26*time.Hour + time.Second: "1d2h1s",
+	}
+	for d, want := range cases {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("%v: %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+)
+
+// A scenario is synthetic traffic for one SLO. The test turns it into a
+// `promtool test rules` file whose expectations come from the policy math
+// (burnrate.Row.DetectionTime), not from numbers written by hand, and runs
+// it against the generated rules with the real promtool.
+
+// burst is a stretch of constant error ratio on one traffic stream.
+type burst struct {
+	from, to time.Duration
+	ratio    float64
+}
+
+// stream is one label set of input series: app_requests_total and
+// app_errors_total counters with the given labels.
+type stream struct {
+	labels map[string]string
+	rate   float64 // requests per second
+	bursts []burst
+	// stopAt ends both series (the exporter vanished); zero: never.
+	stopAt time.Duration
+}
+
+// check is one alert_rule_test: at `at`, exactly the alerts of want fire.
+type check struct {
+	at    time.Duration
+	alert string
+	want  []map[string]string
+}
+
+type scenario struct {
+	spec *slo.Spec
+	// step is both the input spacing and the evaluation interval.
+	step    time.Duration
+	end     time.Duration
+	streams []stream
+	checks  []check
+	// never lists PromQL checks that must return nothing at `end`.
+	never []string
+}
+
+// counterValues renders a counter of per-step increments in promtool's
+// series notation, as runs of a+bxN.
+func counterValues(incs []float64) string {
+	var parts []string
+	v := 0.0
+	parts = append(parts, "0")
+	for i := 0; i < len(incs); {
+		j := i
+		for j < len(incs) && incs[j] == incs[i] {
+			j++
+		}
+		n := j - i
+		start := v + incs[i]
+		if incs[i] == 0 {
+			parts = append(parts, fmt.Sprintf("%s+0x%d", formatFloat(start), n-1))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s+%sx%d", formatFloat(start), formatFloat(incs[i]), n-1))
+		}
+		v += incs[i] * float64(n)
+		i = j
+	}
+	return strings.Join(parts, " ")
+}
+
+func seriesSelector(name string, labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	var b strings.Builder
+	b.WriteString(name + "{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(k + "=" + strconv.Quote(labels[k]))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+func secs(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) + "s" }
+
+// testFile renders the scenario as a promtool test file reading rulesPath.
+func (sc scenario) testFile(rulesPath string) ([]byte, error) {
+	type series struct {
+		Series string `yaml:"series"`
+		Values string `yaml:"values"`
+	}
+	type expAlert struct {
+		ExpLabels map[string]string `yaml:"exp_labels"`
+	}
+	type alertTest struct {
+		EvalTime  string     `yaml:"eval_time"`
+		Alertname string     `yaml:"alertname"`
+		ExpAlerts []expAlert `yaml:"exp_alerts"`
+	}
+	type exprTest struct {
+		Expr       string `yaml:"expr"`
+		EvalTime   string `yaml:"eval_time"`
+		ExpSamples []any  `yaml:"exp_samples"`
+	}
+	type test struct {
+		Interval    string      `yaml:"interval"`
+		InputSeries []series    `yaml:"input_series"`
+		AlertTests  []alertTest `yaml:"alert_rule_test,omitempty"`
+		ExprTests   []exprTest  `yaml:"promql_expr_test,omitempty"`
+	}
+	type file struct {
+		RuleFiles          []string `yaml:"rule_files"`
+		EvaluationInterval string   `yaml:"evaluation_interval"`
+		Tests              []test   `yaml:"tests"`
+	}
+	steps := int(sc.end / sc.step)
+	t := test{Interval: secs(sc.step)}
+	for _, st := range sc.streams {
+		n := steps
+		if st.stopAt > 0 {
+			n = int(st.stopAt / sc.step)
+		}
+		total := make([]float64, n)
+		errs := make([]float64, n)
+		for i := range n {
+			// Step i covers ((i)·step, (i+1)·step]: its events land in sample i+1.
+			at := time.Duration(i) * sc.step
+			total[i] = st.rate * sc.step.Seconds()
+			for _, b := range st.bursts {
+				if at >= b.from && at < b.to {
+					errs[i] = b.ratio * total[i]
+				}
+			}
+		}
+		t.InputSeries = append(t.InputSeries,
+			series{seriesSelector("app_requests_total", st.labels), counterValues(total)},
+			series{seriesSelector("app_errors_total", st.labels), counterValues(errs)})
+	}
+	for _, c := range sc.checks {
+		at := alertTest{EvalTime: secs(c.at), Alertname: c.alert, ExpAlerts: []expAlert{}}
+		for _, w := range c.want {
+			at.ExpAlerts = append(at.ExpAlerts, expAlert{ExpLabels: w})
+		}
+		t.AlertTests = append(t.AlertTests, at)
+	}
+	for _, q := range sc.never {
+		t.ExprTests = append(t.ExprTests, exprTest{Expr: q, EvalTime: secs(sc.end), ExpSamples: []any{}})
+	}
+	return yaml.Marshal(file{RuleFiles: []string{rulesPath}, EvaluationInterval: secs(sc.step), Tests: []test{t}})
+}
+
+// run generates the SLO's rules (annotations dropped: promtool compares
+// them verbatim and they hold $value templates) and runs promtool test rules.
+func (sc scenario) run(t *testing.T) {
+	t.Helper()
+	bin := promtool(t)
+	f, err := Generate([]*slo.Spec{sc.spec}, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for gi := range f.Groups {
+		for ri := range f.Groups[gi].Rules {
+			f.Groups[gi].Rules[ri].Annotations = nil
+		}
+	}
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := f.Encode(&buf, FormatPrometheus); err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(dir, "rules.yml")
+	if err := os.WriteFile(rulesPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf, err := sc.testFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testPath := filepath.Join(dir, "test.yml")
+	if err := os.WriteFile(testPath, tf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := exec.Command(bin, "test", "rules", testPath).CombinedOutput()
+	t.Logf("promtool test rules: %s", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// alertLabels are the labels a burn or no-data alert of spec carries for a
+// series with extra (group_by) labels: the series' labels plus the rule's.
+func alertLabels(spec *slo.Spec, sev burnrate.Severity, extra map[string]string) map[string]string {
+	return merge(spec.Labels, extra, map[string]string{
+		"slo": spec.ID, "service": spec.Service, "severity": string(sev), "tier": strconv.Itoa(sev.Tier()),
+	})
+}
+
+// firingSeverities predicts, from the policy math, which severities fire a
+// given time into a constant burn of ratio e on a clean history.
+func firingSeverities(spec *slo.Spec, e float64, elapsed time.Duration) []burnrate.Severity {
+	var out []burnrate.Severity
+	for _, sev := range burnrate.DefaultPolicy().Severities() {
+		for _, r := range burnrate.DefaultPolicy().Rows {
+			if d, ok := r.DetectionTime(spec.Window, spec.ErrorBudget(), e); ok && r.Severity == sev && d <= elapsed {
+				out = append(out, sev)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func wantAlerts(spec *slo.Spec, sevs []burnrate.Severity, extra map[string]string) []map[string]string {
+	var out []map[string]string
+	for _, s := range sevs {
+		out = append(out, alertLabels(spec, s, extra))
+	}
+	return out
+}
+
+func availability(objective float64, groupBy ...string) *slo.Spec {
+	agg := "sum"
+	if len(groupBy) > 0 {
+		agg = "sum by (" + strings.Join(groupBy, ", ") + ")"
+	}
+	return &slo.Spec{
+		ID: "shop-availability", Name: "availability", Service: "shop",
+		Objective: objective, Window: 30 * day, GroupBy: groupBy,
+		SLI: slo.SLI{Events: &slo.EventsSLI{
+			ErrorQuery: agg + "(rate(app_errors_total[{{.window}}]))",
+			TotalQuery: agg + "(rate(app_requests_total[{{.window}}]))",
+		}},
+	}
+}
+
+// A full outage of a 99.9%/30d SLO: the 1h page row fires once the 1h window
+// holds 2% × 30d × 0.001 = 51.84 s of errors. With 10 s input spacing and
+// evaluation interval, the page must fire at 60 s, not at 50 s.
+func TestScenarioFullOutagePagesAtWorkbookTime(t *testing.T) {
+	spec := availability(99.9)
+	step := 10 * time.Second
+	// Six hours of clean traffic fill every page window, so the formula,
+	// which assumes a clean history, holds.
+	t0 := 6 * time.Hour
+	detect, ok := burnrate.DefaultPolicy().Rows[0].DetectionTime(spec.Window, spec.ErrorBudget(), 1)
+	if !ok || detect.Round(10*time.Millisecond) != 51840*time.Millisecond {
+		t.Fatalf("detection time %v, want 51.84s", detect)
+	}
+	first := time.Duration(math.Ceil(float64(detect)/float64(step))) * step
+	sc := scenario{
+		spec: spec, step: step, end: t0 + first + step,
+		streams: []stream{{rate: 1, bursts: []burst{{from: t0, to: 100 * time.Hour, ratio: 1}}}},
+	}
+	sc.checks = fixChecks(t0, spec, 1, []time.Duration{0, first - step, first})
+	if len(sc.checks[2].want) != 1 || sc.checks[2].want[0]["severity"] != "page" || len(sc.checks[1].want) != 0 {
+		t.Fatalf("expectations %+v: want nothing at %v and a page at %v", sc.checks, first-step, first)
+	}
+	sc.run(t)
+}
+
+// fixChecks builds checks at t0+offset for each offset, predicting the firing
+// severities of a constant burn of ratio e from the formula.
+func fixChecks(t0 time.Duration, spec *slo.Spec, e float64, offsets []time.Duration) []check {
+	var out []check
+	for _, off := range offsets {
+		out = append(out, check{at: t0 + off, alert: DefaultBurnAlert, want: wantAlerts(spec, firingSeverities(spec, e, off), nil)})
+	}
+	return out
+}
+
+// A 2× burn for 3 days on a 99.9%/30d SLO spends 20% of the budget: the 3d
+// ticket row (10% in 3d, factor 1) fires after 1.5 days, no page ever.
+func TestScenarioSlowBurnTicketsNeverPages(t *testing.T) {
+	spec := availability(99.9)
+	step := 5 * time.Minute
+	t0 := 3 * day // a clean history as long as the longest row window
+	e := 2 * spec.ErrorBudget()
+	sc := scenario{
+		spec: spec, step: step, end: t0 + 3*day,
+		// Input every minute would be more realistic but five times slower;
+		// 5m spacing keeps rate(x[5m]) exact (2.42 includes the left edge).
+		streams: []stream{{rate: 10, bursts: []burst{{from: t0, to: t0 + 3*day, ratio: e}}}},
+	}
+	var offsets []time.Duration
+	for h := time.Duration(0); h <= 3*day; h += 3 * time.Hour {
+		offsets = append(offsets, h)
+	}
+	// Skip checks within 30 minutes of a predicted change: the long windows
+	// read recorded 5m rates and the evaluation is discrete.
+	var kept []time.Duration
+	for _, off := range offsets {
+		near := false
+		for _, r := range burnrate.DefaultPolicy().Rows {
+			if d, ok := r.DetectionTime(spec.Window, spec.ErrorBudget(), e); ok && (off-d).Abs() < 30*time.Minute {
+				near = true
+			}
+		}
+		if !near {
+			kept = append(kept, off)
+		}
+	}
+	sc.checks = fixChecks(t0, spec, e, kept)
+	sawTicket := false
+	for _, c := range sc.checks {
+		for _, w := range c.want {
+			if w["severity"] == "page" {
+				t.Fatalf("the formula predicts a page at %v", c.at)
+			}
+			sawTicket = true
+		}
+	}
+	if !sawTicket {
+		t.Fatal("the formula predicts no ticket")
+	}
+	// Never a page at any evaluation, not just at the checked ones.
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,severity="page"}[%s])`, DefaultBurnAlert, secs(sc.end))}
+	sc.run(t)
+}
+
+// A 20× burn for 5 minutes spends 0.23% of the budget: nothing fires, though
+// the 5m short window alone would cross the 1h page threshold (14.4).
+func TestScenarioShortSpikeFiresNothing(t *testing.T) {
+	spec := availability(99.9)
+	step := time.Minute
+	t0 := 6 * time.Hour
+	e := 20 * spec.ErrorBudget()
+	spike := 5 * time.Minute
+	for _, r := range burnrate.DefaultPolicy().Rows {
+		if d, ok := r.DetectionTime(spec.Window, spec.ErrorBudget(), e); ok && d <= spike {
+			t.Fatalf("row %+v would detect within the spike (%v)", r, d)
+		}
+	}
+	sc := scenario{
+		spec: spec, step: step, end: t0 + 2*time.Hour,
+		streams: []stream{{rate: 10, bursts: []burst{{from: t0, to: t0 + spike, ratio: e}}}},
+	}
+	for off := time.Duration(0); off <= 2*time.Hour; off += 5 * time.Minute {
+		sc.checks = append(sc.checks, check{at: t0 + off, alert: DefaultBurnAlert})
+	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q}[%s])`, DefaultBurnAlert, secs(sc.end))}
+	sc.run(t)
+}
+
+// A per-route SLO where one route fails completely: only that route pages.
+func TestScenarioGroupByAlertsOnlyForBurningLabels(t *testing.T) {
+	spec := availability(99.9, "route")
+	// A clean history as long as the 3d row's window keeps the formula
+	// (which assumes one) valid for the ticket rows too.
+	step := 5 * time.Minute
+	t0 := 3 * day
+	bad := map[string]string{"route": "/pay"}
+	good := map[string]string{"route": "/browse"}
+	sc := scenario{
+		spec: spec, step: step, end: t0 + 10*time.Minute,
+		streams: []stream{
+			{labels: good, rate: 5},
+			{labels: bad, rate: 1, bursts: []burst{{from: t0, to: t0 + time.Hour, ratio: 1}}},
+		},
+	}
+	for _, off := range []time.Duration{0, 5 * time.Minute, 10 * time.Minute} {
+		sc.checks = append(sc.checks, check{at: t0 + off, alert: DefaultBurnAlert,
+			want: wantAlerts(spec, firingSeverities(spec, 1, off), bad)})
+	}
+	if len(sc.checks[1].want) == 0 || sc.checks[1].want[0]["severity"] != "page" {
+		t.Fatalf("formula predicts %v five minutes into the outage, want a page", sc.checks[1].want)
+	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,route="/browse"}[%s])`, DefaultBurnAlert, secs(sc.end))}
+	sc.run(t)
+}
+
+// The exporter vanishes: once its series are gone for the base window and
+// the no-data duration has passed, the no-data alert fires.
+func TestScenarioNoDataFires(t *testing.T) {
+	spec := availability(99.9)
+	spec.Alerting.NoData = 10 * time.Minute
+	step := time.Minute
+	stop := time.Hour
+	sc := scenario{
+		spec: spec, step: step, end: 2 * time.Hour,
+		streams: []stream{{rate: 1, stopAt: stop}},
+	}
+	noData := alertLabels(spec, burnrate.SeverityTicket, nil)
+	// The rate over 5m needs two samples: it vanishes within 5m of the last
+	// one; absent() then has to hold for `for` (10m) before firing.
+	lastGone := stop + DefaultBaseWindow
+	sc.checks = []check{
+		{at: stop, alert: DefaultNoDataAlert},
+		{at: lastGone + spec.Alerting.NoData - 2*step, alert: DefaultNoDataAlert},
+		{at: lastGone + spec.Alerting.NoData + 2*step, alert: DefaultNoDataAlert, want: []map[string]string{noData}},
+		{at: sc.end, alert: DefaultNoDataAlert, want: []map[string]string{noData}},
+	}
+	sc.run(t)
+}
+
+// Zero traffic (the counters exist but stand still) is no data too.
+func TestScenarioZeroTrafficFiresNoData(t *testing.T) {
+	spec := availability(99.9)
+	step := time.Minute
+	sc := scenario{
+		spec: spec, step: step, end: 2 * time.Hour,
+		streams: []stream{{rate: 0}},
+	}
+	// The == 0 branch keeps the series' labels, which here are the rule's.
+	want := []map[string]string{alertLabels(spec, burnrate.SeverityTicket, nil)}
+	sc.checks = []check{
+		{at: 5 * time.Minute, alert: DefaultNoDataAlert},
+		{at: time.Hour, alert: DefaultNoDataAlert, want: want},
+	}
+	sc.run(t)
+}

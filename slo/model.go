@@ -58,7 +58,22 @@ type Spec struct {
 	Annotations map[string]string
 	Alerting    Alerting
 	Format      Format
-	Pos         Position
+	// Pos is where the SLO's definition starts.
+	Pos Position
+	// FieldPos holds where individual fields stand, keyed by their path in
+	// the native vocabulary ("objective", "window", "sli.events.error_query",
+	// "labels.team", "group_by[0]", ...), whatever format the SLO came from.
+	// Use PosOf to read it.
+	FieldPos map[string]Position
+}
+
+// PosOf returns where a field of the SLO stands (see FieldPos), or the
+// SLO's own position when the field was not written.
+func (s *Spec) PosOf(field string) Position {
+	if p, ok := s.FieldPos[field]; ok {
+		return p
+	}
+	return s.Pos
 }
 
 // ErrorBudget is the allowed error ratio, 1 − objective (0.001 for 99.9%).

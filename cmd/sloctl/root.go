@@ -77,6 +77,7 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 		return &exitError{code: exitUsage, err: err}
 	})
 	root.AddCommand(newCmdVersion(io))
+	root.AddCommand(NewCmdLint(io, lintChecks(), nil))
 	return root
 }
 

@@ -1,0 +1,300 @@
+package slo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize caps the size of one SLO file. Real SLO files are a few
+// kilobytes; a file this large is a mistake (a log, a binary, a dump) and is
+// reported instead of parsed.
+const MaxFileSize = 4 << 20
+
+// Set is everything loaded from a group of files.
+type Set struct {
+	SLOs     []*Spec
+	Policies []*PolicySpec
+}
+
+// PolicySpec is a burn-rate policy as written in a `kind: Policy` document.
+// The burnrate package turns it into a burnrate.Policy and checks its math;
+// slo only reads it, since slo imports nothing of ours.
+type PolicySpec struct {
+	Name string
+	Rows []PolicyRowSpec
+	Pos  Position
+}
+
+// PolicyRowSpec is one row of a PolicySpec: page or ticket when the burn
+// over Long and Short spends BudgetPercent of the window's budget within Long.
+type PolicyRowSpec struct {
+	// Severity is "page" or "ticket".
+	Severity      string
+	Long, Short   time.Duration
+	BudgetPercent float64
+	Pos           Position
+}
+
+// Load reads SLO and policy documents from files and directories.
+// Directories are walked recursively for *.yaml and *.yml files (hidden
+// directories are skipped); files named explicitly are read whatever their
+// extension. Every document of a multi-document file is read, in the native
+// (version: slod/v1), Sloth (version: prometheus/v1) or OpenSLO (apiVersion:
+// openslo/v1) format, strictly: an unknown field is an error at its
+// line:column.
+//
+// Load reports problems of form (rules SLO001..SLO004) and skips what they
+// affect, an SLO or a whole document, while everything else still loads.
+// It does not apply the semantic rules: call Validate on the result, or use
+// Check for both. Load never panics and always returns a non-nil Set.
+func Load(paths ...string) (*Set, []Diagnostic) {
+	set := &Set{}
+	var diags []Diagnostic
+	for _, p := range paths {
+		files, err := expand(p)
+		if err != nil {
+			diags = append(diags, Diagnostic{Pos: Position{File: p, Line: 1, Column: 1}, Severity: SeverityError, Rule: RuleYAML, Message: err.Error()})
+		}
+		for _, f := range files {
+			diags = append(diags, loadFile(set, f)...)
+		}
+	}
+	SortDiagnostics(diags)
+	return set, diags
+}
+
+// Check loads paths and validates the result: Load followed by Validate,
+// with every diagnostic sorted by position.
+func Check(paths ...string) (*Set, []Diagnostic) {
+	set, diags := Load(paths...)
+	diags = append(diags, Validate(set)...)
+	SortDiagnostics(diags)
+	return set, diags
+}
+
+// SkipBadFiles returns the part of s defined in files that have no error
+// among diags, so that a daemon runs every good file while a bad one is
+// reported and skipped.
+func (s *Set) SkipBadFiles(diags []Diagnostic) *Set {
+	bad := map[string]bool{}
+	for _, d := range diags {
+		if d.Severity == SeverityError {
+			bad[d.Pos.File] = true
+		}
+	}
+	out := &Set{}
+	for _, spec := range s.SLOs {
+		if !bad[spec.Pos.File] {
+			out.SLOs = append(out.SLOs, spec)
+		}
+	}
+	for _, p := range s.Policies {
+		if !bad[p.Pos.File] {
+			out.Policies = append(out.Policies, p)
+		}
+	}
+	return out
+}
+
+// expand turns a path into the SLO files it names.
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPathError(err))
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return files, fmt.Errorf("cannot walk directory: %w", unwrapPathError(err))
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// loadFile reads one file into set and returns its diagnostics.
+func loadFile(set *Set, path string) []Diagnostic {
+	fileErr := func(line int, format string, args ...any) []Diagnostic {
+		return []Diagnostic{{Pos: Position{File: path, Line: line, Column: 1}, Severity: SeverityError, Rule: RuleYAML, Message: fmt.Sprintf(format, args...)}}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fileErr(1, "cannot read: %v", unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return fileErr(1, "cannot read: %v", unwrapPathError(err))
+	}
+	if len(data) > MaxFileSize {
+		return fileErr(1, "file is larger than %d MiB; SLO files are small, is this the right file?", MaxFileSize>>20)
+	}
+	return loadBytes(set, path, data)
+}
+
+// LoadBytes reads SLO and policy documents from data as if it were the file
+// named path. It is Load for one in-memory file (tests, fuzzing, stdin).
+func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
+	set := &Set{}
+	diags := loadBytes(set, path, data)
+	SortDiagnostics(diags)
+	return set, diags
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
+	fileErr := func(line int, format string, args ...any) []Diagnostic {
+		return []Diagnostic{{Pos: Position{File: path, Line: line, Column: 1}, Severity: SeverityError, Rule: RuleYAML, Message: fmt.Sprintf(format, args...)}}
+	}
+	if len(data) > MaxFileSize {
+		return fileErr(1, "file is larger than %d MiB; SLO files are small, is this the right file?", MaxFileSize>>20)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fileErr(1, "file is empty: expected SLO or policy documents")
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 || !utf8.Valid(data) {
+		line := 1
+		if i >= 0 {
+			line += bytes.Count(data[:i], []byte("\n"))
+		}
+		return fileErr(line, "file is not UTF-8 text (binary data?)")
+	}
+	// yaml.v3 guards against deep nesting and alias bombs with errors; a
+	// panic from it on hostile input must still not take the caller down.
+	defer func() {
+		if r := recover(); r != nil {
+			diags = append(diags, fileErr(1, "YAML parser failed on this file: %v", r)...)
+		}
+	}()
+	d := &decoder{file: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	docs := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line := 1
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				line, _ = strconv.Atoi(m[1])
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
+			d.diags = append(d.diags, fileErr(line, "invalid YAML: %s", msg)...)
+			break
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue // an empty document between separators
+		}
+		docs++
+		d.document(set, doc.Content[0])
+	}
+	if docs == 0 && len(d.diags) == 0 {
+		d.diags = append(d.diags, fileErr(1, "file holds no YAML documents (only comments or separators)")...)
+	}
+	return d.diags
+}
+
+// document dispatches one document on its version (native, Sloth) or
+// apiVersion (OpenSLO).
+func (d *decoder) document(set *Set, n *yaml.Node) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, RuleYAML, "document must be a mapping with a version field, got %s", kindName(n))
+		return
+	}
+	var version, apiVersion, kind *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "version":
+			version = resolve(n.Content[i+1])
+		case "apiVersion":
+			apiVersion = resolve(n.Content[i+1])
+		case "kind":
+			kind = resolve(n.Content[i+1])
+		}
+	}
+	scalar := func(x *yaml.Node) string {
+		if x == nil || x.Kind != yaml.ScalarNode {
+			return ""
+		}
+		return x.Value
+	}
+	switch {
+	case apiVersion != nil:
+		switch v := scalar(apiVersion); v {
+		case "openslo/v1":
+			if k := scalar(kind); k != "SLO" {
+				if kind == nil {
+					d.errorf(n, RuleInvalidField, "OpenSLO document without kind: only kind: SLO is read")
+				} else {
+					d.errorf(kind, RuleUnsupported, "OpenSLO kind %q is not supported yet: only kind: SLO with an inline ratioMetric is read", k)
+				}
+				return
+			}
+			d.openSLO(set, n)
+		case "sloth.slok.dev/v1":
+			d.errorf(apiVersion, RuleUnsupported, "Sloth's Kubernetes PrometheusServiceLevel is not supported yet: use its spec as a version: prometheus/v1 file")
+		default:
+			d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1 (kind: SLO)", v)
+		}
+	case version != nil:
+		switch v := scalar(version); v {
+		case string(FormatNative):
+			switch k := scalar(kind); {
+			case kind == nil || k == "SLO":
+				d.native(set, n)
+			case k == "Policy":
+				d.policy(set, n)
+			default:
+				d.errorf(kind, RuleUnsupported, "kind %q is not supported: a slod/v1 document is kind: SLO (the default) or kind: Policy", k)
+			}
+		case string(FormatSloth):
+			d.sloth(set, n)
+		default:
+			d.errorf(version, RuleUnsupported, "version %q is not supported: use slod/v1, prometheus/v1 (Sloth) or apiVersion: openslo/v1", v)
+		}
+	default:
+		d.errorf(n, RuleInvalidField, "document has no version: start it with version: slod/v1, version: prometheus/v1 (Sloth) or apiVersion: openslo/v1")
+	}
+}

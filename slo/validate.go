@@ -1,0 +1,398 @@
+package slo
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Window bounds of rule SLO007: shorter windows hold too few events for a
+// budget to mean anything, longer ones outlive most Prometheus retentions.
+const (
+	MinWindow = 24 * time.Hour
+	MaxWindow = 90 * 24 * time.Hour
+)
+
+// ObjectiveWarnAbove is the objective above which SLO006 warns: 99.999%
+// over 30d is a budget of 26 seconds, less than most scrape gaps.
+const ObjectiveWarnAbove = 99.999
+
+// DefaultPolicyName is the name of the built-in policy an SLO may always name.
+const DefaultPolicyName = "default"
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
+
+// runbookKeys are the annotation names SLO014 accepts as a runbook link.
+var runbookKeys = []string{"runbook", "runbook_url"}
+
+// Validate applies the semantic lint rules (SLO005..SLO017) to a loaded
+// set: per SLO (objective, window, names, PromQL, placeholders, metric
+// families, group_by, runbook, label values, policy reference) and across
+// files (duplicate SLO ids and policy names). Load has already reported
+// problems of form. Diagnostics come back sorted by position.
+func Validate(set *Set) []Diagnostic {
+	v := &validator{p: parser.NewParser(parser.Options{})}
+	policies := map[string]*PolicySpec{}
+	for _, p := range set.Policies {
+		if first, dup := policies[p.Name]; dup {
+			v.errorf(p.Pos, RuleDuplicatePolicy, "policy %q is already defined at %s", p.Name, first.Pos)
+			continue
+		}
+		policies[p.Name] = p
+	}
+	ids := map[string]*Spec{}
+	for _, s := range set.SLOs {
+		if first, dup := ids[s.ID]; dup {
+			v.errorf(s.PosOf("name"), RuleDuplicateID, "SLO id %q is already defined at %s", s.ID, first.Pos)
+		} else {
+			ids[s.ID] = s
+		}
+		v.spec(s)
+		if s.Policy != "" && s.Policy != DefaultPolicyName && policies[s.Policy] == nil {
+			v.errorf(s.PosOf("policy"), RuleUnknownPolicy, "slo %q: policy %q is not defined: name %q or a kind: Policy document", s.ID, s.Policy, DefaultPolicyName)
+		}
+	}
+	SortDiagnostics(v.diags)
+	return v.diags
+}
+
+type validator struct {
+	p     parser.Parser
+	diags []Diagnostic
+}
+
+func (v *validator) add(pos Position, sev Severity, rule, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Pos: pos, Severity: sev, Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) errorf(pos Position, rule, format string, args ...any) {
+	v.add(pos, SeverityError, rule, format, args...)
+}
+
+func (v *validator) warnf(pos Position, rule, format string, args ...any) {
+	v.add(pos, SeverityWarning, rule, format, args...)
+}
+
+func (v *validator) spec(s *Spec) {
+	what := fmt.Sprintf("slo %q", s.ID)
+
+	// SLO005, SLO006: the objective leaves a budget, and not a vanishing one.
+	switch {
+	case !(s.Objective > 0 && s.Objective < 100):
+		msg := "objective must be a percentage in (0, 100), e.g. 99.9"
+		if s.Objective == 100 {
+			msg = "objective 100 leaves no error budget: every error would burn it infinitely fast; use 99.9 or similar"
+		} else if s.Objective > 0 && s.Objective < 1 {
+			msg += fmt.Sprintf(" (%v looks like a ratio: did you mean %v?)", s.Objective, s.Objective*100)
+		}
+		v.errorf(s.PosOf("objective"), RuleObjective, "%s: %s, got %v", what, msg, s.Objective)
+	case s.Objective > ObjectiveWarnAbove:
+		budget := time.Duration((1 - s.Objective/100) * float64(s.Window)).Round(time.Second)
+		v.warnf(s.PosOf("objective"), RuleObjectiveHigh, "%s: objective %v allows %s of full outage per %s, less than alerting can react to",
+			what, s.Objective, budget, FormatDuration(s.Window))
+	}
+
+	// SLO007: window in 1d..90d.
+	if s.Window < MinWindow || s.Window > MaxWindow {
+		v.errorf(s.PosOf("window"), RuleWindow, "%s: window %s is outside %s..%s", what, FormatDuration(s.Window), FormatDuration(MinWindow), FormatDuration(MaxWindow))
+	}
+
+	// SLO009: names end up in label values and rule names.
+	if !nameRE.MatchString(s.Service) {
+		v.errorf(s.PosOf("service"), RuleName, "%s: service %q must start and end with a letter or digit and hold only letters, digits, _ . -", what, s.Service)
+	}
+	if !nameRE.MatchString(s.Name) {
+		v.errorf(s.PosOf("name"), RuleName, "%s: name %q must start and end with a letter or digit and hold only letters, digits, _ . -", what, s.Name)
+	}
+	v.labelSets(s, what)
+	for i, g := range s.GroupBy {
+		if !ValidLabelName(g) {
+			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleName, "%s: group_by label %q is not a valid Prometheus label name", what, g)
+		}
+	}
+
+	// SLO014: a page without a runbook leaves the on-call guessing.
+	if !s.Alerting.Page.Disabled && !hasRunbook(s) {
+		v.warnf(s.PosOf("name"), RuleRunbook, "%s: pages but has no runbook annotation (annotations.runbook or runbook_url)", what)
+	}
+
+	v.queries(s, what)
+}
+
+func hasRunbook(s *Spec) bool {
+	for _, m := range []map[string]string{s.Annotations, s.Alerting.Annotations, s.Alerting.Page.Annotations} {
+		for _, k := range runbookKeys {
+			if strings.TrimSpace(m[k]) != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// labelSets checks label names (SLO009) and values (SLO015) of every label
+// map of the SLO.
+func (v *validator) labelSets(s *Spec, what string) {
+	sets := []struct {
+		prefix string
+		m      map[string]string
+	}{
+		{"labels.", s.Labels},
+		{"alerting.labels.", s.Alerting.Labels},
+		{"alerting.page.labels.", s.Alerting.Page.Labels},
+		{"alerting.ticket.labels.", s.Alerting.Ticket.Labels},
+	}
+	for _, set := range sets {
+		keys := make([]string, 0, len(set.m))
+		for k := range set.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !ValidLabelName(k) {
+				v.errorf(s.PosOf(set.prefix+k), RuleName, "%s: label name %q is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", what, k)
+			}
+			if needsEscape(set.m[k]) {
+				v.warnf(s.PosOf(set.prefix+k+"="), RuleLabelValue, "%s: label %s value %s holds quotes, backslashes or control characters; slod escapes it wherever it goes into PromQL, but check it is intended",
+					what, k, QuoteLabelValue(set.m[k]))
+			}
+		}
+	}
+}
+
+func needsEscape(s string) bool {
+	for _, r := range s {
+		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+type namedQuery struct {
+	field, name, query string
+}
+
+func (v *validator) queries(s *Spec, what string) {
+	var qs []namedQuery
+	switch {
+	case s.SLI.Events != nil:
+		qs = []namedQuery{
+			{"sli.events.error_query", "error_query", s.SLI.Events.ErrorQuery},
+			{"sli.events.total_query", "total_query", s.SLI.Events.TotalQuery},
+		}
+	case s.SLI.Raw != nil:
+		qs = []namedQuery{{"sli.raw.error_ratio_query", "error_ratio_query", s.SLI.Raw.ErrorRatioQuery}}
+	case s.SLI.Latency != nil:
+		lat := s.SLI.Latency
+		if !metricNameRE.MatchString(lat.Metric) {
+			v.errorf(s.PosOf("sli.latency.metric"), RuleName, "%s: histogram metric %q is not a valid Prometheus metric name", what, lat.Metric)
+			return
+		}
+		if strings.HasSuffix(lat.Metric, "_bucket") || strings.HasSuffix(lat.Metric, "_count") {
+			v.errorf(s.PosOf("sli.latency.metric"), RuleInvalidField, "%s: metric is the histogram's base name, without _bucket or _count (%s)", what,
+				strings.TrimSuffix(strings.TrimSuffix(lat.Metric, "_bucket"), "_count"))
+			return
+		}
+		if _, err := lat.Matchers(); err != nil {
+			v.errorf(s.PosOf("sli.latency.selector"), RulePromQL, "%s: latency %v", what, err)
+			return
+		}
+		groupOK := true
+		for _, g := range s.GroupBy {
+			groupOK = groupOK && labelNameRE.MatchString(g)
+		}
+		if !groupOK {
+			return // reported as SLO009 above
+		}
+		errQ, totalQ, err := s.SLI.Queries(s.GroupBy...)
+		if err != nil {
+			v.errorf(s.PosOf("sli"), RulePromQL, "%s: latency SLI: %v", what, err)
+			return
+		}
+		qs = []namedQuery{
+			{"sli.latency.metric", "generated error query", errQ},
+			{"sli.latency.metric", "generated total query", totalQ},
+		}
+	default:
+		v.errorf(s.PosOf("sli"), RuleInvalidField, "%s: no SLI set", what)
+		return
+	}
+	exprs := make([]parser.Expr, len(qs))
+	for i, q := range qs {
+		pos := s.PosOf(q.field)
+		if !hasPlaceholder(q.query) {
+			v.errorf(pos, RulePlaceholder, "%s: %s has no {{.window}}: slod and the generated rules need it to read each window, e.g. rate(x[{{.window}}])", what, q.name)
+			continue
+		}
+		expr, err := v.p.ParseExpr(ExpandWindow(q.query, "5m"))
+		if err != nil {
+			v.errorf(pos, RulePromQL, "%s: %s does not parse after {{.window}} expansion: %s", what, q.name, oneLine(err.Error()))
+			continue
+		}
+		if t := expr.Type(); t != parser.ValueTypeVector {
+			v.errorf(pos, RulePromQL, "%s: %s must return an instant vector, it returns a %s", what, q.name, t)
+			continue
+		}
+		exprs[i] = expr
+	}
+
+	// SLO012: errors and totals from unrelated metrics are often a typo.
+	if s.SLI.Events != nil && exprs[0] != nil && exprs[1] != nil {
+		ef, tf := families(exprs[0]), families(exprs[1])
+		if len(ef) > 0 && len(tf) > 0 && !intersects(ef, tf) {
+			v.warnf(s.PosOf(qs[0].field), RuleMetricFamily, "%s: error_query reads %s but total_query reads %s: errors and totals usually come from the same metric family",
+				what, strings.Join(ef, ", "), strings.Join(tf, ", "))
+		}
+	}
+
+	// SLO013: every group_by label must survive each query's aggregation,
+	// or instances collapse into one series (or match nothing).
+	for gi, g := range s.GroupBy {
+		if !labelNameRE.MatchString(g) {
+			continue
+		}
+		for i, e := range exprs {
+			if e != nil && !keepsLabel(e, g) {
+				v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", gi)), RuleGroupBy, "%s: group_by label %q is dropped by the aggregation of %s: aggregate with sum by (%s) (...)",
+					what, g, qs[i].name, strings.Join(s.GroupBy, ", "))
+			}
+		}
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// families returns the sorted metric families a query reads: selector
+// names without the _total, _count, _bucket and _sum suffixes.
+func families(e parser.Expr) []string {
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok || vs.Name == "" {
+			return nil
+		}
+		f := vs.Name
+		for _, suf := range []string{"_total", "_count", "_bucket", "_sum"} {
+			f = strings.TrimSuffix(f, suf)
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// keepsLabel reports whether the result series of e can still carry label:
+// raw selectors keep every label, aggregations keep only their by()
+// labels (or all but their without() labels), binary operations follow
+// PromQL's matching rules, and functions keep the labels of their vector
+// argument (label_replace and label_join add their target label).
+func keepsLabel(e parser.Expr, label string) bool {
+	switch n := e.(type) {
+	case *parser.VectorSelector:
+		return true
+	case *parser.MatrixSelector:
+		return keepsLabel(n.VectorSelector, label)
+	case *parser.SubqueryExpr:
+		return keepsLabel(n.Expr, label)
+	case *parser.ParenExpr:
+		return keepsLabel(n.Expr, label)
+	case *parser.UnaryExpr:
+		return keepsLabel(n.Expr, label)
+	case *parser.StepInvariantExpr:
+		return keepsLabel(n.Expr, label)
+	case *parser.AggregateExpr:
+		switch n.Op.String() {
+		case "topk", "bottomk", "limitk", "limit_ratio":
+			return keepsLabel(n.Expr, label)
+		case "count_values":
+			if s, ok := n.Param.(*parser.StringLiteral); ok && s.Val == label {
+				return true
+			}
+		}
+		if n.Without {
+			return !slices.Contains(n.Grouping, label) && keepsLabel(n.Expr, label)
+		}
+		return slices.Contains(n.Grouping, label) && keepsLabel(n.Expr, label)
+	case *parser.BinaryExpr:
+		lv := n.LHS.Type() == parser.ValueTypeVector
+		rv := n.RHS.Type() == parser.ValueTypeVector
+		switch {
+		case lv && rv:
+			return binaryKeeps(n, label)
+		case lv:
+			return keepsLabel(n.LHS, label)
+		case rv:
+			return keepsLabel(n.RHS, label)
+		}
+		return false
+	case *parser.Call:
+		switch n.Func.Name {
+		case "label_replace", "label_join":
+			if len(n.Args) > 1 {
+				if s, ok := n.Args[1].(*parser.StringLiteral); ok && s.Val == label {
+					return true
+				}
+			}
+		case "vector", "absent", "absent_over_time", "scalar", "time":
+			return false
+		}
+		for _, a := range n.Args {
+			if t := a.Type(); t == parser.ValueTypeVector || t == parser.ValueTypeMatrix {
+				return keepsLabel(a, label)
+			}
+		}
+		return false
+	}
+	return false
+}
+
+func binaryKeeps(n *parser.BinaryExpr, label string) bool {
+	switch n.Op {
+	case parser.LAND, parser.LUNLESS:
+		return keepsLabel(n.LHS, label)
+	case parser.LOR:
+		return keepsLabel(n.LHS, label) && keepsLabel(n.RHS, label)
+	}
+	m := n.VectorMatching
+	if n.Op.IsComparisonOperator() && !n.ReturnBool {
+		// A filtering comparison returns the left-hand series unchanged.
+		if m != nil && m.Card == parser.CardOneToMany {
+			return keepsLabel(n.RHS, label)
+		}
+		return keepsLabel(n.LHS, label)
+	}
+	if m == nil {
+		return keepsLabel(n.LHS, label)
+	}
+	switch m.Card {
+	case parser.CardManyToOne:
+		return keepsLabel(n.LHS, label) || slices.Contains(m.Include, label)
+	case parser.CardOneToMany:
+		return keepsLabel(n.RHS, label) || slices.Contains(m.Include, label)
+	}
+	// One-to-one: the result keeps the on() labels, or all but ignoring().
+	if m.On {
+		return slices.Contains(m.MatchingLabels, label) && keepsLabel(n.LHS, label)
+	}
+	return !slices.Contains(m.MatchingLabels, label) && keepsLabel(n.LHS, label)
+}

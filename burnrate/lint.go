@@ -1,0 +1,139 @@
+package burnrate
+
+import (
+	"fmt"
+
+	"github.com/slodhq/slod/slo"
+)
+
+// The policy lint rules, documented in docs/lint.md. They continue the slo
+// package's SLO0xx numbering in their own range; IDs are stable.
+const (
+	// RulePolicyRow: a policy row is malformed on its own (short window
+	// not shorter than the long one).
+	RulePolicyRow = "POL001"
+	// RulePolicyWindow: a row's long window exceeds the window of an SLO
+	// that uses the policy.
+	RulePolicyWindow = "POL002"
+	// RuleRowCannotFire: a row's factor exceeds 1/(1 − objective) for an
+	// SLO, so even a 100% error ratio never fires it (a 90% SLO's 1h page).
+	RuleRowCannotFire = "POL003"
+	// RuleSeverityCannotFire: no row of an enabled severity class can fire
+	// for an SLO: that SLO will never page (or never ticket).
+	RuleSeverityCannotFire = "POL004"
+)
+
+// PolicyFromSpec turns a `kind: Policy` document into a Policy
+// (budget_percent 2 becomes a share of 0.02). It does not validate it.
+func PolicyFromSpec(ps *slo.PolicySpec) Policy {
+	p := Policy{Name: ps.Name}
+	for _, r := range ps.Rows {
+		p.Rows = append(p.Rows, Row{
+			Severity:    Severity(r.Severity),
+			Long:        r.Long,
+			Short:       r.Short,
+			BudgetShare: r.BudgetPercent / 100,
+		})
+	}
+	return p
+}
+
+// Policies returns every policy an SLO of set may name: the default policy
+// and the set's own, by name (a set's "default" overrides the built-in one).
+func Policies(set *slo.Set) map[string]Policy {
+	out := map[string]Policy{DefaultPolicyName: DefaultPolicy()}
+	if set == nil {
+		return out
+	}
+	for _, ps := range set.Policies {
+		out[ps.Name] = PolicyFromSpec(ps)
+	}
+	return out
+}
+
+// PolicyFor returns the policy spec names (the default one when it names
+// none), and false when no such policy exists.
+func PolicyFor(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
+	name := spec.Policy
+	if name == "" {
+		name = DefaultPolicyName
+	}
+	p, ok := policies[name]
+	return p, ok
+}
+
+// Lint checks the policies of set and their rows against every SLO that
+// uses them; it is one of the checks `sloctl lint` runs. Unknown policy
+// names are the slo package's rule (SLO016) and are skipped here.
+func Lint(set *slo.Set) []slo.Diagnostic {
+	if set == nil {
+		return nil
+	}
+	var diags []slo.Diagnostic
+	bad := map[string]bool{} // policies with a malformed row
+	for _, ps := range set.Policies {
+		for i, r := range ps.Rows {
+			if r.Short <= 0 || r.Short >= r.Long {
+				diags = append(diags, slo.Diagnostic{Pos: r.Pos, Severity: slo.SeverityError, Rule: RulePolicyRow,
+					Message: fmt.Sprintf("policy %q: row %d: short window %s must be shorter than long window %s",
+						ps.Name, i+1, FormatDuration(r.Short), FormatDuration(r.Long))})
+				bad[ps.Name] = true
+			}
+		}
+	}
+	policies := Policies(set)
+	for _, s := range set.SLOs {
+		p, ok := PolicyFor(s, policies)
+		if !ok || bad[p.Name] || !(s.Objective > 0 && s.Objective < 100) || s.Window <= 0 {
+			continue
+		}
+		pos := s.PosOf("policy")
+		budget := s.ErrorBudget()
+		possible := map[Severity]bool{}
+		for i, r := range p.Rows {
+			if disabled(s, r.Severity) {
+				continue
+			}
+			if r.Long > s.Window {
+				diags = append(diags, slo.Diagnostic{Pos: s.PosOf("window"), Severity: slo.SeverityError, Rule: RulePolicyWindow,
+					Message: fmt.Sprintf("slo %q: policy %q row %d: long window %s exceeds the SLO window %s",
+						s.ID, p.Name, i+1, FormatDuration(r.Long), FormatDuration(s.Window))})
+				continue
+			}
+			if !r.CanFire(s.Window, budget) {
+				diags = append(diags, slo.Diagnostic{Pos: s.PosOf("objective"), Severity: slo.SeverityError, Rule: RuleRowCannotFire,
+					Message: fmt.Sprintf("slo %q: policy %q row %d (%s %s/%s, %s%% of budget) can never fire: "+
+						"it needs an error ratio of %s%%, above 100%%, at objective %s%% over %s; "+
+						"lower the row's budget share, lengthen its long window or drop it",
+						s.ID, p.Name, i+1, r.Severity, FormatDuration(r.Long), FormatDuration(r.Short),
+						percent(r.BudgetShare), percent(r.ErrorRatio(s.Window, budget)), trim(s.Objective), FormatDuration(s.Window))})
+				continue
+			}
+			possible[r.Severity] = true
+		}
+		for _, sev := range p.Severities() {
+			if !disabled(s, sev) && !possible[sev] {
+				diags = append(diags, slo.Diagnostic{Pos: pos, Severity: slo.SeverityError, Rule: RuleSeverityCannotFire,
+					Message: fmt.Sprintf("slo %q: no %s row of policy %q can fire at objective %s%% over %s: this SLO will never %s",
+						s.ID, sev, p.Name, trim(s.Objective), FormatDuration(s.Window), sev)})
+			}
+		}
+	}
+	return diags
+}
+
+func disabled(s *slo.Spec, sev Severity) bool {
+	switch sev {
+	case SeverityPage:
+		return s.Alerting.Page.Disabled
+	case SeverityTicket:
+		return s.Alerting.Ticket.Disabled
+	}
+	return false
+}
+
+func percent(x float64) string { return trim(x * 100) }
+
+func trim(x float64) string {
+	return fmt.Sprintf("%.6g", x)
+}

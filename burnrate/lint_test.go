@@ -1,0 +1,131 @@
+package burnrate
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slodhq/slod/slo"
+)
+
+const lintSLO = `version: slod/v1
+service: shop
+slos:
+  - name: availability
+    objective: %OBJ%
+    window: 30d
+    policy: %POL%
+    sli:
+      events:
+        error_query: sum(rate(errors_total[{{.window}}]))
+        total_query: sum(rate(requests_total[{{.window}}]))
+    annotations:
+      runbook: https://runbooks.example.com/shop
+`
+
+const lintPolicies = `version: slod/v1
+kind: Policy
+name: inverted
+rows:
+  - severity: page
+    long: 5m
+    short: 1h
+    budget_percent: 2
+---
+version: slod/v1
+kind: Policy
+name: too-long
+rows:
+  - severity: ticket
+    long: 60d
+    short: 6h
+    budget_percent: 10
+---
+version: slod/v1
+kind: Policy
+name: fine
+rows:
+  - severity: ticket
+    long: 3d
+    short: 6h
+    budget_percent: 10
+`
+
+func lintRules(t *testing.T, objective, policy string) []slo.Diagnostic {
+	t.Helper()
+	doc := strings.NewReplacer("%OBJ%", objective, "%POL%", policy).Replace(lintSLO) + "---\n" + lintPolicies
+	set, diags := slo.LoadBytes("slos.yaml", []byte(doc))
+	if slo.HasErrors(diags) {
+		t.Fatalf("fixture does not load: %v", diags)
+	}
+	return Lint(set)
+}
+
+func rulesOf(diags []slo.Diagnostic) []string {
+	var out []string
+	for _, d := range diags {
+		out = append(out, d.Rule)
+	}
+	return out
+}
+
+func TestLint(t *testing.T) {
+	tests := []struct {
+		name, objective, policy string
+		want                    []string
+	}{
+		{"a 99.9% SLO with the default policy is clean", "99.9", "default", nil},
+		{"a 90% SLO cannot fire the 1h page of the default policy", "90", "default", []string{RuleRowCannotFire}},
+		{"a 50% SLO cannot page, nor fire the 1d ticket", "50", "default", []string{RuleRowCannotFire, RuleRowCannotFire, RuleRowCannotFire, RuleSeverityCannotFire}},
+		{"a custom ticket-only policy is clean", "99.9", "fine", nil},
+		{"a long window beyond the SLO window is reported", "99.9", "too-long", []string{RulePolicyWindow, RuleSeverityCannotFire}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			diags := lintRules(t, tc.objective, tc.policy)
+			got := rulesOf(diags)
+			// The inverted policy is reported whichever policy the SLO uses.
+			if !slices.Contains(got, RulePolicyRow) {
+				t.Errorf("missing %s for the inverted policy: %v", RulePolicyRow, diags)
+			}
+			got = slices.DeleteFunc(got, func(r string) bool { return r == RulePolicyRow })
+			slices.Sort(got)
+			want := slices.Clone(tc.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("rules %v, want %v\n%v", got, want, diags)
+			}
+			for _, d := range diags {
+				if d.Pos.Line == 0 || d.Severity != slo.SeverityError {
+					t.Errorf("diagnostic without a line or not an error: %v", d)
+				}
+			}
+		})
+	}
+}
+
+func TestLintNamesTheImpossibleRatio(t *testing.T) {
+	for _, d := range lintRules(t, "90", "default") {
+		if d.Rule == RuleRowCannotFire && !strings.Contains(d.Message, "144%") {
+			t.Errorf("message should give the needed error ratio (144%%): %s", d.Message)
+		}
+	}
+}
+
+func TestPolicyFromSpec(t *testing.T) {
+	set, diags := slo.LoadBytes("p.yaml", []byte(lintPolicies))
+	if slo.HasErrors(diags) {
+		t.Fatal(diags)
+	}
+	ps := Policies(set)
+	fine := ps["fine"]
+	if len(fine.Rows) != 1 || fine.Rows[0].BudgetShare != 0.1 || fine.Rows[0].Severity != SeverityTicket {
+		t.Errorf("fine = %+v", fine)
+	}
+	if _, ok := ps[DefaultPolicyName]; !ok {
+		t.Error("the default policy is always available")
+	}
+	if err := ps["inverted"].Validate(30 * 24 * 3600e9); err == nil {
+		t.Error("Validate accepts a short window longer than the long one")
+	}
+}

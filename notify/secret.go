@@ -88,3 +88,36 @@ func (r secretRef) resolve(baseDir string, lookupEnv func(string) (string, bool)
 		return Secret{}, fmt.Errorf("%s: set %s_file or %s_env (inline secrets are not accepted)", r.field, r.field, r.field)
 	}
 }
+
+// Redact returns err with every occurrence of the secrets' values replaced
+// by "<secret>" (a receiver may echo a key back in an error body). The
+// classification of a *SendError is kept.
+func Redact(err error, secrets ...Secret) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s.IsSet() {
+			clean = strings.ReplaceAll(clean, s.value, secretMask)
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	var se *SendError
+	if errors.As(err, &se) {
+		c := *se
+		c.Err = errors.New(clean)
+		c.StatusCode = 0 // the status is already in the cleaned message
+		return &redacted{SendError: &c}
+	}
+	return errors.New(clean)
+}
+
+// redacted is a SendError whose message was scrubbed of secrets.
+type redacted struct{ *SendError }
+
+func (r *redacted) Error() string { return r.SendError.Err.Error() }
+func (r *redacted) Unwrap() error { return r.SendError }

@@ -95,7 +95,7 @@ func (r *Receiver) Send(ctx context.Context, p notify.Page) error {
 	if err != nil {
 		return &notify.SendError{Reason: notify.ReasonInvalid, Permanent: true, Err: err}
 	}
-	return notify.PostJSON(ctx, r.client, u, b, header, r.now())
+	return notify.Redact(notify.PostJSON(ctx, r.client, u, b, header, r.now()), r.cfg.APIKey)
 }
 
 // Create builds the create-alert request for a trigger.

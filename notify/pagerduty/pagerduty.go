@@ -53,6 +53,10 @@ func New(cfg notify.PagerDutyConfig, httpClient *http.Client, now func() time.Ti
 
 // Send triggers or resolves the alert p.DedupKey.
 func (r *Receiver) Send(ctx context.Context, p notify.Page) error {
+	return notify.Redact(r.send(ctx, p), r.cfg.RoutingKey)
+}
+
+func (r *Receiver) send(ctx context.Context, p notify.Page) error {
 	ev, err := r.Event(p)
 	if err != nil {
 		return &notify.SendError{Reason: notify.ReasonInvalid, Permanent: true, Err: err}

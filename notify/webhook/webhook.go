@@ -58,7 +58,7 @@ func (r *Receiver) Send(ctx context.Context, p notify.Page) error {
 	if r.cfg.HMACSecret.IsSet() {
 		h.Set(r.cfg.SignatureHeader, Sign([]byte(r.cfg.HMACSecret.Reveal()), b))
 	}
-	return notify.PostJSON(ctx, r.client, r.cfg.URL, b, h, r.now())
+	return notify.Redact(notify.PostJSON(ctx, r.client, r.cfg.URL, b, h, r.now()), r.cfg.HMACSecret)
 }
 
 // Sign returns "sha256=" and the hex HMAC-SHA256 of body under secret.

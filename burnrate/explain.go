@@ -1,6 +1,9 @@
 package burnrate
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ExplainRatios are the constant error ratios Explain reports detection for
 // when the caller names none: a full outage, 10% and 1% of events failing.
@@ -15,7 +18,7 @@ type Detection struct {
 	Fires bool `json:"fires"`
 	// After is the time from the start of the errors to the alert:
 	// share × W × (1 − objective) / error ratio.
-	After time.Duration `json:"after_ns"`
+	After time.Duration `json:"-"`
 	// BudgetSpent is the fraction of the window's error budget spent when
 	// the alert fires: error ratio × After / ((1 − objective) × W). With the
 	// formula above it equals the row's budget share.
@@ -24,7 +27,7 @@ type Detection struct {
 	// burn has lasted at least the short window: the short window's error
 	// ratio decays linearly from e to 0 over the short window and drops
 	// under the threshold after short × (1 − threshold / e).
-	Reset time.Duration `json:"reset_ns"`
+	Reset time.Duration `json:"-"`
 }
 
 // RowExplanation is one policy row worked out for an SLO.
@@ -77,4 +80,15 @@ func (p Policy) Explain(window time.Duration, errorBudget float64, ratios ...flo
 		out = append(out, x)
 	}
 	return out
+}
+
+// MarshalJSON writes durations in seconds (after_seconds, reset_seconds),
+// the unit dashboards and scripts expect.
+func (d Detection) MarshalJSON() ([]byte, error) {
+	type plain Detection
+	return json.Marshal(struct {
+		plain
+		AfterSeconds float64 `json:"after_seconds"`
+		ResetSeconds float64 `json:"reset_seconds"`
+	}{plain(d), d.After.Seconds(), d.Reset.Seconds()})
 }

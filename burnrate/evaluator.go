@@ -141,6 +141,24 @@ func (e *Evaluator) Policy() Policy { return e.policy }
 // Step is the length of one step.
 func (e *Evaluator) Step() time.Duration { return e.step }
 
+// Tier describes one ring of the evaluator: buckets of Resolution, kept
+// for Span. Backfill reads history that only a coarse tier keeps at that
+// tier's resolution.
+type Tier struct {
+	Resolution time.Duration
+	Span       time.Duration
+}
+
+// Tiers lists the evaluator's rings, finest first.
+func (e *Evaluator) Tiers() []Tier {
+	out := make([]Tier, len(e.tiers))
+	for i, l := range e.tiers {
+		r := time.Duration(l.m) * e.step
+		out[i] = Tier{Resolution: r, Span: time.Duration(l.n-2) * r}
+	}
+	return out
+}
+
 // LastStep is the end of the newest batch ingested (Batch.To); zero before
 // the first. A source resumes reading after it.
 func (e *Evaluator) LastStep() time.Time {

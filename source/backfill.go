@@ -1,0 +1,130 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+)
+
+// Progress reports one backfill segment read and ingested.
+type Progress struct {
+	SLO string
+	// Segment (1-based) of Segments; each covers (From, To] at Resolution.
+	Segment, Segments int
+	From, To          time.Time
+	Resolution        time.Duration
+	// Queries is how many range queries the segment took.
+	Queries int
+}
+
+// SyncOptions configure Sync.
+type SyncOptions struct {
+	// Delay leaves the newest steps to Prometheus's ingestion: steps are read
+	// up to now − Delay.
+	Delay time.Duration
+	// Reread re-reads this many of the newest steps already ingested, to
+	// pick up late samples (default 2; negative: none).
+	Reread int
+	// Points caps points per series per query (default 10,000).
+	Points int
+	// Progress, when set, is called after each segment.
+	Progress func(Progress)
+}
+
+// Segment is a range (From, To] read at one resolution.
+type Segment struct {
+	From, To   time.Time
+	Resolution time.Duration
+}
+
+// Plan splits the steps an evaluator lacks up to end into segments, oldest
+// first: history that only a coarse tier keeps is read at that tier's
+// resolution, the rest at the step. The first read starts at most one SLO
+// window before end.
+func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
+	step := ev.Step()
+	end = end.Truncate(step)
+	start := ev.LastStep()
+	window := ev.Spec().Window
+	if start.IsZero() || end.Sub(start) > window {
+		start = end.Add(-window)
+	} else {
+		start = start.Add(-time.Duration(reread) * step)
+	}
+	start = start.Truncate(step)
+	if !end.After(start) {
+		return nil
+	}
+	tiers := ev.Tiers()
+	var segs []Segment
+	cur := start
+	for i := len(tiers) - 1; i >= 1; i-- {
+		res := tiers[i].Resolution
+		if res <= step {
+			continue
+		}
+		// Older than the next finer tier keeps: read at this resolution.
+		a := ceilTime(cur, res)
+		b := end.Add(-tiers[i-1].Span).Truncate(res)
+		if b.After(a) {
+			if a.After(cur) {
+				segs = append(segs, Segment{From: cur, To: a, Resolution: step})
+			}
+			segs = append(segs, Segment{From: a, To: b, Resolution: res})
+			cur = b
+		}
+	}
+	if end.After(cur) {
+		segs = append(segs, Segment{From: cur, To: end, Resolution: step})
+	}
+	return segs
+}
+
+func ceilTime(t time.Time, d time.Duration) time.Time {
+	if f := t.Truncate(d); f.Equal(t) {
+		return t
+	}
+	return t.Truncate(d).Add(d)
+}
+
+// Sync reads every step the evaluator lacks up to now − Delay and ingests
+// it: the whole SLO window on first use (backfill), the gap after an
+// outage or a restore, and on a normal tick just the newest steps (plus a
+// couple re-read for late samples). It returns the number of range queries
+// sent. Ingest problems (cardinality cap) are returned after the rest is
+// stored; read errors stop the sync, keeping what was ingested so far.
+func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time, o SyncOptions) (int, error) {
+	if o.Reread == 0 {
+		o.Reread = 2
+	} else if o.Reread < 0 {
+		o.Reread = 0
+	}
+	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points}
+	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
+	queries := 0
+	var ingestErrs []error
+	for i, s := range segs {
+		b, n, err := r.Read(ctx, s.From, s.To, s.Resolution)
+		queries += n
+		if err != nil {
+			return queries, err
+		}
+		if err := ev.Ingest(b); err != nil {
+			var ce *burnrate.CardinalityError
+			if !errors.As(err, &ce) && !errors.Is(err, burnrate.ErrStepTooOld) {
+				return queries, err
+			}
+			ingestErrs = append(ingestErrs, err)
+		}
+		if o.Progress != nil {
+			o.Progress(Progress{SLO: ev.Spec().ID, Segment: i + 1, Segments: len(segs), From: s.From, To: s.To, Resolution: s.Resolution, Queries: n})
+		}
+	}
+	if len(ingestErrs) > 0 {
+		return queries, fmt.Errorf("slo %q: sync: %w", ev.Spec().ID, errors.Join(ingestErrs...))
+	}
+	return queries, nil
+}

@@ -1,0 +1,270 @@
+package source
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Querier runs PromQL range queries. Prometheus and Embedded satisfy it.
+type Querier interface {
+	QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (model.Matrix, error)
+}
+
+// PrometheusOptions configure a Prometheus source.
+type PrometheusOptions struct {
+	// URL is the API's base URL (http://prometheus:9090, a Thanos Query or
+	// Mimir/Cortex Prometheus prefix); required.
+	URL string
+	// BearerToken or BearerTokenFile (read on each request) authenticate
+	// with Authorization: Bearer. At most one may be set.
+	BearerToken     string
+	BearerTokenFile string
+	// BasicAuth authenticates with a user name and password (or password file).
+	Username     string
+	Password     string
+	PasswordFile string
+	// Headers are added to every request, e.g. X-Scope-OrgID for Mimir or Cortex.
+	Headers map[string]string
+	// TLS: a CA bundle, a client certificate, or skipping verification (tests only).
+	CAFile, CertFile, KeyFile string
+	InsecureSkipVerify        bool
+	// Timeout bounds one try of a query (default 30s).
+	Timeout time.Duration
+	// MaxTries bounds the tries of one query (default 4); MaxElapsed bounds
+	// the time spent retrying it (default 2m).
+	MaxTries   uint
+	MaxElapsed time.Duration
+	// BreakerFailures consecutive failed tries open the circuit breaker
+	// (default 5); it half-opens after BreakerTimeout (default 30s).
+	BreakerFailures uint32
+	BreakerTimeout  time.Duration
+	// Metrics and Logger are optional.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// backoff replaces the exponential backoff in tests.
+	backoff func() backoff.BackOff
+}
+
+// Prometheus queries a Prometheus HTTP API with timeouts, retries with
+// exponential backoff and jitter, and a circuit breaker.
+type Prometheus struct {
+	api     v1.API
+	o       PrometheusOptions
+	breaker *gobreaker.CircuitBreaker[model.Value]
+}
+
+// NewPrometheus returns a source for the API at o.URL.
+func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
+	if o.URL == "" {
+		return nil, errors.New("prometheus source: URL is required")
+	}
+	if o.BearerToken != "" && o.BearerTokenFile != "" {
+		return nil, errors.New("prometheus source: set bearer_token or bearer_token_file, not both")
+	}
+	if o.Password != "" && o.PasswordFile != "" {
+		return nil, errors.New("prometheus source: set password or password_file, not both")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.MaxTries == 0 {
+		o.MaxTries = 4
+	}
+	if o.MaxElapsed <= 0 {
+		o.MaxElapsed = 2 * time.Minute
+	}
+	if o.BreakerFailures == 0 {
+		o.BreakerFailures = 5
+	}
+	if o.BreakerTimeout <= 0 {
+		o.BreakerTimeout = 30 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.backoff == nil {
+		o.backoff = func() backoff.BackOff {
+			b := backoff.NewExponentialBackOff()
+			b.InitialInterval = 500 * time.Millisecond
+			b.MaxInterval = 15 * time.Second
+			b.RandomizationFactor = 0.5 // jitter: ±50%
+			return b
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = o.Timeout
+	if o.CAFile != "" || o.CertFile != "" || o.InsecureSkipVerify {
+		cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // opt-in, for tests
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("prometheus source: ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("prometheus source: ca_file %s: no certificate found", o.CAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if o.CertFile != "" || o.KeyFile != "" {
+			cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("prometheus source: client certificate: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		tr.TLSClientConfig = cfg
+	}
+	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: &authTransport{o: &o, next: tr}})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus source: %w", err)
+	}
+	p := &Prometheus{api: v1.NewAPI(client), o: o}
+	m := o.Metrics
+	p.breaker = gobreaker.NewCircuitBreaker[model.Value](gobreaker.Settings{
+		Name:        "prometheus",
+		MaxRequests: 1,
+		Timeout:     o.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= o.BreakerFailures },
+		// A query the server rejects as bad says nothing about its health.
+		IsExcluded: func(err error) bool { return isPermanent(err) || errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			m.breaker.Set(float64(to))
+			o.Logger.Warn("prometheus circuit breaker changed state", "from", from.String(), "to", to.String())
+		},
+	})
+	return p, nil
+}
+
+// authTransport adds credentials and extra headers to each request.
+type authTransport struct {
+	o    *PrometheusOptions
+	next http.RoundTripper
+}
+
+func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range a.o.Headers {
+		req.Header.Set(k, v)
+	}
+	token := a.o.BearerToken
+	if a.o.BearerTokenFile != "" {
+		b, err := os.ReadFile(a.o.BearerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("bearer_token_file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if a.o.Username != "" {
+		pw := a.o.Password
+		if a.o.PasswordFile != "" {
+			b, err := os.ReadFile(a.o.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("password_file: %w", err)
+			}
+			pw = strings.TrimSpace(string(b))
+		}
+		req.SetBasicAuth(a.o.Username, pw)
+	}
+	return a.next.RoundTrip(req)
+}
+
+// isPermanent reports errors that a retry cannot fix: the server rejected
+// the query itself (bad_data, or a 4xx other than 429).
+func isPermanent(err error) bool {
+	var ae *v1.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Type {
+	case v1.ErrBadData:
+		return true
+	case v1.ErrClient:
+		return !strings.Contains(ae.Msg, "429")
+	}
+	return false
+}
+
+// ErrBreakerOpen is wrapped by QueryRange while the circuit breaker is open:
+// the API failed repeatedly and is given time to recover.
+var ErrBreakerOpen = gobreaker.ErrOpenState
+
+// QueryRange runs a range query, retrying failed tries with backoff and
+// jitter behind the circuit breaker. Each try has its own timeout.
+func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	m := p.o.Metrics
+	try := func() (model.Value, error) {
+		v, err := p.breaker.Execute(func() (model.Value, error) {
+			tctx, cancel := context.WithTimeoutCause(ctx, p.o.Timeout, fmt.Errorf("query timed out after %s", p.o.Timeout))
+			defer cancel()
+			began := time.Now()
+			v, warnings, _, err := p.api.QueryRange(tctx, query, v1.Range{Start: start, End: end, Step: step})
+			m.duration.Observe(time.Since(began).Seconds())
+			if err == nil && len(warnings) > 0 {
+				p.o.Logger.Warn("prometheus query warnings", "query", query, "warnings", strings.Join(warnings, "; "))
+			}
+			if err != nil && context.Cause(tctx) != nil && ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", context.Cause(tctx), err)
+			}
+			return v, err
+		})
+		switch {
+		case err == nil:
+			m.queries.WithLabelValues(outcomeOK).Inc()
+			return v, nil
+		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
+			m.queries.WithLabelValues(outcomeRejected).Inc()
+			m.rejected.Inc()
+			// Fail fast: the caller tries again on its next tick.
+			return nil, backoff.Permanent(err)
+		case isPermanent(err):
+			m.queries.WithLabelValues(outcomePermanent).Inc()
+			return nil, backoff.Permanent(err)
+		case ctx.Err() != nil:
+			return nil, backoff.Permanent(err)
+		}
+		m.queries.WithLabelValues(outcomeError).Inc()
+		return nil, err
+	}
+	v, err := backoff.Retry(ctx, try,
+		backoff.WithBackOff(p.o.backoff()),
+		backoff.WithMaxTries(p.o.MaxTries),
+		backoff.WithMaxElapsedTime(p.o.MaxElapsed),
+		backoff.WithNotify(func(err error, d time.Duration) {
+			m.retries.Inc()
+			p.o.Logger.Debug("retrying prometheus query", "err", err, "in", d)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("query %q over %s..%s: %w", query, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), err)
+	}
+	mat, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("query %q: got a %s, want a matrix", query, v.Type())
+	}
+	n := 0
+	for _, s := range mat {
+		n += len(s.Values)
+	}
+	m.points.Add(float64(n))
+	return mat, nil
+}

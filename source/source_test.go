@@ -1,0 +1,407 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+)
+
+func eventsSpec(window time.Duration, groupBy ...string) *slo.Spec {
+	return &slo.Spec{
+		ID: "api-availability", Objective: 99.9, Window: window, GroupBy: groupBy,
+		SLI: slo.SLI{Events: &slo.EventsSLI{
+			ErrorQuery: `sum by (route) (rate(http_requests_total{code=~"5.."}[{{.window}}]))`,
+			TotalQuery: `sum by (route) (rate(http_requests_total[{{ .window }}]))`,
+		}},
+	}
+}
+
+func TestBuildQueries(t *testing.T) {
+	tests := []struct {
+		name       string
+		spec       *slo.Spec
+		res        time.Duration
+		errs, tot  string
+		wantErrSub string
+	}{
+		{
+			name: "an events SLI is summed to one series and the window becomes the step",
+			spec: eventsSpec(30 * 24 * time.Hour), res: time.Minute,
+			errs: `sum (sum by (route) (rate(http_requests_total{code=~"5.."}[1m])))`,
+			tot:  `sum (sum by (route) (rate(http_requests_total[1m])))`,
+		},
+		{
+			name: "group_by becomes sum by and a coarse resolution its own window",
+			spec: eventsSpec(30*24*time.Hour, "route"), res: time.Hour,
+			errs: `sum by (route) (sum by (route) (rate(http_requests_total{code=~"5.."}[1h])))`,
+			tot:  `sum by (route) (sum by (route) (rate(http_requests_total[1h])))`,
+		},
+		{
+			name: "a raw SLI averages the ratio and has no total",
+			spec: &slo.Spec{ID: "x-raw", SLI: slo.SLI{Raw: &slo.RawSLI{ErrorRatioQuery: `1 - avg_over_time(up{job="a"}[{{.window}}])`}}},
+			res:  10 * time.Minute,
+			errs: `avg (1 - avg_over_time(up{job="a"}[10m]))`,
+		},
+		{
+			name: "a latency SLI escapes selector values",
+			spec: &slo.Spec{ID: "x-lat", SLI: slo.SLI{Latency: &slo.LatencySLI{
+				Metric: "http_request_duration_seconds", Selector: `job="a\"}) or vector(1) #"`, Threshold: 0.3}}},
+			res: time.Minute,
+			errs: `sum (sum(rate(http_request_duration_seconds_count{job="a\"}) or vector(1) #"}[1m])) - ` +
+				`sum(rate(http_request_duration_seconds_bucket{job="a\"}) or vector(1) #",le="0.3"}[1m])))`,
+			tot: `sum (sum(rate(http_request_duration_seconds_count{job="a\"}) or vector(1) #"}[1m])))`,
+		},
+		{
+			name: "a group_by name that is not a label name is refused",
+			spec: eventsSpec(time.Hour, `route) or vector(1`), res: time.Minute, wantErrSub: "not a valid label name",
+		},
+		{
+			name: "a resolution below a second is refused",
+			spec: eventsSpec(time.Hour), res: time.Millisecond, wantErrSub: "whole number of seconds",
+		},
+	}
+	p := parser.NewParser(parser.Options{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := BuildQueries(tc.spec, tc.res)
+			if tc.wantErrSub != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrSub) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErrSub)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Errors != tc.errs || q.Total != tc.tot {
+				t.Fatalf("got\n%s\n%s\nwant\n%s\n%s", q.Errors, q.Total, tc.errs, tc.tot)
+			}
+			for _, s := range []string{q.Errors, q.Total} {
+				if s == "" {
+					continue
+				}
+				expr, err := p.ParseExpr(s)
+				if err != nil {
+					t.Fatalf("%s does not parse: %v", s, err)
+				}
+				// The whole query is one aggregation: nothing was injected around it.
+				if _, ok := expr.(*parser.AggregateExpr); !ok {
+					t.Fatalf("%s is a %T, want one aggregation", s, expr)
+				}
+			}
+		})
+	}
+}
+
+func TestCounts(t *testing.T) {
+	ev := StepQueries{Errors: "e", Total: "t", Resolution: time.Minute}
+	if e, tot := ev.Counts(0.5, 10, true, true, time.Minute); e != 30 || tot != 600 {
+		t.Errorf("rates 0.5/10 over 1m = %v/%v, want 30/600", e, tot)
+	}
+	if e, tot := ev.Counts(0, 10, false, true, time.Minute); e != 0 || tot != 600 {
+		t.Errorf("no error series: %v/%v, want 0/600", e, tot)
+	}
+	if _, tot := ev.Counts(1, 0, true, false, time.Minute); !math.IsNaN(tot) {
+		t.Errorf("no total series: total %v, want NaN (unknown)", tot)
+	}
+	raw := StepQueries{Errors: "r", Resolution: time.Hour}
+	if e, tot := raw.Counts(1.5, 0, true, false, time.Minute); e != 60 || tot != 60 {
+		t.Errorf("raw ratio 1.5 over 1h of 1m steps: %v/%v, want 60/60 (clamped)", e, tot)
+	}
+}
+
+// fixtureStart is a fixed instant, aligned to a day.
+var fixtureStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+func TestEmbeddedSyncReproducesCounterTotals(t *testing.T) {
+	// Four routes' worth of counters scraped every 15 s for 9 days: /a gets
+	// 10 req/s with 1 err/s, /b 2 req/s without errors (no 5xx series at
+	// all). The SLO window is 7 days.
+	const scrapes = 9*24*60*4 + 240 // an hour beyond the first sync
+	e := NewEmbedded()
+	series := fmt.Sprintf(`
+http_requests_total{route="/a",code="200"} 0+135x%[1]d
+http_requests_total{route="/a",code="500"} 0+15x%[1]d
+http_requests_total{route="/b",code="200"} 0+30x%[1]d
+`, scrapes)
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, series); err != nil {
+		t.Fatal(err)
+	}
+	spec := eventsSpec(7*24*time.Hour, "route")
+	ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := fixtureStart.Add(9 * 24 * time.Hour)
+	var progress []Progress
+	q, err := Sync(context.Background(), ev, e, now, SyncOptions{Progress: func(p Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 days: 4 days at 1h, 3 days − 6h at 10m, 6h at 1m; two queries each.
+	wantSegs := []Segment{
+		{From: now.Add(-7 * 24 * time.Hour), To: now.Add(-3 * 24 * time.Hour), Resolution: time.Hour},
+		{From: now.Add(-3 * 24 * time.Hour), To: now.Add(-6 * time.Hour), Resolution: 10 * time.Minute},
+		{From: now.Add(-6 * time.Hour), To: now, Resolution: time.Minute},
+	}
+	if len(progress) != len(wantSegs) || q != 2*len(wantSegs) {
+		t.Fatalf("progress %+v after %d queries, want segments %+v", progress, q, wantSegs)
+	}
+	for i, s := range wantSegs {
+		if p := progress[i]; !p.From.Equal(s.From) || !p.To.Equal(s.To) || p.Resolution != s.Resolution {
+			t.Errorf("segment %d: %+v, want %+v", i+1, p, s)
+		}
+	}
+	if !ev.LastStep().Equal(now) {
+		t.Fatalf("LastStep %s, want %s", ev.LastStep(), now)
+	}
+	for _, tc := range []struct {
+		route       string
+		errs, total float64
+	}{{"/a", 60, 600}, {"/b", 0, 120}} {
+		in := ev.Instance(map[string]string{"route": tc.route})
+		if in == nil {
+			t.Fatalf("no instance for %s", tc.route)
+		}
+		for _, w := range []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 7 * 24 * time.Hour} {
+			c := in.Window(now, w)
+			steps := float64(w / time.Minute)
+			if math.Abs(c.Errors-tc.errs*steps) > 1e-6*steps || math.Abs(c.Total-tc.total*steps) > 1e-6*steps || c.Known != int(steps) {
+				t.Errorf("%s over %s: %+v, want %v errors of %v in %v steps", tc.route, w, c, tc.errs*steps, tc.total*steps, steps)
+			}
+		}
+	}
+
+	// Ten minutes later a tick reads only the new steps and two re-read ones.
+	later := now.Add(10 * time.Minute)
+	segs := Plan(ev, later, 2)
+	if len(segs) != 1 || !segs[0].From.Equal(now.Add(-2*time.Minute)) || !segs[0].To.Equal(later) || segs[0].Resolution != time.Minute {
+		t.Fatalf("tick plan %+v", segs)
+	}
+	if q, err := Sync(context.Background(), ev, e, later, SyncOptions{}); err != nil || q != 2 {
+		t.Fatalf("tick: %d queries, %v", q, err)
+	}
+	c := ev.Instance(map[string]string{"route": "/a"}).Window(later, time.Hour)
+	if math.Abs(c.Total-36000) > 1e-6 || c.Known != 60 {
+		t.Fatalf("1h after the tick: %+v, want 36000 events in 60 steps", c)
+	}
+}
+
+func TestReaderChunksUnderThePointLimit(t *testing.T) {
+	e := NewEmbedded()
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, `http_requests_total{route="/a",code="200"} 0+15x20000`); err != nil {
+		t.Fatal(err)
+	}
+	var calls []int
+	counting := querierFunc(func(ctx context.Context, q string, start, end time.Time, step time.Duration) (m model.Matrix, err error) {
+		calls = append(calls, int(end.Sub(start)/step)+1)
+		return e.QueryRange(ctx, q, start, end, step)
+	})
+	r := &Reader{Querier: counting, Spec: eventsSpec(30 * 24 * time.Hour), Step: time.Minute, Points: 1000}
+	from := fixtureStart.Add(time.Hour)
+	b, n, err := r.Read(context.Background(), from, from.Add(3000*time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 6 || len(calls) != 6 {
+		t.Fatalf("%d queries (%v), want 3 chunks × 2 queries", n, calls)
+	}
+	for _, c := range calls {
+		if c > 1000 {
+			t.Fatalf("a query asked for %d points, over the cap of 1000", c)
+		}
+	}
+	if len(b.Series) != 1 || len(b.Series[0].Steps) != 3000 {
+		t.Fatalf("batch has %d series, %d steps", len(b.Series), len(b.Series[0].Steps))
+	}
+	if s := b.Series[0].Steps; math.Abs(s[0].Total-60) > 1e-9 || s[0].Errors != 0 || !s[0].End.Equal(from.Add(time.Minute)) {
+		t.Fatalf("first step %+v", s[0])
+	}
+}
+
+type querierFunc func(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error)
+
+func (f querierFunc) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	return f(ctx, q, start, end, step)
+}
+
+const matrixBody = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1767571260,"1.5"]]}]}}`
+
+func fastBackoff() backoff.BackOff { return &backoff.ZeroBackOff{} }
+
+func TestPrometheusRetriesThenSucceeds(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("X-Scope-OrgID"); got != "tenant-1" {
+			t.Errorf("X-Scope-OrgID = %q", got)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer s3cret" {
+			t.Errorf("Authorization = %q", got)
+		}
+		if hits.Add(1) <= 2 {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, matrixBody)
+	}))
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL, BearerToken: "s3cret", Headers: map[string]string{"X-Scope-OrgID": "tenant-1"},
+		Metrics: NewMetrics(reg), backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart.Add(time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 || float64(m[0].Values[0].Value) != 1.5 {
+		t.Fatalf("matrix %v", m)
+	}
+	if hits.Load() != 3 {
+		t.Fatalf("%d requests, want 3", hits.Load())
+	}
+	if got := metricValue(t, p.o.Metrics.retries); got != 2 {
+		t.Errorf("retries metric %v, want 2", got)
+	}
+	if got := metricValue(t, p.o.Metrics.queries.WithLabelValues(outcomeError)); got != 2 {
+		t.Errorf("error tries %v, want 2", got)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "slod_source_queries_total" && len(mf.GetMetric()) != 4 {
+			t.Errorf("queries_total has %d series, want one per outcome from the start", len(mf.GetMetric()))
+		}
+	}
+}
+
+func TestPrometheusDoesNotRetryABadQuery(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+	}))
+	defer srv.Close()
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL, backoff: fastBackoff, BreakerFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := p.QueryRange(context.Background(), "up{", fixtureStart, fixtureStart, time.Minute); err == nil || !strings.Contains(err.Error(), "parse error") {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	// One request per query, and bad queries never open the breaker.
+	if hits.Load() != 3 {
+		t.Fatalf("%d requests for 3 bad queries, want 3", hits.Load())
+	}
+}
+
+func TestPrometheusBreakerOpensAndRecovers(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if failing.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, matrixBody)
+	}))
+	defer srv.Close()
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL, backoff: fastBackoff, MaxTries: 10, BreakerFailures: 3,
+		BreakerTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart, time.Minute)
+	if !errors.Is(err, ErrBreakerOpen) {
+		t.Fatalf("err = %v, want the breaker open", err)
+	}
+	if hits.Load() != 3 {
+		t.Fatalf("%d requests, want 3 before the breaker opened", hits.Load())
+	}
+	if got := metricValue(t, p.o.Metrics.breaker); got != 2 {
+		t.Fatalf("breaker state metric %v, want 2 (open)", got)
+	}
+	failing.Store(false)
+	// Once its timeout passes the breaker lets one request through.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart, time.Minute)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("breaker did not recover: %v", err)
+	}
+	if got := metricValue(t, p.o.Metrics.breaker); got != 0 {
+		t.Fatalf("breaker state metric %v, want 0 (closed)", got)
+	}
+}
+
+func TestPrometheusTimeoutIsRetried(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			select { // hang past the client's timeout
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, matrixBody)
+	}))
+	defer srv.Close()
+	defer close(release)
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL, backoff: fastBackoff, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("%d requests, want a timed-out one and a retry", hits.Load())
+	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}

@@ -187,16 +187,13 @@ func sliQueries(s *slo.Spec) (sli, error) {
 		}
 		return sli{ratio: maxAgg + " (" + strings.TrimSpace(s.SLI.Raw.ErrorRatioQuery) + ")"}, nil
 	case slo.KindLatency:
-		l := s.SLI.Latency
-		sel := strings.TrimSpace(l.Selector)
-		bucketSel := "le=" + strconv.Quote(formatFloat(l.Threshold))
-		if sel != "" {
-			bucketSel = sel + "," + bucketSel
+		// The slo package builds the histogram queries (and checks the
+		// selector), so the daemon and the rules read the same series.
+		errQ, totalQ, err := s.SLI.Queries(s.GroupBy...)
+		if err != nil {
+			return sli{}, err
 		}
-		total := fmt.Sprintf("%s (rate(%s_count{%s}[%s]))", agg, l.Metric, sel, slo.WindowPlaceholder)
-		good := fmt.Sprintf("%s (rate(%s_bucket{%s}[%s]))", agg, l.Metric, bucketSel, slo.WindowPlaceholder)
-		// Slow requests are the total less those within the threshold.
-		return sli{errors: "(" + total + " - " + good + ")", total: total}, nil
+		return sli{errors: "(" + errQ + ")", total: totalQ}, nil
 	}
 	return sli{}, errors.New("no SLI")
 }

@@ -3,14 +3,17 @@ package rules
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
 
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/slo"
@@ -268,6 +271,67 @@ func TestPromtoolCheckRules(t *testing.T) {
 		out, err := exec.Command(bin, "check", "rules", file).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool check rules %s: %v\n%s", file, err, out)
+		}
+	}
+}
+
+func TestEncodeRoundTrips(t *testing.T) {
+	var specs []*slo.Spec
+	for _, s := range fixtures() {
+		specs = append(specs, s)
+	}
+	f, err := Generate(specs, policies(), Options{Interval: time.Minute, For: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Awkward user text: YAML indicators, reserved words, numbers, quotes,
+	// trailing spaces, tabs, non-ASCII, a template.
+	weird := []string{"", "true", "no", "1", "0x10", "1e3", "1_000", "1:20", "12 34", "5m", "- x", "a: b", "a #b", "x:", "'q'", `"dq"`, "tail ", " lead",
+		"two\nlines", "trailing \nspace", "tab\there", "naïve", "{{ $labels.route }} is slow", "%d", "@x", "~", "[1]", "\n", "a\n"}
+	g := &f.Groups[0]
+	for i, w := range weird {
+		g.Rules[len(g.Rules)-1].Annotations[fmt.Sprintf("k%02d", i)] = w
+		g.Rules[len(g.Rules)-1].Annotations[w+"key"] = "v"
+	}
+	for _, format := range []string{FormatPrometheus, FormatPrometheusRule} {
+		var buf bytes.Buffer
+		if err := f.Encode(&buf, format); err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(&buf)
+		var got File
+		for {
+			var doc struct {
+				File `yaml:",inline"`
+				Spec *File `yaml:"spec"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			if doc.Spec != nil {
+				got.Groups = append(got.Groups, doc.Spec.Groups...)
+			} else {
+				got.Groups = append(got.Groups, doc.Groups...)
+			}
+		}
+		want := *f
+		if format == FormatPrometheusRule { // grouped by service
+			want = File{}
+			for _, svc := range f.Services() {
+				want.Groups = append(want.Groups, f.ForService(svc).Groups...)
+			}
+		}
+		for i := range want.Groups {
+			want.Groups[i].Service = ""
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded output differs from the File", format)
+			for i := range want.Groups {
+				if i < len(got.Groups) && !reflect.DeepEqual(got.Groups[i], want.Groups[i]) {
+					t.Errorf("group %d:\ngot  %#v\nwant %#v", i, got.Groups[i], want.Groups[i])
+					break
+				}
+			}
 		}
 	}
 }

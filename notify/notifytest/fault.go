@@ -5,6 +5,8 @@
 package notifytest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,8 +21,8 @@ type Fault struct {
 	Status     int
 	RetryAfter time.Duration
 	Body       string
-	// Hang holds the request until the client gives up or Release is
-	// called on the server.
+	// Hang holds the request until the client gives up (it is then never
+	// served) or Release is called (it is then served normally).
 	Hang bool
 	// Drop closes the connection without an answer.
 	Drop bool
@@ -107,6 +109,11 @@ func (f *faults) apply(w http.ResponseWriter, r *http.Request) (Fault, bool) {
 	ft := fn(r, n)
 	switch {
 	case ft.Hang:
+		// Read the body first: only then does net/http watch the
+		// connection and cancel the request when the client gives up,
+		// so a request abandoned by its client is never served later.
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
 		select {
 		case <-r.Context().Done():
 			return ft, true

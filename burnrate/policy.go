@@ -6,6 +6,7 @@ package burnrate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -84,7 +85,9 @@ func (r Row) DetectionTime(window time.Duration, errorBudget, errorRatio float64
 	if t > float64(r.Long) {
 		return 0, false
 	}
-	return time.Duration(t), true
+	// Round to the nanosecond: 1 − 0.999 is 0.0009999999999999432 in
+	// float64, and truncation would report 51.839999999s.
+	return time.Duration(math.Round(t)), true
 }
 
 // ErrorRatio is the error ratio at which the row's burn reaches its factor:

@@ -78,6 +78,8 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	})
 	root.AddCommand(newCmdVersion(io))
 	root.AddCommand(NewCmdLint(io, lintChecks(), nil))
+	root.AddCommand(NewCmdGenerate(io, nil))
+	root.AddCommand(NewCmdExplain(io, nil))
 	return root
 }
 

@@ -499,13 +499,13 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 		attempts++
 		err = d.attempt(ctx, w, e.Page)
 		if err == nil {
+			d.m.sent.WithLabelValues(w.name).Inc()
+			plog.Info("notify page delivered", "attempts", attempts)
 			if derr := d.remove(w.name, key); derr != nil {
 				// Not removed: it will be sent again, and the receiver
 				// merges it by dedup key.
 				plog.Error("notify outbox delete failed", "err", derr)
 			}
-			d.m.sent.WithLabelValues(w.name).Inc()
-			plog.Info("notify page delivered", "attempts", attempts)
 			attempts, lastErr = 0, nil
 			bo.Reset()
 			continue
@@ -616,6 +616,9 @@ func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, e
 	dl := DeadLetter{Page: e.Page, EnqueuedAt: e.EnqueuedAt, DeadAt: d.clock.Now(), Reason: reason, Error: msg, Attempts: attempts}
 	val, err := json.Marshal(dl)
 	if err == nil {
+		// Counted before the commit makes the move visible, so a
+		// reader that sees the outbox empty also sees the count.
+		d.m.dead.WithLabelValues(receiver, reason).Inc()
 		err = d.db.Update(func(tx *bolt.Tx) error {
 			if err := tx.Bucket(bucketDead).Bucket([]byte(receiver)).Put(key, val); err != nil {
 				return err
@@ -627,7 +630,6 @@ func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, e
 		log.Error("notify dead-letter write failed", "err", err)
 		return
 	}
-	d.m.dead.WithLabelValues(receiver, reason).Inc()
 	log.Error("notify page dead-lettered", "reason", reason, "err", msg, "attempts", attempts)
 }
 

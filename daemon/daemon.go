@@ -28,6 +28,7 @@ import (
 	"github.com/slodhq/slod/notify/receiver"
 	"github.com/slodhq/slod/server"
 	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
 )
 
 // Options are what a Daemon is built from besides its Config.
@@ -531,9 +532,11 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 		gap := target.Sub(from)
 		var batches []burnrate.Batch
 		var err error
-		for _, seg := range backfillPlan(from, target, step, cold) {
+		// The gap (all of W on a cold start, coarse tiers at their own
+		// resolution) plus the newest steps again for late samples.
+		for _, seg := range source.Plan(r.eval, target, rereadSteps) {
 			var b burnrate.Batch
-			b, err = d.opts.Reader.Read(ctx, r.spec, seg.from, seg.to, seg.res, step)
+			b, err = d.opts.Reader.Read(ctx, r.spec, seg.From, seg.To, seg.Resolution, step)
 			if err != nil {
 				break
 			}
@@ -626,44 +629,9 @@ func (d *Daemon) oldestLastStep() time.Time {
 	return oldest
 }
 
-// Resolutions of the evaluator's coarser ring tiers (see burnrate's
-// layout): history older than these ages is only kept that coarsely, so a
-// cold backfill reads it at that resolution — far fewer points per query.
-const (
-	midTierSpan = 6 * time.Hour
-	midTierRes  = 10 * time.Minute
-	oldTierSpan = 3 * 24 * time.Hour
-	oldTierRes  = time.Hour
-)
-
-type segment struct {
-	from, to time.Time
-	res      time.Duration
-}
-
-// backfillPlan splits (from, to] into reads. A gap after a restart or an
-// outage is read at step resolution; a cold start reads history older
-// than 3 days in hours and older than 6 hours in 10-minute intervals.
-func backfillPlan(from, to time.Time, step time.Duration, cold bool) []segment {
-	if !cold || midTierRes%step != 0 || oldTierRes%step != 0 {
-		return []segment{{from, to, step}}
-	}
-	a0 := alignDown(from, oldTierRes)
-	a1 := alignDown(to.Add(-oldTierSpan), oldTierRes)
-	a2 := alignDown(to.Add(-midTierSpan), midTierRes)
-	var out []segment
-	if a1.After(a0) {
-		out = append(out, segment{a0, a1, oldTierRes})
-	} else {
-		a1 = alignDown(from, midTierRes)
-	}
-	if a2.After(a1) {
-		out = append(out, segment{a1, a2, midTierRes})
-	} else {
-		a2 = alignDown(from, step)
-	}
-	return append(out, segment{a2, to, step})
-}
+// rereadSteps newest steps are read again on every tick: their samples may
+// have arrived late. Ingest sets slots, so this is idempotent.
+const rereadSteps = 2
 
 // replayTimes are the tick times in (from, to], at most maxReplay back, and to.
 func replayTimes(from, to time.Time, interval, maxReplay time.Duration) []time.Time {

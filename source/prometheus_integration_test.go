@@ -14,19 +14,7 @@ import (
 
 // fixture is 31 days of synthetic SLI history with a fixed end: 1,000
 // requests a minute, and three error scenarios.
-var fixture = promtest.SLOFixture{
-	End:               time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
-	Length:            31 * 24 * time.Hour,
-	RequestsPerMinute: 1000,
-	Scenarios: map[string][]promtest.Burn{
-		// A full outage of 2 hours, 12 hours before the end.
-		"outage": {{From: time.Date(2026, 9, 29, 12, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 29, 14, 0, 0, 0, time.UTC), ErrorsPerMinute: 1000}},
-		// 0.2% errors (2× the 99.9% budget) for 3 days.
-		"burn2x": {{From: time.Date(2026, 9, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 29, 0, 0, 0, 0, time.UTC), ErrorsPerMinute: 2}},
-		// 2% errors (20×) for 5 minutes.
-		"spike": {{From: time.Date(2026, 9, 28, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 28, 0, 5, 0, 0, time.UTC), ErrorsPerMinute: 20}},
-	},
-}
+var fixture = promtest.BurnScenarios(time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), 31*24*time.Hour)
 
 var (
 	serverOnce sync.Once

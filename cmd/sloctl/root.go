@@ -80,6 +80,8 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(NewCmdLint(io, lintChecks(), nil))
 	root.AddCommand(NewCmdGenerate(io, nil))
 	root.AddCommand(NewCmdExplain(io, nil))
+	root.AddCommand(NewCmdBacktest(io, nil))
+	root.AddCommand(NewCmdCheckConfig(io, nil))
 	return root
 }
 

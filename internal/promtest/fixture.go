@@ -86,3 +86,25 @@ func (f SLOFixture) SLOYAML(service string, objective float64, window string, sc
 	}
 	return b.String()
 }
+
+// Scenario names of BurnScenarios.
+const (
+	ScenarioOutage = "outage" // 100% errors for 2h, from end − 12h
+	ScenarioBurn2x = "burn2x" // 0.2% errors (2× a 99.9% budget) for 3 days, from end − 4d to end − 1d
+	ScenarioSpike  = "spike"  // 2% errors (20×) for 5 minutes at end − 2d
+)
+
+// BurnScenarios is the standard alert-quality fixture: 1,000 requests a
+// minute for length before end, with the three scenarios above. For a
+// 99.9%/30d SLO with the default policy the outage pages (1h/5m after
+// 51.8 s), burn2x raises a ticket only (3d/6h), and spike fires nothing.
+func BurnScenarios(end time.Time, length time.Duration) SLOFixture {
+	return SLOFixture{
+		End: end, Length: length, RequestsPerMinute: 1000,
+		Scenarios: map[string][]Burn{
+			ScenarioOutage: {{From: end.Add(-12 * time.Hour), To: end.Add(-10 * time.Hour), ErrorsPerMinute: 1000}},
+			ScenarioBurn2x: {{From: end.Add(-4 * 24 * time.Hour), To: end.Add(-24 * time.Hour), ErrorsPerMinute: 2}},
+			ScenarioSpike:  {{From: end.Add(-48 * time.Hour), To: end.Add(-48*time.Hour + 5*time.Minute), ErrorsPerMinute: 20}},
+		},
+	}
+}

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
+)
+
+// BacktestOptions are the inputs of `sloctl backtest`.
+type BacktestOptions struct {
+	IO              IO
+	Paths           []string
+	Prometheus      string
+	BearerTokenFile string
+	Headers         []string
+	Timeout         time.Duration
+	From, To        string
+	Step            time.Duration
+	Format          string
+	// now is the clock for defaults (tests set it).
+	now func() time.Time
+}
+
+var backtestFormats = []string{"text", "json"}
+
+// NewCmdBacktest builds `sloctl backtest`; runF replaces the run function
+// in flag tests (nil backtests).
+func NewCmdBacktest(io IO, runF func(*BacktestOptions) error) *cobra.Command {
+	opts := &BacktestOptions{IO: io, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "backtest --prometheus URL [--from T1] [--to T2] [PATH...]",
+		Short: "Replay history through the evaluator: when would each policy row have fired?",
+		Long: `Backtest loads SLO files, reads their SLIs from a Prometheus-compatible API
+and replays (T1, T2] step by step through slod's evaluator on a simulated
+clock, after backfilling the SLO window before T1. Per SLO instance it
+prints when each policy row fired and resolved, the incidents slod would
+have opened (one per burn, escalating ticket → page), and the budget
+spent in the range. Times are RFC 3339 or Unix seconds; --to defaults to
+now and --from to 7 days before --to. See docs/evaluator.md.`,
+		Example: `  sloctl backtest --prometheus http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
+  sloctl backtest --prometheus https://mimir/prometheus --header X-Scope-OrgID=team-a --format json slos/`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.Paths = args
+			if len(opts.Paths) == 0 {
+				opts.Paths = []string{"."}
+			}
+			if opts.Prometheus == "" {
+				return usageErrorf("--prometheus is required")
+			}
+			if !contains(backtestFormats, opts.Format) {
+				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(backtestFormats, ", "))
+			}
+			for _, h := range opts.Headers {
+				if k, _, ok := strings.Cut(h, "="); !ok || k == "" {
+					return usageErrorf("--header %q: want NAME=VALUE", h)
+				}
+			}
+			if opts.Step < time.Second || opts.Step%time.Second != 0 {
+				return usageErrorf("--step %s: must be a whole number of seconds", opts.Step)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runBacktest(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Prometheus, "prometheus", "", "base URL of a Prometheus-compatible query API")
+	f.StringVar(&opts.BearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the API")
+	f.StringArrayVar(&opts.Headers, "header", nil, "extra request header NAME=VALUE (repeatable), e.g. X-Scope-OrgID=tenant")
+	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "timeout of one query")
+	f.StringVar(&opts.From, "from", "", "start of the replay (RFC 3339 or Unix seconds; default 7 days before --to)")
+	f.StringVar(&opts.To, "to", "", "end of the replay (RFC 3339 or Unix seconds; default now)")
+	f.DurationVar(&opts.Step, "step", burnrate.DefaultStep, "evaluation step")
+	f.StringVar(&opts.Format, "format", "text", "output format: "+strings.Join(backtestFormats, ", "))
+	return cmd
+}
+
+func parseBacktestTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.UnixMilli(int64(secs * 1000)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor Unix seconds", s)
+}
+
+// BacktestReport is one SLO in `sloctl backtest --format json`.
+type BacktestReport struct {
+	SLO       string             `json:"slo"`
+	Service   string             `json:"service"`
+	Objective float64            `json:"objective"`
+	Window    string             `json:"window"`
+	Policy    string             `json:"policy"`
+	From      time.Time          `json:"from"`
+	To        time.Time          `json:"to"`
+	Queries   int                `json:"queries"`
+	Instances []BacktestInstance `json:"instances"`
+	Warnings  []string           `json:"warnings,omitempty"`
+	state     map[string]*instanceTrack
+}
+
+// BacktestInstance is one SLO instance's replay.
+type BacktestInstance struct {
+	Labels map[string]string `json:"labels"`
+	Rows   []BacktestRow     `json:"rows"`
+	// Incidents are ordered by start.
+	Incidents []burnrate.Incident `json:"incidents"`
+	// BudgetRemainingStart/End are the share of W's budget left at the
+	// first and last step; BudgetSpent is the errors counted in the range
+	// over W's budget at the end.
+	BudgetRemainingStart float64 `json:"budget_remaining_start"`
+	BudgetRemainingEnd   float64 `json:"budget_remaining_end"`
+	BudgetSpent          float64 `json:"budget_spent"`
+}
+
+// BacktestRow is one policy row's firing intervals.
+type BacktestRow struct {
+	Severity burnrate.Severity `json:"severity"`
+	Long     string            `json:"long"`
+	Short    string            `json:"short"`
+	Factor   float64           `json:"factor"`
+	Firings  []Firing          `json:"firings"`
+}
+
+// Firing is one interval during which a row fired; Resolved is absent when
+// it still fired at the end of the range.
+type Firing struct {
+	Fired    time.Time `json:"fired"`
+	Resolved time.Time `json:"resolved,omitzero"`
+	PeakBurn float64   `json:"peak_burn"`
+}
+
+type instanceTrack struct {
+	out *BacktestInstance
+}
+
+func runBacktest(opts *BacktestOptions) error {
+	to := opts.now().UTC()
+	if opts.To != "" {
+		t, err := parseBacktestTime(opts.To)
+		if err != nil {
+			return usageErrorf("--to: %v", err)
+		}
+		to = t
+	}
+	from := to.Add(-7 * 24 * time.Hour)
+	if opts.From != "" {
+		t, err := parseBacktestTime(opts.From)
+		if err != nil {
+			return usageErrorf("--from: %v", err)
+		}
+		from = t
+	}
+	from, to = from.Truncate(opts.Step), to.Truncate(opts.Step)
+	if !to.After(from) {
+		return usageErrorf("--from %s is not before --to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	set, diags := slo.Check(opts.Paths...)
+	diags = append(diags, burnrate.Lint(set)...)
+	slo.SortDiagnostics(diags)
+	for _, d := range diags {
+		fmt.Fprintln(opts.IO.Err, d.String())
+	}
+	if slo.HasErrors(diags) {
+		fmt.Fprintln(opts.IO.Err, "sloctl: fix the errors above (see sloctl lint) before backtesting")
+		return errFindings
+	}
+	if len(set.SLOs) == 0 {
+		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
+	}
+	headers := map[string]string{}
+	for _, h := range opts.Headers {
+		k, v, _ := strings.Cut(h, "=")
+		headers[k] = v
+	}
+	src, err := source.NewPrometheus(source.PrometheusOptions{URL: opts.Prometheus, BearerTokenFile: opts.BearerTokenFile,
+		Headers: headers, Timeout: opts.Timeout})
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	policies := burnrate.Policies(set)
+	ctx := context.Background()
+	var reports []*BacktestReport
+	for _, spec := range set.SLOs {
+		p, ok := burnrate.PolicyFor(spec, policies)
+		if !ok {
+			continue // lint reported the unknown policy
+		}
+		rep, err := backtestSLO(ctx, spec, p, src, from, to, opts.Step)
+		if err != nil {
+			return &exitError{code: exitFail, err: err}
+		}
+		reports = append(reports, rep)
+	}
+	if opts.Format == "json" {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jsonSafe(reports))
+	}
+	return writeBacktestText(opts.IO.Out, reports)
+}
+
+// backtestSLO replays one SLO and records row firings and incidents.
+func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q source.Querier, from, to time.Time, step time.Duration) (*BacktestReport, error) {
+	ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec, Policy: p, Step: step})
+	if err != nil {
+		return nil, err
+	}
+	rep := &BacktestReport{SLO: spec.ID, Service: spec.Service, Objective: spec.Objective, Window: burnrate.FormatDuration(spec.Window),
+		Policy: p.Name, From: from, To: to, state: map[string]*instanceTrack{}}
+	tracker := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: spec.Alerting.NoData, KeepResolved: math.MaxInt32})
+	var last []burnrate.InstanceEvaluation
+	n, err := source.Replay(ctx, ev, q, from, to, source.ReplayOptions{}, func(now time.Time) error {
+		last = ev.Evaluate(now)
+		for _, ie := range last {
+			st, ok := rep.state[ie.Key]
+			if !ok {
+				st = &instanceTrack{out: &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: ie.BudgetRemaining}}
+				for _, r := range ie.Rows {
+					st.out.Rows = append(st.out.Rows, BacktestRow{Severity: r.Row.Severity, Long: burnrate.FormatDuration(r.Row.Long),
+						Short: burnrate.FormatDuration(r.Row.Short), Factor: r.Factor})
+				}
+				rep.state[ie.Key] = st
+			}
+			for i, r := range ie.Rows {
+				row := &st.out.Rows[i]
+				open := len(row.Firings) > 0 && row.Firings[len(row.Firings)-1].Resolved.IsZero()
+				switch {
+				case r.Fires && !open:
+					row.Firings = append(row.Firings, Firing{Fired: now, PeakBurn: math.Min(r.LongBurn, r.ShortBurn)})
+				case r.Fires:
+					f := &row.Firings[len(row.Firings)-1]
+					f.PeakBurn = math.Max(f.PeakBurn, math.Min(r.LongBurn, r.ShortBurn))
+				case open:
+					row.Firings[len(row.Firings)-1].Resolved = now
+				}
+			}
+			st.out.BudgetRemainingEnd = ie.BudgetRemaining
+			tracker.Observe(burnrate.Subject{Key: spec.ID + ie.Key, SLO: spec.ID, Labels: ie.Labels, Window: spec.Window}, ie.Evaluation)
+		}
+		return nil
+	})
+	rep.Queries = n
+	if err != nil {
+		return nil, err
+	}
+	if d := ev.Dropped(); d > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d label sets over the instance cap were dropped", d))
+	}
+	incidents := append(tracker.Recent(), tracker.Open()...)
+	sort.SliceStable(incidents, func(i, j int) bool { return incidents[i].Start.Before(incidents[j].Start) })
+	keys := make([]string, 0, len(rep.state))
+	for k := range rep.state {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out := rep.state[k].out
+		out.Incidents = []burnrate.Incident{}
+		for _, inc := range incidents {
+			if inc.Key == spec.ID+k {
+				out.Incidents = append(out.Incidents, inc)
+			}
+		}
+		if in := ev.Instance(out.Labels); in != nil {
+			rng := in.Window(to, to.Sub(from))
+			w := in.Window(to, spec.Window)
+			if w.Total > 0 {
+				out.BudgetSpent = rng.Errors / (spec.ErrorBudget() * w.Total)
+			}
+		}
+		rep.Instances = append(rep.Instances, *out)
+	}
+	return rep, nil
+}
+
+// jsonSafe replaces NaN and ±Inf (no data) with null-able values: encoding/json
+// cannot encode them.
+func jsonSafe(reports []*BacktestReport) []*BacktestReport {
+	fix := func(x *float64) {
+		if math.IsNaN(*x) || math.IsInf(*x, 0) {
+			*x = 0
+		}
+	}
+	for _, r := range reports {
+		for i := range r.Instances {
+			in := &r.Instances[i]
+			fix(&in.BudgetRemainingStart)
+			fix(&in.BudgetRemainingEnd)
+			fix(&in.BudgetSpent)
+			for j := range in.Incidents {
+				inc := &in.Incidents[j]
+				fix(&inc.BudgetAtStart)
+				fix(&inc.BudgetSpent)
+				fix(&inc.BudgetRemaining)
+				fix(&inc.Burn)
+				for k := range inc.PeakBurn {
+					fix(&inc.PeakBurn[k].Burn)
+				}
+			}
+			for j := range in.Rows {
+				for k := range in.Rows[j].Firings {
+					fix(&in.Rows[j].Firings[k].PeakBurn)
+				}
+			}
+		}
+	}
+	if reports == nil {
+		return []*BacktestReport{}
+	}
+	return reports
+}
+
+func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	pctOf := func(x float64) string {
+		if math.IsNaN(x) {
+			return "n/a"
+		}
+		return strconv.FormatFloat(100*x, 'f', 2, 64) + "%"
+	}
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s (service %s): objective %s%% over %s, policy %s, %s .. %s (%d queries)\n",
+			r.SLO, r.Service, strconv.FormatFloat(r.Objective, 'g', -1, 64), r.Window, r.Policy, ts(r.From), ts(r.To), r.Queries)
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
+		}
+		for _, in := range r.Instances {
+			fmt.Fprintf(w, "  instance %s: budget remaining %s -> %s, %s of the budget spent in range\n",
+				burnrate.LabelsKey(in.Labels), pctOf(in.BudgetRemainingStart), pctOf(in.BudgetRemainingEnd), pctOf(in.BudgetSpent))
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "    SEVERITY\tLONG/SHORT\tFACTOR\tFIRED\tRESOLVED\tPEAK BURN")
+			fired := false
+			for _, row := range in.Rows {
+				for _, f := range row.Firings {
+					fired = true
+					res := "(still firing)"
+					if !f.Resolved.IsZero() {
+						res = ts(f.Resolved)
+					}
+					fmt.Fprintf(tw, "    %s\t%s/%s\t%s\t%s\t%s\t%s\n", row.Severity, row.Long, row.Short,
+						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res, strconv.FormatFloat(f.PeakBurn, 'f', 2, 64))
+				}
+			}
+			if !fired {
+				fmt.Fprintln(tw, "    (no row fired)\t\t\t\t\t")
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, inc := range in.Incidents {
+				end := "open at the end"
+				if !inc.Resolved.IsZero() {
+					end = "resolved " + ts(inc.Resolved)
+				}
+				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent))
+			}
+		}
+	}
+	return nil
+}

@@ -183,7 +183,10 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates a config; name prefixes error positions
 // and its directory anchors relative secret files. lookupEnv reads
-// environment variables (os.LookupEnv in production).
+// environment variables (os.LookupEnv in production); with a nil lookupEnv
+// secrets are not read, only checked to name exactly one source (for CI
+// checks of a config whose secrets live elsewhere). Such a config cannot
+// build PagerDuty or Opsgenie receivers.
 func ParseConfig(data []byte, name string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -227,7 +230,10 @@ func (c *Config) ReceiverNames() []string {
 	return out
 }
 
-var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+var (
+	labelName    = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	receiverName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+)
 
 func (c *Config) validate(p positions, baseDir string, lookupEnv func(string) (string, bool)) error {
 	var errs []error
@@ -270,8 +276,8 @@ func (c *Config) validate(p positions, baseDir string, lookupEnv func(string) (s
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
 		at := func(path ...any) []any { return append([]any{"receivers", i}, path...) }
-		if !labelName.MatchString(r.Name) {
-			errs = append(errs, p.errorf("receiver %q: name must match %s", r.Name, labelName)(at("name")...))
+		if !receiverName.MatchString(r.Name) {
+			errs = append(errs, p.errorf("receiver %q: name must match %s", r.Name, receiverName)(at("name")...))
 		} else if names[r.Name] {
 			errs = append(errs, p.errorf("receiver %q defined twice", r.Name)(at("name")...))
 		}

@@ -58,6 +58,8 @@ func (r secretRef) resolve(baseDir string, lookupEnv func(string) (string, bool)
 	switch {
 	case r.file != "" && r.env != "":
 		return Secret{}, fmt.Errorf("set only one of %s_file and %s_env", r.field, r.field)
+	case lookupEnv == nil && (r.file != "" || r.env != ""):
+		return Secret{}, nil // structure check only: sources are not read
 	case r.file != "":
 		p := r.file
 		if !filepath.IsAbs(p) {

@@ -81,6 +81,7 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(NewCmdGenerate(io, nil))
 	root.AddCommand(NewCmdExplain(io, nil))
 	root.AddCommand(NewCmdBacktest(io, nil))
+	root.AddCommand(NewCmdCheckConfig(io, nil))
 	return root
 }
 

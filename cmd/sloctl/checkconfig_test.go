@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckConfigExampleOffline(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main([]string{"check-config", "../../examples/notify.yaml", "--offline", "--route", "team=payments,severity=page"}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	for _, want := range []string{"ok", "payments-pagerduty", "pagerduty", "routing key from file pagerduty-routing-key", "route team=payments,severity=page -> payments-pagerduty, chatops"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestCheckConfigReadsSecretsButNeverPrintsThem(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pd"), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "notify.yaml")
+	if err := os.WriteFile(cfg, []byte("receivers: [{name: pd, pagerduty: {routing_key_file: pd}}, {name: og, opsgenie: {api_key_env: SLOCTL_TEST_OG}}]\nroute: {receiver: pd}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	opts := []string{"check-config", cfg}
+	if code := Main(opts, &out, &errb); code != exitFail || !strings.Contains(errb.String(), "SLOCTL_TEST_OG is not set") {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	t.Setenv("SLOCTL_TEST_OG", "og-value-that-must-not-print")
+	out.Reset()
+	errb.Reset()
+	if code := Main(opts, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	all := out.String() + errb.String()
+	if strings.Contains(all, key) || strings.Contains(all, "og-value-that-must-not-print") {
+		t.Errorf("a secret was printed:\n%s", all)
+	}
+}
+
+func TestCheckConfigReportsEveryErrorWithPosition(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(cfg, []byte(`receivers:
+  - name: a
+    log: {}
+    colour: blue
+route:
+  receiver: a
+  routes:
+    - receiver: b
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main([]string{"check-config", cfg, "--offline"}, &out, &errb); code != exitFail {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "bad.yaml:4:5: unknown field \"colour\" in receiver") {
+		t.Errorf("stderr %s", errb.String())
+	}
+	// Fix the unknown field: the route error is reported next, with its position.
+	data, _ := os.ReadFile(cfg)
+	_ = os.WriteFile(cfg, []byte(strings.Replace(string(data), "    colour: blue\n", "", 1)), 0o600)
+	errb.Reset()
+	if code := Main([]string{"check-config", cfg, "--offline"}, &out, &errb); code != exitFail || !strings.Contains(errb.String(), "bad.yaml:7:17: route: receiver \"b\" is not defined") {
+		t.Errorf("exit %d, stderr %s", code, errb.String())
+	}
+}
+
+func TestCheckConfigUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"check-config"},
+		{"check-config", "/no/such/file.yaml"},
+		{"check-config", "../../examples/notify.yaml", "--route", "novalue"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(args, &out, &errb); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}

@@ -130,12 +130,12 @@ func Generate(specs []*slo.Spec, policies map[string]burnrate.Policy, opts Optio
 			errs = append(errs, err)
 			continue
 		}
-		g, err := generate(s, p, opts)
+		gs, err := generate(s, p, opts)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("slo %q: %w", s.ID, err))
 			continue
 		}
-		f.Groups = append(f.Groups, g)
+		f.Groups = append(f.Groups, gs...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -218,7 +218,41 @@ func sortedCopy(s []string) []string {
 	return s
 }
 
-func generate(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
+func generate(s *slo.Spec, p burnrate.Policy, o Options) ([]Group, error) {
+	g, err := generateMain(s, p, o)
+	if err != nil {
+		return nil, err
+	}
+	if !budgetTier(s, p) {
+		return []Group{g}, nil
+	}
+	// The budget group condenses the base rates into hourly means, once an
+	// hour, so that the W window (for dashboards only, no alert reads it)
+	// sums 720 samples for 30d instead of 43,200.
+	sel := "{slo=" + strconv.Quote(s.ID) + "}"
+	base := burnrate.FormatDuration(o.BaseWindow)
+	tier := burnrate.FormatDuration(BudgetTier)
+	labels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
+	b := Group{Name: "slod-" + s.ID + "-budget", Interval: tier, Service: s.Service, Rules: []Rule{
+		{Record: ErrorsRate + tier, Expr: fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorsRate, base, sel, tier), Labels: labels},
+		{Record: TotalRate + tier, Expr: fmt.Sprintf("avg_over_time(%s%s%s[%s])", TotalRate, base, sel, tier), Labels: labels},
+	}}
+	return []Group{g, b}, nil
+}
+
+// BudgetTier is the resolution of the recorded rates the SLO window's
+// error ratio (budget remaining) is summed from, when no policy row reads
+// that window: it lags by up to this much, and reads W/BudgetTier samples.
+const BudgetTier = time.Hour
+
+// budgetTier reports whether the SLO window's ratio comes from the hourly
+// tier: for count-based SLIs, when no policy row alerts on that window
+// (alert windows stay exact to the evaluation interval).
+func budgetTier(s *slo.Spec, p burnrate.Policy) bool {
+	return s.SLI.Kind() != slo.KindRaw && !slices.Contains(p.Windows(), s.Window) && s.Window > BudgetTier
+}
+
+func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	if !(s.Objective > 0 && s.Objective < 100) {
 		return Group{}, fmt.Errorf("objective %v is outside (0, 100)", s.Objective)
 	}
@@ -264,6 +298,10 @@ func generate(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			expr = fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorRatio, base, sel, ws)
 		case w == o.BaseWindow:
 			expr = fmt.Sprintf("%s%s%s\n/\n%s%s%s", ErrorsRate, base, sel, TotalRate, base, sel)
+		case w == s.Window && budgetTier(s, p):
+			tier := burnrate.FormatDuration(BudgetTier)
+			expr = fmt.Sprintf("sum_over_time(%s%s%s[%s])\n/\nsum_over_time(%s%s%s[%s])",
+				ErrorsRate, tier, sel, ws, TotalRate, tier, sel, ws)
 		case w <= o.DirectMax:
 			// Rates of counters over the window itself: errors/total counted
 			// over the whole window, exact for counts.

@@ -197,12 +197,17 @@ func TestLongWindowsAreSummedFromRecordedCounts(t *testing.T) {
 	for _, r := range f.Groups[0].Rules {
 		byName[r.Record] = r.Expr
 	}
-	for _, w := range []string{"1d", "3d", "30d"} {
+	for w, tier := range map[string]string{"1d": "5m", "3d": "5m", "30d": "1h"} {
 		e := byName[ErrorRatio+w]
-		if !strings.Contains(e, "sum_over_time("+ErrorsRate+"5m") || !strings.Contains(e, "sum_over_time("+TotalRate+"5m") ||
+		if !strings.Contains(e, "sum_over_time("+ErrorsRate+tier) || !strings.Contains(e, "sum_over_time("+TotalRate+tier) ||
 			strings.Contains(e, "app_requests_total") || strings.Contains(e, "avg_over_time") {
-			t.Errorf("window %s is not a ratio of summed recorded counts: %s", w, e)
+			t.Errorf("window %s is not a ratio of summed recorded %s counts: %s", w, tier, e)
 		}
+	}
+	// The hourly tier the 30d window reads is the mean of the 5m rates.
+	if len(f.Groups) != 2 || f.Groups[1].Interval != "1h" ||
+		f.Groups[1].Rules[0].Expr != `avg_over_time(slod:sli_errors:rate5m{slo="checkout-availability"}[1h])` {
+		t.Errorf("budget group: %+v", f.Groups[1:])
 	}
 	if e := byName[ErrorRatio+"1h"]; !strings.Contains(e, "[1h]") || !strings.Contains(e, "app_errors_total") {
 		t.Errorf("1h window should read the SLI directly: %s", e)

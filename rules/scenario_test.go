@@ -57,6 +57,14 @@ type scenario struct {
 	checks  []check
 	// never lists PromQL checks that must return nothing at `end`.
 	never []string
+	// budget lists remaining-budget checks: at `at`, the recorded
+	// slod:error_budget:remaining_ratio is within 0.02 of want.
+	budget []budgetCheck
+}
+
+type budgetCheck struct {
+	at   time.Duration
+	want float64
 }
 
 // counterValues renders a counter of per-step increments in promtool's
@@ -113,6 +121,10 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 		Alertname string     `yaml:"alertname"`
 		ExpAlerts []expAlert `yaml:"exp_alerts"`
 	}
+	type sample struct {
+		Labels string  `yaml:"labels"`
+		Value  float64 `yaml:"value"`
+	}
 	type exprTest struct {
 		Expr       string `yaml:"expr"`
 		EvalTime   string `yaml:"eval_time"`
@@ -161,6 +173,16 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 	}
 	for _, q := range sc.never {
 		t.ExprTests = append(t.ExprTests, exprTest{Expr: q, EvalTime: secs(sc.end), ExpSamples: []any{}})
+	}
+	for _, b := range sc.budget {
+		t.ExprTests = append(t.ExprTests, exprTest{
+			Expr:     fmt.Sprintf("abs(%s - %s) < bool 0.02", BudgetRemaining, formatFloat(b.want)),
+			EvalTime: secs(b.at),
+			ExpSamples: []any{sample{
+				Labels: seriesSelector("", merge(sc.spec.Labels, map[string]string{"slo": sc.spec.ID, "service": sc.spec.Service})),
+				Value:  1,
+			}},
+		})
 	}
 	return yaml.Marshal(file{RuleFiles: []string{rulesPath}, EvaluationInterval: secs(sc.step), Tests: []test{t}})
 }
@@ -328,6 +350,12 @@ func TestScenarioSlowBurnTicketsNeverPages(t *testing.T) {
 	}
 	if !sawTicket {
 		t.Fatal("the formula predicts no ticket")
+	}
+	// The budget left over the (here partly filled) 30d window: the errors
+	// so far over the events so far, against the budget.
+	for _, at := range []time.Duration{t0 + 36*time.Hour, sc.end} {
+		spent := e * (at - t0).Seconds() / (at.Seconds() * spec.ErrorBudget())
+		sc.budget = append(sc.budget, budgetCheck{at: at, want: 1 - spent})
 	}
 	// Never a page at any evaluation, not just at the checked ones.
 	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,severity="page"}[%s])`, DefaultBurnAlert, secs(sc.end))}

@@ -2,7 +2,6 @@ package slo
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/prometheus/prometheus/promql/parser"
@@ -175,7 +174,7 @@ func (d *decoder) openSLOObjectives(f field, what string, s *Spec) bool {
 			return false
 		}
 		// Round away the binary artefact of ×100 (0.999×100 = 99.89999999999999).
-		s.Objective, _ = strconv.ParseFloat(strconv.FormatFloat(x*100, 'g', 12, 64), 64)
+		s.Objective = roundObjective(x * 100)
 		s.FieldPos["objective"] = d.pos(t.val)
 	case hasTP:
 		x, xok := d.num(tp, what+": targetPercent")

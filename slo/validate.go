@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,14 +84,12 @@ func (v *validator) spec(s *Spec) {
 
 	// SLO005, SLO006: the objective leaves a budget, and not a vanishing one.
 	switch {
+	case s.Objective == 100:
+		v.errorf(s.PosOf("objective"), RuleObjective, "%s: objective 100 leaves no error budget: any error would burn it infinitely fast; use 99.9 or similar", what)
 	case !(s.Objective > 0 && s.Objective < 100):
-		msg := "objective must be a percentage in (0, 100), e.g. 99.9"
-		if s.Objective == 100 {
-			msg = "objective 100 leaves no error budget: every error would burn it infinitely fast; use 99.9 or similar"
-		} else if s.Objective > 0 && s.Objective < 1 {
-			msg += fmt.Sprintf(" (%v looks like a ratio: did you mean %v?)", s.Objective, s.Objective*100)
-		}
-		v.errorf(s.PosOf("objective"), RuleObjective, "%s: %s, got %v", what, msg, s.Objective)
+		v.errorf(s.PosOf("objective"), RuleObjective, "%s: objective must be a percentage in (0, 100) such as 99.9, got %v", what, s.Objective)
+	case s.Objective <= 1:
+		v.errorf(s.PosOf("objective"), RuleObjective, "%s: objective is a percentage: %v%% looks like a ratio, did you mean %v?", what, s.Objective, roundObjective(s.Objective*100))
 	case s.Objective > ObjectiveWarnAbove:
 		budget := time.Duration((1 - s.Objective/100) * float64(s.Window)).Round(time.Second)
 		v.warnf(s.PosOf("objective"), RuleObjectiveHigh, "%s: objective %v allows %s of full outage per %s, less than alerting can react to",
@@ -122,6 +121,13 @@ func (v *validator) spec(s *Spec) {
 	}
 
 	v.queries(s, what)
+}
+
+// roundObjective drops the binary artefacts of scaling (0.999×100 =
+// 99.89999999999999) by rounding to 12 significant digits.
+func roundObjective(x float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	return r
 }
 
 func hasRunbook(s *Spec) bool {

@@ -181,6 +181,16 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(data, path, os.LookupEnv)
 }
 
+// LoadConfigOffline reads and validates a config without reading its
+// secrets (see ParseConfig), for checks where the secrets are not present.
+func LoadConfigOffline(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(data, path, nil)
+}
+
 // ParseConfig parses and validates a config; name prefixes error positions
 // and its directory anchors relative secret files. lookupEnv reads
 // environment variables (os.LookupEnv in production); with a nil lookupEnv

@@ -240,17 +240,28 @@ var ErrClosed = errors.New("notify: dispatcher closed")
 // bbolt transaction. It returns nil only after that transaction is durable
 // on disk; the page is then delivered even if the process dies.
 func (d *Dispatcher) Enqueue(ctx context.Context, p Page) error {
+	return d.EnqueueAll(ctx, []Page{p})
+}
+
+// EnqueueAll is Enqueue for several pages in one transaction (one fsync):
+// all are accepted or none. Pages keep their order per receiver.
+func (d *Dispatcher) EnqueueAll(ctx context.Context, pages []Page) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("notify: page %s: %w", p.DedupKey, err)
-	}
-	if p.StartsAt.IsZero() {
-		p.StartsAt = d.clock.Now()
-	}
-	if p.Action == Resolve && p.EndsAt.IsZero() {
-		p.EndsAt = d.clock.Now()
+	now := d.clock.Now()
+	pages = slices.Clone(pages)
+	for i := range pages {
+		p := &pages[i]
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("notify: page %s: %w", p.DedupKey, err)
+		}
+		if p.StartsAt.IsZero() {
+			p.StartsAt = now
+		}
+		if p.Action == Resolve && p.EndsAt.IsZero() {
+			p.EndsAt = now
+		}
 	}
 	d.mu.Lock()
 	closed := d.closed
@@ -258,79 +269,94 @@ func (d *Dispatcher) Enqueue(ctx context.Context, p Page) error {
 	if closed {
 		return ErrClosed
 	}
-	now := d.clock.Now()
-	var receivers []string
+	woken := map[string]int{}
 	err := d.db.Update(func(tx *bolt.Tx) error {
-		act := tx.Bucket(bucketActive)
-		var prev *active
-		if v := act.Get([]byte(p.DedupKey)); v != nil {
-			prev = &active{}
-			if err := json.Unmarshal(v, prev); err != nil {
-				prev = nil
-			}
-		}
-		if p.Action == Trigger {
-			receivers = d.cfg.Route.Receivers(p.RouteLabels())
-			if prev != nil {
-				// An escalation (ticket -> page) may add receivers;
-				// the resolve must reach all of them.
-				receivers = union(prev.Receivers, receivers)
-			}
-			v, err := json.Marshal(active{Page: p, Receivers: receivers})
+		clear(woken)
+		for _, p := range pages {
+			receivers, err := d.put(tx, p, now)
 			if err != nil {
-				return err
+				return fmt.Errorf("page %s: %w", p.DedupKey, err)
 			}
-			if err := act.Put([]byte(p.DedupKey), v); err != nil {
-				return err
-			}
-		} else {
-			if prev != nil {
-				receivers = prev.Receivers
-				p = fillResolve(p, prev.Page)
-				if err := act.Delete([]byte(p.DedupKey)); err != nil {
-					return err
-				}
-			} else {
-				receivers = d.cfg.Route.Receivers(p.RouteLabels())
-			}
-		}
-		val, err := json.Marshal(entry{Page: p, EnqueuedAt: now})
-		if err != nil {
-			return err
-		}
-		ob := tx.Bucket(bucketOutbox)
-		for _, r := range receivers {
-			b := ob.Bucket([]byte(r))
-			if b == nil { // a receiver removed from the config since the trigger
-				if b, err = ob.CreateBucket([]byte(r)); err != nil {
-					return err
-				}
-			}
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := b.Put(seqKey(seq), val); err != nil {
-				return err
+			for _, r := range receivers {
+				woken[r]++
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("notify: enqueue page %s: %w", p.DedupKey, err)
+		return fmt.Errorf("notify: enqueue: %w", err)
 	}
-	for _, r := range receivers {
+	for r, n := range woken {
 		w, ok := d.workers[r]
 		if !ok {
 			continue
 		}
-		d.m.enqueued.WithLabelValues(r).Inc()
+		d.m.enqueued.WithLabelValues(r).Add(float64(n))
 		select {
 		case w.wake <- struct{}{}:
 		default:
 		}
 	}
 	return nil
+}
+
+// put routes one page inside tx and appends it to each receiver's outbox.
+// A trigger is remembered as active with its receivers; a resolve goes to
+// the receivers of its active trigger and ends it.
+func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time) ([]string, error) {
+	act := tx.Bucket(bucketActive)
+	var prev *active
+	if v := act.Get([]byte(p.DedupKey)); v != nil {
+		prev = &active{}
+		if err := json.Unmarshal(v, prev); err != nil {
+			prev = nil
+		}
+	}
+	var receivers []string
+	if p.Action == Trigger {
+		receivers = d.cfg.Route.Receivers(p.RouteLabels())
+		if prev != nil {
+			// An escalation (ticket -> page) may add receivers; the
+			// resolve must reach all of them.
+			receivers = union(prev.Receivers, receivers)
+		}
+		v, err := json.Marshal(active{Page: p, Receivers: receivers})
+		if err != nil {
+			return nil, err
+		}
+		if err := act.Put([]byte(p.DedupKey), v); err != nil {
+			return nil, err
+		}
+	} else if prev != nil {
+		receivers = prev.Receivers
+		p = fillResolve(p, prev.Page)
+		if err := act.Delete([]byte(p.DedupKey)); err != nil {
+			return nil, err
+		}
+	} else {
+		receivers = d.cfg.Route.Receivers(p.RouteLabels())
+	}
+	val, err := json.Marshal(entry{Page: p, EnqueuedAt: now})
+	if err != nil {
+		return nil, err
+	}
+	ob := tx.Bucket(bucketOutbox)
+	for _, r := range receivers {
+		b := ob.Bucket([]byte(r))
+		if b == nil { // a receiver removed from the config since the trigger
+			if b, err = ob.CreateBucket([]byte(r)); err != nil {
+				return nil, err
+			}
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Put(seqKey(seq), val); err != nil {
+			return nil, err
+		}
+	}
+	return receivers, nil
 }
 
 // fillResolve copies what a resolve leaves out from its trigger, so that

@@ -1,6 +1,8 @@
 package burnrate
 
 import (
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +129,20 @@ func TestPolicyFromSpec(t *testing.T) {
 	}
 	if err := ps["inverted"].Validate(30 * 24 * 3600e9); err == nil {
 		t.Error("Validate accepts a short window longer than the long one")
+	}
+}
+
+func TestPolicyRulesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/lint.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^## (POL\d{3})`).FindAllStringSubmatch(string(doc), -1) {
+		documented = append(documented, m[1])
+	}
+	want := []string{RulePolicyRow, RulePolicyWindow, RuleRowCannotFire, RuleSeverityCannotFire}
+	if !slices.Equal(documented, want) {
+		t.Errorf("docs/lint.md documents %v, want %v", documented, want)
 	}
 }

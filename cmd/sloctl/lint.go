@@ -42,6 +42,8 @@ position and rule ID (see docs/lint.md).
 
 Diagnostics go to stdout, a summary to stderr. Exit codes: 0 clean or
 warnings only, 1 any error (or any warning with --strict), 2 bad usage.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		Example: `  sloctl lint examples/slos
   sloctl lint --format github --strict slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {

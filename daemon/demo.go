@@ -27,8 +27,11 @@ const (
 // Demo is synthetic traffic for the SLOs in examples/slos, fed to the
 // embedded PromQL engine: the same queries, reader and evaluator as against
 // a real Prometheus. Its script, relative to Start:
-//   - checkout: 30% of requests fail from +1m to +5m (a page that resolves);
-//   - api-gateway route /v1/orders: 5% fail from +2m to +6m (a page);
+//   - checkout: every request fails from +1m to +3m: the 1h/5m row pages
+//     51.8 s in (Workbook: 2% × 30d × 0.1% ÷ 100%), and the incident
+//     resolves once the 5m window has cleared and the 5m hold-down passed;
+//   - api-gateway route /v1/orders: 20% fail from +2m to +12m: a page about
+//     4.3 minutes in, ranked against the checkout one;
 //   - catalog: 0.4% errors over the last two days of history (a ticket);
 //   - everything else stays healthy, with a daily traffic cycle.
 type Demo struct {
@@ -49,7 +52,7 @@ type demoSeries struct {
 }
 
 // DemoScript describes the scripted incidents, for the log.
-const DemoScript = "checkout: 30% errors from +1m to +5m (page); api-gateway /v1/orders: 5% errors from +2m to +6m (page); catalog: 0.4% errors for two days (ticket)"
+const DemoScript = "checkout: full outage from +1m to +3m (pages ~52s in); api-gateway /v1/orders: 20% errors from +2m to +12m (pages ~4m in); catalog: 0.4% errors for two days (ticket)"
 
 // NewDemo builds the traffic and fills history up to start.
 func NewDemo(start time.Time) (*Demo, error) {
@@ -85,7 +88,7 @@ func NewDemo(start time.Time) (*Demo, error) {
 	// checkout availability and latency.
 	checkoutTraffic := rps(40)
 	split("http_requests_total", []string{"job", "checkout"}, "200", "500", checkoutTraffic,
-		window(time.Minute, 5*time.Minute, 0.3, 0.0003))
+		window(time.Minute, 3*time.Minute, 1, 0.0003))
 	hl := []string{"job", "checkout", "handler", "/api/checkout"}
 	slow := func(t time.Time) float64 { return 0.004 }
 	d.add(labels.FromStrings(append(hl, "__name__", "http_request_duration_seconds_bucket", "le", "0.3")...), func(t time.Time) float64 {
@@ -97,7 +100,7 @@ func NewDemo(start time.Time) (*Demo, error) {
 	for _, route := range []string{"/v1/orders", "/v1/users", "/v1/search"} {
 		errs := func(time.Time) float64 { return 0.0002 }
 		if route == "/v1/orders" {
-			errs = window(2*time.Minute, 6*time.Minute, 0.05, 0.0002)
+			errs = window(2*time.Minute, 12*time.Minute, 0.2, 0.0002)
 		}
 		split("http_requests_total", []string{"job", "api-gateway", "route", route}, "200", "503", rps(25), errs)
 	}

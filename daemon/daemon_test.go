@@ -1,0 +1,439 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+)
+
+// demoStart is a fixed start for the demo script in tests.
+var demoStart = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// lockedBuffer collects what the log receiver writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// clock is a settable clock for a daemon driven tick by tick.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// failingReader fails while fail is set, to stand for a source outage.
+type failingReader struct {
+	Reader
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *failingReader) set(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
+
+func (f *failingReader) Read(ctx context.Context, spec *slo.Spec, from, to time.Time, res, step time.Duration) (burnrate.Batch, error) {
+	f.mu.Lock()
+	fail := f.fail
+	f.mu.Unlock()
+	if fail {
+		return burnrate.Batch{}, errors.New("connection refused")
+	}
+	return f.Reader.Read(ctx, spec, from, to, res, step)
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	if pb.Counter != nil {
+		return pb.Counter.GetValue()
+	}
+	return pb.Gauge.GetValue()
+}
+
+type harness struct {
+	d      *Daemon
+	clock  *clock
+	reader *QueryReader
+	out    *lockedBuffer
+	reg    *prometheus.Registry
+}
+
+// sharedDemo builds the 30-day demo history once for all tests that only read it.
+var (
+	demoOnce sync.Once
+	demo     *Demo
+	demoErr  error
+	demoMu   sync.Mutex
+)
+
+func demoEngine(t *testing.T) *Demo {
+	t.Helper()
+	demoOnce.Do(func() { demo, demoErr = NewDemo(demoStart) })
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
+	return demo
+}
+
+// newDemoDaemon is a daemon over the demo traffic, driven tick by tick.
+// A test that wraps the reader passes wrap.
+func newDemoDaemon(t *testing.T, stateDir string, mod func(*Config), wrap func(Reader) Reader) *harness {
+	t.Helper()
+	dm := demoEngine(t)
+	cfg := DefaultConfig
+	cfg.SLODir = filepath.Join("..", "examples", "slos")
+	cfg.StateDir = stateDir
+	cfg.Step, cfg.Interval, cfg.QueryDelay = DemoStep, DemoStep, 0
+	cfg.Demo = true
+	if mod != nil {
+		mod(&cfg)
+	}
+	h := &harness{clock: &clock{t: demoStart}, reader: &QueryReader{Querier: dm.Engine}, out: &lockedBuffer{},
+		reg: prometheus.NewRegistry()}
+	var r Reader = h.reader
+	if wrap != nil {
+		r = wrap(r)
+	}
+	d, err := New(Options{Config: cfg, Reader: r, Logger: slog.New(slog.DiscardHandler), Registry: h.reg,
+		Now: h.clock.Now, Stdout: h.out, SourceName: "embedded",
+		BeforeTick: func(now time.Time) {
+			demoMu.Lock()
+			defer demoMu.Unlock()
+			if err := dm.Advance(now); err != nil {
+				t.Error(err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	t.Cleanup(func() { _ = d.dispatcher.Close() })
+	return h
+}
+
+// runTo ticks every interval from the clock's time through end.
+func (h *harness) runTo(end time.Time) {
+	for t := h.clock.Now(); !t.After(end); t = t.Add(h.d.cfg.Interval) {
+		h.clock.Set(t)
+		h.d.tick(context.Background(), t)
+	}
+	h.clock.Set(end.Add(h.d.cfg.Interval))
+}
+
+func findIncident(incs []burnrate.Incident, slo string) (burnrate.Incident, bool) {
+	for _, inc := range incs {
+		if inc.SLO == slo && inc.Class == burnrate.ClassBurn {
+			return inc, true
+		}
+	}
+	return burnrate.Incident{}, false
+}
+
+func TestDemoPagesAndResolvesTheScriptedIncident(t *testing.T) {
+	h := newDemoDaemon(t, t.TempDir(), nil, nil)
+	h.runTo(demoStart)
+	if !h.d.Snapshot().Ready {
+		t.Fatal("not ready after the first tick")
+	}
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+		t.Fatal("checkout pages before its scripted outage")
+	}
+	if inc, ok := findIncident(h.d.tracker.Open(), "catalog-availability"); !ok || inc.Severity != burnrate.SeverityTicket {
+		t.Fatalf("the catalog's two-day slow burn raises no ticket: %+v", inc)
+	}
+	// The full outage starts at +1m: the 1h row reaches 14.4 after 51.8 s
+	// (Workbook), so the page must come within two ticks of that.
+	detect := demoStart.Add(time.Minute + 51840*time.Millisecond)
+	h.runTo(detect.Add(-DemoStep))
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+		t.Fatal("checkout paged before the Workbook detection time")
+	}
+	h.runTo(detect.Add(2 * DemoStep))
+	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	if !ok || inc.Severity != burnrate.SeverityPage {
+		t.Fatalf("no checkout page two ticks after the detection time; open: %+v", h.d.tracker.Open())
+	}
+	// The outage ends at +3m; the 1h/5m row's 5m window clears by +8m and
+	// the 5m hold-down follows.
+	h.runTo(demoStart.Add(12*time.Minute + DemoStep))
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); !ok {
+		t.Fatal("checkout incident resolved before its window and hold-down passed")
+	}
+	h.runTo(demoStart.Add(14 * time.Minute))
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+		t.Fatal("checkout incident still open 11 minutes after the outage")
+	}
+	res, ok := findIncident(h.d.tracker.Recent(), "checkout-availability")
+	if !ok || !res.Start.Equal(inc.Start) {
+		t.Fatalf("resolved incident %+v, want the one opened at %v", res, inc.Start)
+	}
+	// The route SLO pages for /v1/orders only.
+	var orders int
+	for _, r := range append(h.d.tracker.Recent(), h.d.tracker.Open()...) {
+		if r.SLO == "api-gateway-route-availability" {
+			if r.Labels["route"] != "/v1/orders" {
+				t.Errorf("route %q paged", r.Labels["route"])
+			}
+			orders++
+		}
+	}
+	if orders != 1 {
+		t.Errorf("%d /v1/orders incidents, want 1", orders)
+	}
+	// Pages were committed: triggers and resolves, the same dedup key.
+	if got := metricValue(t, h.d.m.pages.WithLabelValues("trigger")); got < 3 {
+		t.Errorf("%v triggers queued, want at least 3 (catalog, checkout, orders)", got)
+	}
+	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != 1 {
+		t.Errorf("%v resolves queued, want 1 (checkout)", got)
+	}
+}
+
+func TestRestartRestoresStateAndReadsOnlyTheGap(t *testing.T) {
+	dir := t.TempDir()
+	a := newDemoDaemon(t, dir, nil, nil)
+	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); !ok {
+		t.Fatal("no checkout incident before the restart")
+	}
+	_, coldSteps := a.reader.Stats()
+	a.d.saveState(a.clock.Now())
+	_ = a.d.dispatcher.Close()
+
+	b := newDemoDaemon(t, dir, nil, nil)
+	if _, ok := findIncident(b.d.tracker.Open(), "checkout-availability"); !ok {
+		t.Fatal("the open incident was not restored")
+	}
+	b.clock.Set(demoStart.Add(3 * time.Minute))
+	b.runTo(demoStart.Add(3 * time.Minute))
+	_, steps := b.reader.Stats()
+	// 50s of gap plus 2 re-read steps, for 7 SLOs: a few dozen steps, not 30 days.
+	if max := int64(7 * (6 + rereadSteps + 1)); steps > max {
+		t.Errorf("restart read %d steps (cold start read %d), want at most %d", steps, coldSteps, max)
+	}
+	if coldSteps < 7*259200/10 {
+		t.Errorf("cold start read only %d steps", coldSteps)
+	}
+	if got := metricValue(t, b.d.m.changes.WithLabelValues("opened")); got != 0 {
+		t.Errorf("restarted daemon opened %v incidents again", got)
+	}
+	if !b.d.Snapshot().Ready {
+		t.Error("restarted daemon not ready")
+	}
+}
+
+func TestSourceOutageIsReportedBackfilledAndReplayed(t *testing.T) {
+	var fr *failingReader
+	h := newDemoDaemon(t, t.TempDir(), nil, func(r Reader) Reader { fr = &failingReader{Reader: r}; return fr })
+	h.runTo(demoStart.Add(30 * time.Second))
+	// The source fails for the whole checkout outage (+1m to +5m).
+	fr.set(true)
+	h.runTo(demoStart.Add(7 * time.Minute))
+	snap := h.d.Snapshot()
+	if snap.Source.Up || !strings.Contains(snap.Source.LastError, "connection refused") {
+		t.Fatalf("source status %+v during the outage", snap.Source)
+	}
+	if got := metricValue(t, h.d.m.sourceUp); got != 0 {
+		t.Errorf("slod_source_up %v during the outage", got)
+	}
+	if metricValue(t, h.d.m.queryErrors) == 0 {
+		t.Error("no query errors counted")
+	}
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+		t.Fatal("an incident opened without data")
+	}
+	fr.set(false)
+	h.runTo(demoStart.Add(7*time.Minute + DemoStep))
+	if !h.d.Snapshot().Source.Up {
+		t.Fatal("source still down after it recovered")
+	}
+	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	if !ok {
+		t.Fatal("the burn during the outage was missed")
+	}
+	// Replayed at the tick where it happened (51.8 s into the outage at
+	// +1m, within a tick: traffic follows a daily cycle, so the error share
+	// of the last hour is not exactly the uniform-traffic figure), not when
+	// the source came back.
+	detect := demoStart.Add(time.Minute + 51840*time.Millisecond)
+	if inc.Start.Before(detect.Add(-DemoStep)) || inc.Start.After(detect.Add(DemoStep)) {
+		t.Errorf("incident start %v, want within a tick of %v", inc.Start, detect)
+	}
+}
+
+func TestShardsSplitInstancesExactlyOnce(t *testing.T) {
+	all := newDemoDaemon(t, t.TempDir(), nil, nil)
+	all.runTo(demoStart)
+	want := map[string]bool{}
+	for k := range all.d.lastEval {
+		want[k] = true
+	}
+	if len(want) != 9 {
+		t.Fatalf("%d instances without sharding, want 9 (7 SLOs, 3 routes)", len(want))
+	}
+	seen := map[string]int{}
+	for i := range 2 {
+		h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.Shard = Shard{Index: i, Count: 2} }, nil)
+		h.runTo(demoStart)
+		if len(h.d.lastEval) == 0 {
+			t.Errorf("shard %d/2 evaluates nothing", i)
+		}
+		for k := range h.d.lastEval {
+			seen[k]++
+		}
+	}
+	for k := range want {
+		if seen[k] != 1 {
+			t.Errorf("instance %s evaluated %d times across shards, want once", k, seen[k])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("shards evaluated %d instances, want %d", len(seen), len(want))
+	}
+}
+
+func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "examples", "slos")
+	for _, f := range []string{"checkout-availability.yaml", "policies.yaml"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
+	h.runTo(demoStart)
+	if len(h.d.slos) != 1 {
+		t.Fatalf("%d slos", len(h.d.slos))
+	}
+	// A bad file next to a good one: reported, skipped, the rest runs.
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: slod/v1\nservice: x\nslos:\n  - name: y\n    objective: 100\n    bogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.load(); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.d.slos) != 1 || h.d.slos["checkout-availability"] == nil {
+		t.Fatalf("slos after a bad file: %v", sortedIDs(h.d.slos))
+	}
+	h.d.publish(h.clock.Now())
+	if p := h.d.Snapshot().Problems; len(p) == 0 || !strings.Contains(p[0].Where, "bad.yaml") {
+		t.Errorf("problems %+v do not name bad.yaml", p)
+	}
+	if got := metricValue(t, h.d.m.sloFilesBad); got != 1 {
+		t.Errorf("slod_slo_files_invalid %v", got)
+	}
+	// The ring buffers survived the reload.
+	if h.d.slos["checkout-availability"].eval.LastStep().IsZero() {
+		t.Error("reload dropped the ingested history")
+	}
+	// Nothing valid left: the old set stays.
+	if err := os.WriteFile(filepath.Join(dir, "checkout-availability.yaml"), []byte("not: [valid"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.load(); err != nil {
+		t.Fatal(err)
+	}
+	if h.d.slos["checkout-availability"] == nil {
+		t.Fatal("the old set was dropped although nothing valid replaced it")
+	}
+	if got := metricValue(t, h.d.m.reloads.WithLabelValues("failed")); got != 1 {
+		t.Errorf("failed reloads %v", got)
+	}
+}
+
+func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
+	spec := &slo.Spec{ID: "checkout-availability", Service: "checkout", Objective: 99.9, Window: 30 * 24 * time.Hour,
+		Labels:      map[string]string{"team": "payments"},
+		Annotations: map[string]string{"runbook": "https://runbooks/x"},
+		Alerting:    slo.Alerting{Page: slo.AlertClass{Labels: map[string]string{"routing": "pager"}}}}
+	inc := burnrate.Incident{Key: "checkout-availability{}", SLO: spec.ID, Class: burnrate.ClassBurn,
+		Severity: burnrate.SeverityPage, Start: demoStart, Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour}
+	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, spec)
+	if !ok {
+		t.Fatal("no page")
+	}
+	if p.DedupKey != DedupKey(spec.ID, nil, burnrate.ClassBurn) || p.Action != "trigger" || p.Severity != "page" {
+		t.Errorf("page %+v", p)
+	}
+	if p.Labels["team"] != "payments" || p.Labels["routing"] != "pager" || p.Labels["slo"] != spec.ID || p.Labels["service"] != "checkout" {
+		t.Errorf("labels %v", p.Labels)
+	}
+	if len(p.Links) != 1 || p.Links[0].Href != "https://runbooks/x" {
+		t.Errorf("links %v", p.Links)
+	}
+	if err := p.Validate(); err != nil {
+		t.Error(err)
+	}
+	inc.Resolved = demoStart.Add(time.Hour)
+	r, _ := PageFor(burnrate.Change{Kind: burnrate.ChangeResolved, Incident: inc}, spec)
+	if r.Action != "resolve" || r.DedupKey != p.DedupKey || !r.EndsAt.Equal(inc.Resolved) {
+		t.Errorf("resolve %+v", r)
+	}
+	// A class whose pages are disabled falls back to a ticket.
+	spec.Alerting.Page.Disabled = true
+	if tp, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, spec); !ok || tp.Severity != "ticket" {
+		t.Errorf("disabled page class: %v %+v", ok, tp)
+	}
+	// The no-data class gets its own key.
+	if DedupKey(spec.ID, nil, burnrate.ClassNoData) == p.DedupKey {
+		t.Error("no-data and burn incidents share a dedup key")
+	}
+}
+
+func TestAlignAndReplayTimes(t *testing.T) {
+	at := time.Date(2026, 11, 1, 12, 0, 37, 0, time.UTC)
+	if got := alignDown(at, 10*time.Second); !got.Equal(at.Add(-7 * time.Second)) {
+		t.Errorf("alignDown %v", got)
+	}
+	if got := alignUp(at, time.Minute); !got.Equal(time.Date(2026, 11, 1, 12, 1, 0, 0, time.UTC)) {
+		t.Errorf("alignUp %v", got)
+	}
+	from, to := demoStart, demoStart.Add(time.Minute)
+	got := replayTimes(from, to, 20*time.Second, time.Hour)
+	if len(got) != 3 || !got[0].Equal(from.Add(20*time.Second)) || !got[2].Equal(to) {
+		t.Errorf("replay %v", got)
+	}
+	if got := replayTimes(from, from.Add(10*time.Hour), time.Minute, time.Hour); len(got) != 60 {
+		t.Errorf("replay bounded by max-replay: %d times", len(got))
+	}
+}

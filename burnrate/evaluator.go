@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slodhq/slod/slo"
@@ -44,6 +46,9 @@ type StepCount struct {
 type Series struct {
 	// Labels are the group_by labels (empty for an SLO without group_by).
 	Labels map[string]string
+	// Key is LabelsKey(Labels) when the source already has it (it saves
+	// the evaluator rebuilding it on every tick); empty otherwise.
+	Key string
 	// Steps are sorted by End, each End a multiple of the batch resolution.
 	Steps []StepCount
 }
@@ -186,8 +191,11 @@ func (e *Evaluator) stepIndex(t time.Time) int64 {
 }
 
 // instance returns the instance of a label set, creating it under the cap.
-func (e *Evaluator) instance(labels map[string]string) (*Instance, bool) {
-	key := LabelsKey(labels)
+// key is LabelsKey(labels) when the caller has it, else empty.
+func (e *Evaluator) instance(labels map[string]string, key string) (*Instance, bool) {
+	if key == "" {
+		key = LabelsKey(labels)
+	}
 	if i, ok := e.index[key]; ok {
 		return e.instances[i], true
 	}
@@ -224,18 +232,19 @@ func (e *Evaluator) Ingest(b Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var (
-		errs     []error
-		card     *CardinalityError
-		tooOld   int
-		series   = b.Series
-		grouped  = len(e.spec.GroupBy) > 0
-		emptySet = []Series{{Labels: map[string]string{}}}
+		errs    []error
+		card    *CardinalityError
+		series  = b.Series
+		grouped = len(e.spec.GroupBy) > 0
 	)
 	if !grouped && len(series) == 0 && to > from {
-		series = emptySet
+		series = []Series{{Labels: map[string]string{}}}
 	}
-	for _, s := range series {
-		in, ok := e.instance(s.Labels)
+	// Resolve (or create) every instance first; the sets below touch
+	// only their own instance and run in parallel.
+	ins := make([]*Instance, len(series))
+	for i, s := range series {
+		in, ok := e.instance(s.Labels, s.Key)
 		if !ok {
 			if card == nil {
 				card = &CardinalityError{SLO: e.spec.ID, Max: e.max, Example: LabelsKey(s.Labels)}
@@ -244,47 +253,86 @@ func (e *Evaluator) Ingest(b Batch) error {
 			e.dropped++
 			continue
 		}
-		// Walk the batch's range at its resolution; a step the series
-		// does not list is unknown.
-		next := 0
-		start := floorDiv(from, per)*per + per // first interval end after from
-		for k := start; k <= to; k += per {
-			errs, total := math.NaN(), math.NaN()
-			for next < len(s.Steps) && e.stepIndex(s.Steps[next].End) < k {
-				next++
-			}
-			if next < len(s.Steps) && e.stepIndex(s.Steps[next].End) == k {
-				errs, total = s.Steps[next].Errors, s.Steps[next].Total
-			}
-			if per > 1 {
-				// The interval's leading steps: known and empty when the
-				// interval is known, unknown otherwise.
-				_, known := sanitize(errs, total)
-				for j := k - per + 1; j < k; j++ {
-					z := math.NaN()
-					if known {
-						z = 0
-					}
-					if in.set(j, z, z) == setTooOld {
-						tooOld++
-					}
-				}
-			}
-			if in.set(k, errs, total) == setTooOld {
-				tooOld++
+		ins[i] = in
+	}
+	var tooOld atomic.Int64
+	start := floorDiv(from, per)*per + per // first interval end after from
+	parallel(len(series), func(lo, hi int) {
+		old := 0
+		for i := lo; i < hi; i++ {
+			if ins[i] != nil {
+				old += e.setSeries(ins[i], series[i].Steps, start, to, per)
 			}
 		}
-	}
+		tooOld.Add(int64(old))
+	})
 	if b.To.After(e.lastStep) {
 		e.lastStep = b.To
 	}
 	if card != nil {
 		errs = append(errs, card)
 	}
-	if tooOld > 0 {
-		errs = append(errs, fmt.Errorf("slo %q: %d steps: %w", e.spec.ID, tooOld, ErrStepTooOld))
+	if n := tooOld.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("slo %q: %d steps: %w", e.spec.ID, n, ErrStepTooOld))
 	}
 	return errors.Join(errs...)
+}
+
+// setSeries walks the batch's range at its resolution and sets every
+// interval end from the series; a step the series does not list is
+// unknown. It returns how many steps were too old to set.
+func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per int64) int {
+	tooOld, next := 0, 0
+	for k := start; k <= to; k += per {
+		errs, total := math.NaN(), math.NaN()
+		for next < len(steps) && e.stepIndex(steps[next].End) < k {
+			next++
+		}
+		if next < len(steps) && e.stepIndex(steps[next].End) == k {
+			errs, total = steps[next].Errors, steps[next].Total
+		}
+		if per > 1 {
+			// The interval's leading steps: known and empty when the
+			// interval is known, unknown otherwise.
+			z := math.NaN()
+			if _, known := sanitize(errs, total); known {
+				z = 0
+			}
+			for j := k - per + 1; j < k; j++ {
+				if in.set(j, z, z) == setTooOld {
+					tooOld++
+				}
+			}
+		}
+		if in.set(k, errs, total) == setTooOld {
+			tooOld++
+		}
+	}
+	return tooOld
+}
+
+// parallelMin is the number of instances below which work stays on one goroutine.
+const parallelMin = 2048
+
+// parallel runs fn over [0, n) split across GOMAXPROCS goroutines.
+// Instances are independent, so ingest and evaluation scale with cores.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < parallelMin || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
 
 // Prune removes instances that have had no data for longer than ttl
@@ -328,10 +376,13 @@ func (e *Evaluator) Evaluate(now time.Time) []InstanceEvaluation {
 	defer e.mu.Unlock()
 	out := make([]InstanceEvaluation, len(e.instances))
 	rows := make([]RowResult, len(e.instances)*len(e.policy.Rows))
-	for i, in := range e.instances {
-		r := rows[i*len(e.policy.Rows) : (i+1)*len(e.policy.Rows) : (i+1)*len(e.policy.Rows)]
-		out[i] = InstanceEvaluation{Key: in.key, Labels: in.labels, Evaluation: e.evaluate(in, now, r)}
-	}
+	nr := len(e.policy.Rows)
+	parallel(len(e.instances), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			in := e.instances[i]
+			out[i] = InstanceEvaluation{Key: in.key, Labels: in.labels, Evaluation: e.evaluate(in, now, rows[i*nr:(i+1)*nr:(i+1)*nr])}
+		}
+	})
 	return out
 }
 

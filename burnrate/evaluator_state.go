@@ -57,10 +57,7 @@ func (e *Evaluator) MarshalBinary() ([]byte, error) {
 		for i := range in.tiers {
 			t := &in.tiers[i]
 			b = binary.AppendVarint(b, t.newest)
-			for _, v := range t.errs {
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-			}
-			for _, v := range t.tots {
+			for _, v := range t.ev {
 				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 			}
 			for _, v := range t.known {
@@ -126,11 +123,8 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 		for ti := range in.tiers {
 			t := &in.tiers[ti]
 			t.newest = r.varint()
-			for j := range t.errs {
-				t.errs[j] = math.Float64frombits(r.uint64())
-			}
-			for j := range t.tots {
-				t.tots[j] = math.Float64frombits(r.uint64())
+			for j := range t.ev {
+				t.ev[j] = math.Float64frombits(r.uint64())
 			}
 			for j := range t.known {
 				t.known[j] = r.uint32()

@@ -66,7 +66,7 @@ func newInstance(labels map[string]string, key string, step time.Duration, ls []
 	ks := make([]uint32, nk)
 	in := &Instance{labels: labels, key: key, step: int64(step / time.Second), tiers: make([]tier, len(ls))}
 	for i, l := range ls {
-		in.tiers[i] = tier{m: l.m, n: l.n, errs: fs[:l.n:l.n], tots: fs[l.n : 2*l.n : 2*l.n], known: ks[:l.n:l.n]}
+		in.tiers[i] = tier{m: l.m, n: l.n, ev: fs[: 2*l.n : 2*l.n], known: ks[:l.n:l.n]}
 		fs, ks = fs[2*l.n:], ks[l.n:]
 	}
 	return in
@@ -140,7 +140,8 @@ func (in *Instance) set(k int64, errs, total float64) setResult {
 	if in.last == 0 {
 		in.first, in.last = k, k-1
 		for i := range in.tiers {
-			in.tiers[i].reset(k)
+			// A new instance's rings are already zero.
+			in.tiers[i].newest = in.tiers[i].bucket(k) - 1
 		}
 	}
 	if k > in.last {

@@ -15,9 +15,10 @@ type tier struct {
 	m      int64 // steps per bucket
 	n      int64 // buckets held
 	newest int64 // newest bucket held
-	errs   []float64
-	tots   []float64
-	known  []uint32
+	// ev holds errors and events of slot s at 2s and 2s+1, side by side so
+	// that reading a boundary touches one cache line for both.
+	ev    []float64
+	known []uint32
 }
 
 // cum is a cumulative (errors, events, known steps) triple.
@@ -54,14 +55,13 @@ func (t *tier) slot(b int64) int64 {
 // all cumulative sums are zero.
 func (t *tier) reset(first int64) {
 	t.newest = t.bucket(first) - 1
-	clear(t.errs)
-	clear(t.tots)
+	clear(t.ev)
 	clear(t.known)
 }
 
 func (t *tier) at(b int64) cum {
 	s := t.slot(b)
-	return cum{errs: t.errs[s], tots: t.tots[s], known: t.known[s]}
+	return cum{errs: t.ev[2*s], tots: t.ev[2*s+1], known: t.known[s]}
 }
 
 func (t *tier) holds(b int64) bool { return b <= t.newest && b > t.newest-t.n }
@@ -79,7 +79,7 @@ func (t *tier) advance(b int64) {
 	}
 	for i := from; i <= b; i++ {
 		s := t.slot(i)
-		t.errs[s], t.tots[s], t.known[s] = c.errs, c.tots, c.known
+		t.ev[2*s], t.ev[2*s+1], t.known[s] = c.errs, c.tots, c.known
 	}
 	t.newest = b
 }
@@ -91,8 +91,8 @@ func (t *tier) add(b int64, d cum) {
 	}
 	for i := b; i <= t.newest; i++ {
 		s := t.slot(i)
-		t.errs[s] += d.errs
-		t.tots[s] += d.tots
+		t.ev[2*s] += d.errs
+		t.ev[2*s+1] += d.tots
 		t.known[s] += d.known
 	}
 }

@@ -120,7 +120,7 @@ func (r *Reader) Read(ctx context.Context, from, to time.Time, res time.Duration
 			}
 		}
 		slices.Sort(ts)
-		s := burnrate.Series{Labels: a.labels, Steps: make([]burnrate.StepCount, 0, len(ts))}
+		s := burnrate.Series{Labels: a.labels, Key: k, Steps: make([]burnrate.StepCount, 0, len(ts))}
 		for _, t := range ts {
 			e, hasE := a.errs[t]
 			tot, hasT := a.total[t]

@@ -237,9 +237,19 @@ func alertLabels(spec *slo.Spec, sev burnrate.Severity, extra map[string]string)
 // firingSeverities predicts, from the policy math, which severities fire a
 // given time into a constant burn of ratio e on a clean history.
 func firingSeverities(spec *slo.Spec, e float64, elapsed time.Duration) []burnrate.Severity {
+	return firingAtRate(spec, e, elapsed, 0)
+}
+
+// firingAtRate is firingSeverities for traffic of rate events per second,
+// with the SLO's min_events guard: a row needs that many events in its
+// long window.
+func firingAtRate(spec *slo.Spec, e float64, elapsed time.Duration, rate float64) []burnrate.Severity {
 	var out []burnrate.Severity
 	for _, sev := range burnrate.DefaultPolicy().Severities() {
 		for _, r := range burnrate.DefaultPolicy().Rows {
+			if spec.MinEvents > 0 && rate*r.Long.Seconds() < spec.MinEvents {
+				continue
+			}
 			if d, ok := r.DetectionTime(spec.Window, spec.ErrorBudget(), e); ok && r.Severity == sev && d <= elapsed {
 				out = append(out, sev)
 				break
@@ -451,5 +461,34 @@ func TestScenarioZeroTrafficFiresNoData(t *testing.T) {
 		{at: 5 * time.Minute, alert: DefaultNoDataAlert},
 		{at: time.Hour, alert: DefaultNoDataAlert, want: want},
 	}
+	sc.run(t)
+}
+
+// Low traffic, 36 requests an hour, all failing: with min_events 1000 only
+// the 3d row (2,592 events in its window) may fire, so the outage opens a
+// ticket and never pages; without the guard it would page in a minute.
+func TestScenarioMinEventsKeepsLowTrafficFromPaging(t *testing.T) {
+	spec := availability(99.9)
+	spec.MinEvents = 1000
+	step := 5 * time.Minute
+	t0 := 3 * day
+	rate := 0.01
+	sc := scenario{
+		spec: spec, step: step, end: t0 + 30*time.Minute,
+		streams: []stream{{rate: rate, bursts: []burst{{from: t0, to: t0 + day, ratio: 1}}}},
+	}
+	for _, off := range []time.Duration{0, 10 * time.Minute, 30 * time.Minute} {
+		sc.checks = append(sc.checks, check{at: t0 + off, alert: DefaultBurnAlert,
+			want: wantAlerts(spec, firingAtRate(spec, 1, off, rate), nil)})
+	}
+	if w := sc.checks[2].want; len(w) != 1 || w[0]["severity"] != "ticket" {
+		t.Fatalf("expected a ticket only 30 minutes in, the formula gives %v", w)
+	}
+	unguarded := *spec
+	unguarded.MinEvents = 0
+	if w := firingSeverities(&unguarded, 1, 30*time.Minute); len(w) == 0 || w[0] != burnrate.SeverityPage {
+		t.Fatalf("without the guard the outage should page: %v", w)
+	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,severity="page"}[%s])`, DefaultBurnAlert, secs(sc.end))}
 	sc.run(t)
 }

@@ -413,9 +413,21 @@ func (e *Evaluator) Instance(labels map[string]string) *Instance {
 func (e *Evaluator) evaluate(in *Instance, now time.Time, r []RowResult) Evaluation {
 	budget := e.spec.ErrorBudget()
 	burn := func(c WindowCount) float64 { return Burn(c.ErrorRatio(), budget) }
+	// Every window ends at now: read the right edge once.
+	re := floorDiv(now.Unix(), in.step)
+	var right cum
+	if in.last != 0 {
+		right = in.cumAt(re)
+	}
+	window := func(w time.Duration) WindowCount {
+		if in.last == 0 {
+			return WindowCount{}
+		}
+		return in.window(re, right, w)
+	}
 	for i, row := range e.policy.Rows {
-		long := in.Window(now, row.Long)
-		short := in.Window(now, row.Short)
+		long := window(row.Long)
+		short := window(row.Short)
 		f := e.factors[i]
 		lb, sb := burn(long), burn(short)
 		r[i] = RowResult{
@@ -424,7 +436,7 @@ func (e *Evaluator) evaluate(in *Instance, now time.Time, r []RowResult) Evaluat
 			Fires: lb >= f && sb >= f && long.Total >= e.spec.MinEvents,
 		}
 	}
-	w := in.Window(now, e.spec.Window)
+	w := window(e.spec.Window)
 	wb := burn(w)
 	return Evaluation{
 		At: now, Rows: r,

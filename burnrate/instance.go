@@ -282,8 +282,13 @@ func (in *Instance) Window(now time.Time, w time.Duration) WindowCount {
 		return WindowCount{}
 	}
 	r := floorDiv(now.Unix(), in.step)
+	return in.window(r, in.cumAt(r), w)
+}
+
+// window is Window for a right edge r whose cumulative sum is already known.
+func (in *Instance) window(r int64, right cum, w time.Duration) WindowCount {
 	l := r - int64(w/time.Second)/in.step
-	c := in.cumAt(r).sub(in.cumAt(l))
+	c := right.sub(in.cumAt(l))
 	// Float round-off across the prefix sums can leave tiny negatives.
 	return WindowCount{Errors: max(c.errs, 0), Total: max(c.tots, 0), Known: int(int32(c.known))}
 }

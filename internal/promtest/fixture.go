@@ -60,14 +60,16 @@ func (f SLOFixture) ErrorQuery(scenario string) string {
 // TotalQuery is the SLI's total template, shared by every scenario.
 func (f SLOFixture) TotalQuery() string { return `sum(rate(slo_requests_total[{{.window}}]))` }
 
-// OpenMetrics renders the fixture for CreateBlocks or Options.OpenMetrics.
-func (f SLOFixture) OpenMetrics() string {
+// OpenMetrics renders the fixture for CreateBlocks or Options.OpenMetrics;
+// extra series (e.g. synthetic recorded series) are written alongside.
+func (f SLOFixture) OpenMetrics(extra ...Counter) string {
 	start := f.Start()
 	counters := []Counter{{Family: "slo_requests", Value: func(i int) float64 { return float64(i) * f.RequestsPerMinute }}}
 	for name := range f.Scenarios {
 		counters = append(counters, Counter{Family: "slo_errors", Labels: map[string]string{"scenario": name},
 			Value: func(i int) float64 { return f.ErrorsAt(name, start.Add(time.Duration(i)*time.Minute)) }})
 	}
+	counters = append(counters, extra...)
 	var b bytes.Buffer
 	if err := WriteOpenMetrics(&b, start, time.Minute, f.Minutes(), counters...); err != nil {
 		panic(err) // writing to a bytes.Buffer does not fail

@@ -54,14 +54,20 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Counter is one counter series of a fixture: Value(i) is its value at the
-// i-th sample (start + i × interval). Values must not decrease, except to
-// model a counter reset.
+// Counter is one series of a fixture: Value(i) is its value at the i-th
+// sample (start + i × interval). Counter values must not decrease, except
+// to model a counter reset.
 type Counter struct {
-	// Family is the metric family name without the _total suffix.
+	// Family is the metric family name: without the _total suffix for a
+	// counter, the full series name for a gauge.
 	Family string
 	Labels map[string]string
 	Value  func(i int) float64
+	// Gauge writes the series as a gauge (for example a recorded series).
+	Gauge bool
+	// Every writes only every Every-th sample (0 or 1: all), e.g. 60 for a
+	// rule group evaluated hourly over 1m intervals.
+	Every int
 }
 
 // WriteOpenMetrics writes counters as OpenMetrics text: n+1 samples each,
@@ -74,13 +80,18 @@ func WriteOpenMetrics(w io.Writer, start time.Time, interval time.Duration, n in
 		byFamily[c.Family] = append(byFamily[c.Family], c)
 	}
 	for _, fam := range slices.Sorted(maps.Keys(byFamily)) {
-		fmt.Fprintf(bw, "# TYPE %s counter\n", fam)
+		typ, suffix := "counter", "_total"
+		if byFamily[fam][0].Gauge {
+			typ, suffix = "gauge", ""
+		}
+		fmt.Fprintf(bw, "# TYPE %s %s\n", fam, typ)
 		for _, c := range byFamily[fam] {
 			lbls := formatLabels(c.Labels)
-			for i := 0; i <= n; i++ {
+			every := max(c.Every, 1)
+			for i := 0; i <= n; i += every {
 				ts := start.Add(time.Duration(i) * interval)
 				bw.WriteString(fam)
-				bw.WriteString("_total")
+				bw.WriteString(suffix)
 				bw.WriteString(lbls)
 				bw.WriteByte(' ')
 				bw.WriteString(strconv.FormatFloat(c.Value(i), 'g', -1, 64))

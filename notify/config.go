@@ -215,7 +215,7 @@ func ParseConfig(data []byte, name string, lookupEnv func(string) (string, bool)
 		doc = doc.Content[0]
 	}
 	// Unknown fields, reported at their line:column before decoding.
-	if errs := checkKnownFields(name, doc, reflect.TypeOf(Config{})); len(errs) > 0 {
+	if errs := checkKnownFields(name, doc, reflect.TypeOf(Config{}), 0); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	var cfg Config
@@ -525,12 +525,20 @@ func (e *PosError) Unwrap() error { return e.Err }
 
 // checkKnownFields walks the document next to the Go type and reports every
 // mapping key that the type does not declare, at its line:column.
-func checkKnownFields(name string, n *yaml.Node, t reflect.Type) []error {
+func checkKnownFields(name string, n *yaml.Node, t reflect.Type, depth int) []error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+	// A routing tree is rarely more than a few levels deep; this also
+	// stops an alias that contains itself.
+	const maxDepth = 64
+	if depth > maxDepth {
+		return []error{&PosError{File: name, Line: n.Line, Column: n.Column, Err: fmt.Errorf("nested more than %d levels deep", maxDepth)}}
+	}
+	if n.Kind == yaml.AliasNode {
+		// Not followed (an alias may contain itself, or expand
+		// exponentially); the strict decode still checks its fields.
+		return nil
 	}
 	var errs []error
 	switch t.Kind() {
@@ -554,18 +562,18 @@ func checkKnownFields(name string, n *yaml.Node, t reflect.Type) []error {
 				errs = append(errs, &PosError{File: name, Line: k.Line, Column: k.Column, Err: fmt.Errorf("unknown field %q in %s", k.Value, yamlTypeName(t))})
 				continue
 			}
-			errs = append(errs, checkKnownFields(name, n.Content[i+1], ft)...)
+			errs = append(errs, checkKnownFields(name, n.Content[i+1], ft, depth+1)...)
 		}
 	case reflect.Slice:
 		if n.Kind == yaml.SequenceNode {
 			for _, c := range n.Content {
-				errs = append(errs, checkKnownFields(name, c, t.Elem())...)
+				errs = append(errs, checkKnownFields(name, c, t.Elem(), depth+1)...)
 			}
 		}
 	case reflect.Map:
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				errs = append(errs, checkKnownFields(name, n.Content[i+1], t.Elem())...)
+				errs = append(errs, checkKnownFields(name, n.Content[i+1], t.Elem(), depth+1)...)
 			}
 		}
 	}

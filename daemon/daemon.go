@@ -540,6 +540,7 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 			if err != nil {
 				break
 			}
+			d.m.stepsRead.Add(float64(seg.To.Sub(seg.From) / step))
 			batches = append(batches, b)
 		}
 		if err != nil {

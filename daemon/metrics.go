@@ -25,6 +25,7 @@ type Metrics struct {
 	snapshots      *prometheus.CounterVec
 	snapshotBytes  prometheus.Gauge
 	backfillSteps  prometheus.Counter
+	stepsRead      prometheus.Counter
 	lastStepTime   prometheus.Gauge
 	budgetRemained *prometheus.GaugeVec
 }
@@ -81,6 +82,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		backfillSteps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_backfill_steps_total", Help: "Steps read to fill gaps (start-up and after source outages), summed over SLOs.",
 		}),
+		stepsRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slod_steps_read_total", Help: "Evaluator steps covered by successful reads, summed over SLOs (a restart that restores state reads only its gap).",
+		}),
 		lastStepTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slod_last_step_timestamp_seconds", Help: "End of the newest step ingested for every SLO.",
 		}),
@@ -108,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.backfillSteps, m.lastStepTime, m.budgetRemained)
+			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained)
 	}
 	return m
 }

@@ -28,10 +28,15 @@ const DefaultPolicyName = "default"
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 
+// ReservedLabels are set by slod on every generated rule, alert and page;
+// an SLO label or group_by label of the same name would be overwritten or
+// would clash with them (SLO018).
+var ReservedLabels = []string{"slo", "service", "tier"}
+
 // runbookKeys are the annotation names SLO014 accepts as a runbook link.
 var runbookKeys = []string{"runbook", "runbook_url"}
 
-// Validate applies the semantic lint rules (SLO005..SLO017) to a loaded
+// Validate applies the semantic lint rules (SLO005..SLO018) to a loaded
 // set: per SLO (objective, window, names, PromQL, placeholders, metric
 // families, group_by, runbook, label values, policy reference) and across
 // files (duplicate SLO ids and policy names). Load has already reported
@@ -113,6 +118,9 @@ func (v *validator) spec(s *Spec) {
 		if !ValidLabelName(g) {
 			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleName, "%s: group_by label %q is not a valid Prometheus label name", what, g)
 		}
+		if slices.Contains(ReservedLabels, g) {
+			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleReservedLabel, "%s: group_by label %q clashes with the label slod sets on every rule and alert; relabel it in the queries (label_replace)", what, g)
+		}
 	}
 
 	// SLO014: a page without a runbook leaves the on-call guessing.
@@ -162,6 +170,10 @@ func (v *validator) labelSets(s *Spec, what string) {
 		for _, k := range keys {
 			if !ValidLabelName(k) {
 				v.errorf(s.PosOf(set.prefix+k), RuleName, "%s: label name %q is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", what, k)
+			}
+			if slices.Contains(ReservedLabels, k) {
+				v.warnf(s.PosOf(set.prefix+k), RuleReservedLabel, "%s: label %q is set by slod on every rule, alert and page (%s); this value would be overwritten",
+					what, k, strings.Join(ReservedLabels, ", "))
 			}
 			if needsEscape(set.m[k]) {
 				v.warnf(s.PosOf(set.prefix+k+"="), RuleLabelValue, "%s: label %s value %s holds quotes, backslashes or control characters; slod escapes it wherever it goes into PromQL, but check it is intended",

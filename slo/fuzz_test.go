@@ -44,6 +44,9 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("second load differs:\n%v\n%v", diags, diags2)
 		}
 		for _, d := range diags {
+			if strings.HasPrefix(d.Message, internalError) {
+				t.Fatalf("recovered panic: %s", d.Message)
+			}
 			if d.Pos.File != "fuzz.yaml" || d.Pos.Line < 1 || d.Pos.Column < 1 || d.Rule == "" || d.Message == "" {
 				t.Fatalf("malformed diagnostic %#v", d)
 			}

@@ -180,6 +180,11 @@ func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
+// internalError starts the message of a panic recovered while reading a
+// file, so that one bad file cannot take a daemon down; the fuzz test fails
+// on it.
+const internalError = "internal error reading this file (please report it)"
+
 func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 	fileErr := func(line int, format string, args ...any) []Diagnostic {
 		return []Diagnostic{{Pos: Position{File: path, Line: line, Column: 1}, Severity: SeverityError, Rule: RuleYAML, Message: fmt.Sprintf(format, args...)}}
@@ -201,7 +206,7 @@ func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 	// panic from it on hostile input must still not take the caller down.
 	defer func() {
 		if r := recover(); r != nil {
-			diags = append(diags, fileErr(1, "YAML parser failed on this file: %v", r)...)
+			diags = append(diags, fileErr(1, "%s: %v", internalError, r)...)
 		}
 	}()
 	d := &decoder{file: path}

@@ -267,3 +267,5 @@ func httpBody(t *testing.T, url string) string {
 }
 
 func init() { _ = fmt.Sprint }
+
+func httpClient() *http.Client { return &http.Client{Timeout: 2 * time.Second} }

@@ -108,7 +108,14 @@ func writeMap(buf *bytes.Buffer, indent, key string, m map[string]string) {
 	}
 	buf.WriteString(indent + key + ":\n")
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		writeField(buf, indent+"  ", scalar(k, ""), m[k])
+		key := scalar(k, "")
+		if len(key) > 1000 {
+			// YAML limits implicit keys to 1024 characters: write an
+			// explicit "? key" entry instead.
+			buf.WriteString(indent + "  ? " + key + "\n" + indent + "  : " + strconv.Quote(m[k]) + "\n")
+			continue
+		}
+		writeField(buf, indent+"  ", key, m[k])
 	}
 }
 

@@ -82,6 +82,7 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(NewCmdExplain(io, nil))
 	root.AddCommand(NewCmdBacktest(io, nil))
 	root.AddCommand(NewCmdCheckConfig(io, nil))
+	root.AddCommand(NewCmdStatus(io, nil))
 	return root
 }
 

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slodhq/slod/server"
+)
+
+// StatusOptions are the inputs of `sloctl status`.
+type StatusOptions struct {
+	IO      IO
+	Slod    string
+	Format  string
+	Timeout time.Duration
+	// Client defaults to an http.Client with Timeout.
+	Client *http.Client
+}
+
+var statusFormats = []string{"text", "json"}
+
+// NewCmdStatus builds `sloctl status`; runF replaces the run function in
+// flag tests (nil shows the status).
+func NewCmdStatus(io IO, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running slod's incidents, ranked by threat, and its SLOs",
+		Long: `Status asks a running slod (GET /api/v1/incidents and /api/v1/slos) for its
+open incidents, ranked by threat to the error budget (soonest exhaustion
+first, then severity, then burn), and its SLO instances with the budget left
+and the burn over each policy window.`,
+		Example: `  sloctl status
+  sloctl status --slod http://slod.monitoring:9797
+  sloctl status --format json | jq '.incidents[0]'`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if !contains(statusFormats, opts.Format) {
+				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(statusFormats, ", "))
+			}
+			u, err := url.Parse(opts.Slod)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return usageErrorf("--slod %q: want an http(s) URL such as http://127.0.0.1:9797", opts.Slod)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runStatus(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Slod, "slod", "http://127.0.0.1:9797", "base URL of the slod daemon")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Second, "timeout of each request")
+	return cmd
+}
+
+func runStatus(opts *StatusOptions) error {
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{Timeout: opts.Timeout}
+	}
+	base := strings.TrimSuffix(opts.Slod, "/")
+	var incs server.IncidentsResponse
+	if err := getJSON(client, base+"/api/v1/incidents", &incs); err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	var slos server.SLOsResponse
+	if err := getJSON(client, base+"/api/v1/slos", &slos); err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	if opts.Format == "json" {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Incidents []server.IncidentJSON `json:"incidents"`
+			SLOs      []server.SLOJSON      `json:"slos"`
+			Ready     bool                  `json:"ready"`
+			Source    server.SourceJSON     `json:"source"`
+		}{incs.Incidents, slos.SLOs, slos.Ready, slos.Source})
+	}
+	printStatus(opts.IO.Out, incs, slos)
+	return nil
+}
+
+func getJSON(client *http.Client, u string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), client.Timeout+time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("slod not reachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsResponse) {
+	state := "ready"
+	if !slos.Ready {
+		state = "NOT READY"
+	}
+	src := "up"
+	if !slos.Source.Up {
+		src = "DOWN: " + slos.Source.LastError
+	}
+	fmt.Fprintf(w, "slod at %s: %s, source %s %s", slos.At.UTC().Format(time.RFC3339), state, slos.Source.Name, src)
+	if slos.Shard != "" {
+		fmt.Fprintf(w, ", shard %s", slos.Shard)
+	}
+	fmt.Fprintln(w)
+	for _, p := range slos.Problems {
+		fmt.Fprintf(w, "problem: %s: %s\n", p.Where, p.Message)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(incs.Incidents) == 0 {
+		fmt.Fprintln(w, "No open incidents.")
+	} else {
+		fmt.Fprintln(tw, "#\tSLO\tINSTANCE\tSEVERITY\tBURN\tBUDGET LEFT\tSPENT SINCE START\tGONE IN\tSTARTED")
+		for _, in := range incs.Incidents {
+			sev := in.Severity
+			if in.Class == "nodata" {
+				sev = "no data"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s×\t%s\t%s\t%s\t%s\n", in.Rank, in.SLO, statusLabels(in.Labels), sev,
+				statusNum(in.Burn), statusPct(&in.BudgetRemaining), statusPct(&in.BudgetSpent), in.TimeToExhaustion,
+				in.Start.UTC().Format("2006-01-02 15:04"))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "STATE\tSLO\tINSTANCE\tOBJECTIVE\tWINDOW\tBUDGET LEFT\tBURN (short/long per row)")
+	for _, s := range slos.SLOs {
+		for _, in := range s.Instances {
+			var burns []string
+			for _, r := range in.Rows {
+				mark := ""
+				if r.Fires {
+					mark = "!"
+				}
+				burns = append(burns, fmt.Sprintf("%s/%s %s/%s%s", r.Short, r.Long, statusNumPtr(r.ShortBurn), statusNumPtr(r.LongBurn), mark))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v%%\t%s\t%s\t%s\n", in.State, s.ID, statusLabels(in.Labels), s.Objective, s.Window,
+				statusPct(in.BudgetRemaining), strings.Join(burns, "  "))
+		}
+	}
+	tw.Flush()
+}
+
+func statusLabels(l map[string]string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + l[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func statusNum(x float64) string {
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func statusNumPtr(x *float64) string {
+	if x == nil {
+		return "-"
+	}
+	return statusNum(*x)
+}
+
+func statusPct(x *float64) string {
+	if x == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100**x)
+}

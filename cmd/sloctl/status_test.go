@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/server"
+)
+
+func statusServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	ev := burnrate.Evaluation{At: now, BudgetRemaining: 0.5, WindowBurn: 0.5}
+	for _, r := range burnrate.DefaultPolicy().Rows {
+		f := r.Factor(30 * 24 * time.Hour)
+		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: 20, ShortBurn: 20, Fires: true})
+	}
+	snap := &server.Snapshot{At: now, Ready: true, Source: server.SourceStatus{Name: "prometheus", Up: true},
+		Incidents: []burnrate.Incident{
+			{Key: "a{}", SLO: "checkout-availability", Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage,
+				Start: now.Add(-time.Hour), Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour},
+			{Key: `b{route="/v1/orders"}`, SLO: "gateway", Labels: map[string]string{"route": "/v1/orders"}, Class: burnrate.ClassBurn,
+				Severity: burnrate.SeverityTicket, Start: now.Add(-2 * time.Hour), Burn: 3, BudgetRemaining: 0.8, TimeToExhaustion: 8 * 24 * time.Hour},
+		},
+		SLOs: []server.SLO{{ID: "checkout-availability", Objective: 99.9, Window: 30 * 24 * time.Hour,
+			Instances: []server.Instance{{Key: "a{}", Evaluated: true, Evaluation: ev}}}},
+	}
+	s, err := server.New(server.Options{Snapshot: func() *server.Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestStatusPrintsRankedIncidentsAndSLOs(t *testing.T) {
+	ts := statusServer(t)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", ts.URL}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := out.String()
+	for _, want := range []string{"ready", "checkout-availability", "route=/v1/orders", "18h", "50.0%", "5m/1h 20.0/20.0!"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, "1  checkout-availability") > strings.Index(got, "2  gateway") {
+		t.Errorf("incidents not in rank order:\n%s", got)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	ts := statusServer(t)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", ts.URL, "--format", "json"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `"rank": 1`) || !strings.Contains(out.String(), `"slos"`) {
+		t.Errorf("json:\n%s", out.String())
+	}
+}
+
+func TestStatusErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", "not a url"}, &out, &errb); code != exitUsage {
+		t.Errorf("bad URL: exit %d", code)
+	}
+	// A port nothing listens on: the daemon is not reachable (exit 1).
+	ts := httptest.NewServer(nil)
+	url := ts.URL
+	ts.Close()
+	errb.Reset()
+	if code := Main([]string{"status", "--slod", url, "--timeout", "1s"}, &out, &errb); code != exitFail || !strings.Contains(errb.String(), "not reachable") {
+		t.Errorf("unreachable: exit %d, %q", code, errb.String())
+	}
+}

@@ -143,19 +143,16 @@ func Generate(specs []*slo.Spec, policies map[string]burnrate.Policy, opts Optio
 	return f, nil
 }
 
-// Resolve returns the policy an SLO names, or the default policy.
+// Resolve returns the policy an SLO names (burnrate.PolicyFor), falling
+// back to burnrate.DefaultPolicy when policies has no "default".
 func Resolve(s *slo.Spec, policies map[string]burnrate.Policy) (burnrate.Policy, error) {
-	name := s.Policy
-	if name == "" {
-		name = burnrate.DefaultPolicyName
-	}
-	if p, ok := policies[name]; ok {
+	if p, ok := burnrate.PolicyFor(s, policies); ok {
 		return p, nil
 	}
-	if name == burnrate.DefaultPolicyName {
+	if s.Policy == "" || s.Policy == burnrate.DefaultPolicyName {
 		return burnrate.DefaultPolicy(), nil
 	}
-	return burnrate.Policy{}, fmt.Errorf("slo %q: unknown policy %q", s.ID, name)
+	return burnrate.Policy{}, fmt.Errorf("slo %q: unknown policy %q", s.ID, s.Policy)
 }
 
 var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)

@@ -94,9 +94,16 @@ func explainSet(set *slo.Set) []sloExplanation {
 }
 
 func runExplain(opts *ExplainOptions) error {
-	set, err := loadForRules(opts.IO, opts.Paths)
-	if err != nil {
-		return err
+	// Unlike generate, explain goes on after lint errors: it is the tool
+	// that shows why a row can never fire (its trigger ratio above 100%).
+	set, diags := slo.Check(opts.Paths...)
+	diags = append(diags, burnrate.Lint(set)...)
+	slo.SortDiagnostics(diags)
+	for _, d := range diags {
+		fmt.Fprintln(opts.IO.Err, d.String())
+	}
+	if len(set.SLOs) == 0 {
+		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
 	}
 	xs := explainSet(set)
 	if opts.Format == "json" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,38 @@ func TestExplainTable(t *testing.T) {
 	want := []string{"page", "1h", "5m", "2%", "14.4", "1.44%", "51.8s", "8m38s", "never", "2%", "4m56s"}
 	if got := strings.Fields(lines[2]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("1h row %q, want %q", got, want)
+	}
+}
+
+// A 90% SLO fails lint (POL003), and explain shows why: the 1h page needs
+// a 144% error ratio and never fires.
+func TestExplainShowsRowsThatCanNeverFire(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/shop.yaml"
+	doc := `version: slod/v1
+service: shop
+slos:
+  - name: availability
+    objective: 90
+    sli:
+      events:
+        error_query: sum(rate(errors_total[{{.window}}]))
+        total_query: sum(rate(requests_total[{{.window}}]))
+    annotations:
+      runbook: https://runbooks.example.com/shop
+`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main([]string{"explain", path}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "POL003") {
+		t.Errorf("stderr lacks the lint finding: %s", errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	if got := strings.Fields(lines[2]); len(got) < 9 || got[5] != "144%" || got[6] != "never" || got[7] != "never" || got[8] != "never" {
+		t.Errorf("1h row %q: want trigger 144%% and never at 100%%, 10%%, 1%%", got)
 	}
 }

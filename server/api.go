@@ -114,7 +114,21 @@ func known(x float64) *float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return nil
 	}
+	x = round(x)
 	return &x
+}
+
+// round keeps six significant digits: prefix sums leave float noise such as
+// 4.000000000000286 that says nothing to a reader.
+func round(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 6, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
 }
 
 // FormatDuration renders a duration the way SLO windows are written: 30d,
@@ -172,13 +186,13 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 		out.Resolved = &r
 	}
 	if inc.TimeToExhaustion != burnrate.Never {
-		s := inc.TimeToExhaustion.Seconds()
+		s := math.Round(inc.TimeToExhaustion.Seconds())
 		out.TimeToExhaustionSeconds = &s
 	}
 	if len(inc.PeakBurn) > 0 {
 		out.PeakBurn = map[string]float64{}
 		for _, p := range inc.PeakBurn {
-			out.PeakBurn[FormatDuration(p.Window)] = p.Burn
+			out.PeakBurn[FormatDuration(p.Window)] = round(p.Burn)
 		}
 	}
 	return out
@@ -225,7 +239,7 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 				for _, r := range ev.Rows {
 					ji.Rows = append(ji.Rows, RowJSON{
 						Severity: string(r.Row.Severity), Long: FormatDuration(r.Row.Long),
-						Short: FormatDuration(r.Row.Short), Factor: r.Factor,
+						Short: FormatDuration(r.Row.Short), Factor: round(r.Factor),
 						LongBurn: known(r.LongBurn), ShortBurn: known(r.ShortBurn), Fires: r.Fires,
 					})
 				}

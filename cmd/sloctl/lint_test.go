@@ -167,3 +167,35 @@ func TestLintFlagsReachOptions(t *testing.T) {
 		t.Errorf("defaults %+v", got)
 	}
 }
+
+func TestLintGarbageGivesClearErrorsAndExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"binary.yaml": {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0xff, 0xfe},
+		"empty.yaml":  nil,
+		"deep.yaml":   []byte(strings.Repeat("[", 20000) + strings.Repeat("]", 20000)),
+		"huge.yaml":   bytes.Repeat([]byte("#\n"), 5<<20),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runMain(t, "lint", dir)
+	if code != exitFail {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for name, msg := range map[string]string{
+		"binary.yaml": "not UTF-8 text", "empty.yaml": "file is empty",
+		"deep.yaml": "max depth", "huge.yaml": "larger than 4 MiB",
+	} {
+		want := filepath.Join(dir, name) + ":1:1: error SLO001: "
+		found := false
+		for _, l := range strings.Split(out, "\n") {
+			found = found || (strings.HasPrefix(l, want) && strings.Contains(l, msg))
+		}
+		if !found {
+			t.Errorf("no %q line containing %q in:\n%s", want, msg, out)
+		}
+	}
+}

@@ -52,6 +52,10 @@ func TestGenerateToStdoutAndPerServiceDirectory(t *testing.T) {
 		if out, err := exec.Command(bin, append([]string{"check", "rules"}, files...)...).CombinedOutput(); err != nil {
 			t.Errorf("promtool check rules: %v\n%s", err, out)
 		}
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("promtool not found; the test command installs Debian's prometheus package")
+	} else {
+		t.Log("promtool not found: generated files not checked with it")
 	}
 
 	kdir := t.TempDir()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/slodhq/slod/slo"
 )
 
@@ -284,5 +286,38 @@ func TestCoarseBatchesFillOldHistory(t *testing.T) {
 	}
 	if d := in.Window(evalT0, 24*time.Hour); d.Total != 24*600 {
 		t.Fatalf("1d window total %v, want %d", d.Total, 24*600)
+	}
+}
+
+func TestParallelMatchesSequential(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	spec := &slo.Spec{ID: "svc-par", Objective: 99, Window: 30 * 24 * time.Hour, GroupBy: []string{"route"}}
+	n := parallelMin + 500
+	rng := rand.New(rand.NewPCG(9, 9))
+	var series []Series
+	for i := range n {
+		var steps []StepCount
+		for k := 1; k <= 30; k++ {
+			errs, total := randomCount(rng)
+			steps = append(steps, StepCount{End: evalT0.Add(time.Duration(k) * time.Minute), Errors: errs, Total: total})
+		}
+		series = append(series, Series{Labels: map[string]string{"route": fmt.Sprint("/r", i)}, Steps: steps})
+	}
+	batch := Batch{From: evalT0, To: evalT0.Add(30 * time.Minute), Series: series}
+	par := mustEvaluator(t, Options{Spec: spec, MaxInstances: n})
+	if err := par.Ingest(batch); err != nil {
+		t.Fatal(err)
+	}
+	got := par.Evaluate(batch.To)
+	// One instance at a time, below the parallel threshold.
+	for i, s := range series {
+		seq := mustEvaluator(t, Options{Spec: spec})
+		if err := seq.Ingest(Batch{From: batch.From, To: batch.To, Series: []Series{s}}); err != nil {
+			t.Fatal(err)
+		}
+		want := seq.Evaluate(batch.To)
+		if fmt.Sprint(want[0]) != fmt.Sprint(got[i]) {
+			t.Fatalf("instance %d:\n got %v\nwant %v", i, got[i], want[0])
+		}
 	}
 }

@@ -116,6 +116,9 @@ func expand(p string) ([]string, error) {
 		return nil, fmt.Errorf("cannot read: %w", unwrapPathError(err))
 	}
 	if !info.IsDir() {
+		if !info.Mode().IsRegular() {
+			return nil, fmt.Errorf("cannot read: not a regular file")
+		}
 		return []string{p}, nil
 	}
 	var files []string
@@ -129,9 +132,15 @@ func expand(p string) ([]string, error) {
 			}
 			return nil
 		}
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
-			files = append(files, path)
+		ext := strings.ToLower(filepath.Ext(path))
+		if ext != ".yaml" && ext != ".yml" {
+			return nil
 		}
+		// Regular files and symlinks to them only: a FIFO would block.
+		if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+			return nil
+		}
+		files = append(files, path)
 		return nil
 	})
 	if err != nil {

@@ -439,3 +439,21 @@ func TestDurationsArePrometheusStyle(t *testing.T) {
 		}
 	}
 }
+
+func TestNonRegularFilesAreNotRead(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.yaml")
+	if err := mkfifo(fifo); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	set, diags := Load(dir) // must not block on the FIFO
+	if len(set.SLOs) != 0 || len(diags) != 0 {
+		t.Errorf("directory walk: %d SLOs, diagnostics %v", len(set.SLOs), diags)
+	}
+	if _, diags := Load(fifo); len(diags) != 1 || !strings.Contains(diags[0].Message, "not a regular file") {
+		t.Errorf("explicit FIFO: diagnostics %v", diags)
+	}
+	if diags := Validate(nil); diags != nil {
+		t.Errorf("Validate(nil) = %v", diags)
+	}
+}

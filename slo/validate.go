@@ -42,6 +42,9 @@ var runbookKeys = []string{"runbook", "runbook_url"}
 // files (duplicate SLO ids and policy names). Load has already reported
 // problems of form. Diagnostics come back sorted by position.
 func Validate(set *Set) []Diagnostic {
+	if set == nil {
+		return nil
+	}
 	v := &validator{p: parser.NewParser(parser.Options{})}
 	policies := map[string]*PolicySpec{}
 	for _, p := range set.Policies {

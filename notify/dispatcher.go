@@ -562,6 +562,11 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 			}
 			plog.Warn("notify delivery failed, will retry", "attempt", attempts, "retry_in", wait, "err", err)
 		}
+		// Never sleep past the page's max age: a huge Retry-After must
+		// not keep a page out of the dead-letter bucket (and its alert).
+		if left := e.EnqueuedAt.Add(del.MaxAge).Sub(d.clock.Now()); wait > left {
+			wait = max(left, 0) + time.Millisecond
+		}
 		if !d.wait(ctx, wait) {
 			return
 		}

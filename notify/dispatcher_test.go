@@ -36,8 +36,66 @@ delivery:
 // connections for 6 minutes, then recovers (simulated time). Every page
 // must arrive, in order per dedup key, each incident opened once.
 func TestFaultStormEveryPageArrivesOnceInOrder(t *testing.T) {
-	srv := notifytest.NewPagerDuty(pdKey)
-	defer srv.Close()
+	for _, target := range stormTargets() {
+		t.Run(target.name, func(t *testing.T) { faultStorm(t, target) })
+	}
+}
+
+// stormTarget is a receiver under test with its local server.
+type stormTarget struct {
+	name string
+	// start returns the server's fault setter, the receiver's config
+	// (one receiver named "r"), what the server saw per dedup key, the
+	// incidents it opened per key, and a stop function.
+	start func() (setFault func(notifytest.FaultFunc), cfg string, seen func() map[string][]string, opened func() map[string]int, stop func())
+}
+
+func stormTargets() []stormTarget {
+	return []stormTarget{
+		{"pagerduty", func() (func(notifytest.FaultFunc), string, func() map[string][]string, func() map[string]int, func()) {
+			srv := notifytest.NewPagerDuty(pdKey)
+			cfg := "receivers: [{name: r, pagerduty: {url: " + srv.URL() + ", routing_key_env: PD_KEY}}]\n"
+			return srv.SetFault, cfg, func() map[string][]string {
+					out := map[string][]string{}
+					for _, ev := range srv.Events() {
+						out[ev.DedupKey] = append(out[ev.DedupKey], ev.EventAction)
+					}
+					return out
+				}, func() map[string]int {
+					out := map[string]int{}
+					for _, inc := range srv.Incidents() {
+						out[inc.DedupKey]++
+					}
+					return out
+				}, srv.Close
+		}},
+		{"opsgenie", func() (func(notifytest.FaultFunc), string, func() map[string][]string, func() map[string]int, func()) {
+			srv := notifytest.NewOpsgenie(ogKey)
+			cfg := "receivers: [{name: r, opsgenie: {url: " + srv.URL() + ", api_key_env: OG_KEY}}]\n"
+			return srv.SetFault, cfg, func() map[string][]string {
+					out := map[string][]string{}
+					for _, r := range srv.Accepted() {
+						a := "trigger"
+						if r.Op == "close" {
+							a = "resolve"
+						}
+						out[r.Alias] = append(out[r.Alias], a)
+					}
+					return out
+				}, func() map[string]int {
+					out := map[string]int{}
+					for _, a := range srv.Alerts() {
+						out[a.Alias]++
+					}
+					return out
+				}, srv.Close
+		}},
+	}
+}
+
+func faultStorm(t *testing.T, target stormTarget) {
+	setFault, rcvCfg, seenByKey, openedByKey, stop := target.start()
+	defer stop()
 	clk := newSimClock()
 	t0 := clk.Now()
 	phase := func() string {
@@ -59,7 +117,7 @@ func TestFaultStormEveryPageArrivesOnceInOrder(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var log []seen
-	srv.SetFault(func(*http.Request, int) notifytest.Fault {
+	setFault(func(*http.Request, int) notifytest.Fault {
 		ph := phase()
 		mu.Lock()
 		log = append(log, seen{clk.Now().Sub(t0), ph})
@@ -84,7 +142,9 @@ func TestFaultStormEveryPageArrivesOnceInOrder(t *testing.T) {
 	}}}
 	// breaker_open of 1ns: the breaker trips (and is reported) but,
 	// since it runs on the wall clock, must not hold up simulated time.
-	cfg := parse(t, fmt.Sprintf(pdConfig, srv.URL(), "150ms", "1ns"), map[string]string{"PD_KEY": pdKey})
+	cfg := parse(t, rcvCfg+`route: {receiver: r}
+delivery: {timeout: 150ms, backoff_initial: 1s, backoff_max: 2m, max_age: 24h, breaker_failures: 3, breaker_open: 1ns}
+`, map[string]string{"PD_KEY": pdKey, "OG_KEY": ogKey})
 	h := newHarness(t, cfg, clk, client)
 	h.open()
 
@@ -108,19 +168,13 @@ func TestFaultStormEveryPageArrivesOnceInOrder(t *testing.T) {
 	go func() { h.done <- h.d.Run(ctx) }()
 	h.waitDrained(60 * time.Second)
 
-	got := map[string][]string{}
-	for _, ev := range srv.Events() {
-		got[ev.DedupKey] = append(got[ev.DedupKey], ev.EventAction)
-	}
+	got := seenByKey()
 	for _, k := range keys {
 		if strings.Join(got[k], ",") != strings.Join(want[k], ",") {
 			t.Errorf("%s: receiver saw %v, want %v (in order)", k, got[k], want[k])
 		}
 	}
-	opened := map[string]int{}
-	for _, inc := range srv.Incidents() {
-		opened[inc.DedupKey]++
-	}
+	opened := openedByKey()
 	for _, k := range keys {
 		wantOpen := 1
 		if k == "k0" {
@@ -130,16 +184,16 @@ func TestFaultStormEveryPageArrivesOnceInOrder(t *testing.T) {
 			t.Errorf("%s: %d incidents, want %d", k, opened[k], wantOpen)
 		}
 	}
-	if dl, _ := h.d.DeadLetters("pd"); len(dl) > 0 {
+	if dl, _ := h.d.DeadLetters("r"); len(dl) > 0 {
 		t.Errorf("dead letters: %+v", dl)
 	}
 	// Every fault happened and was counted by reason.
 	for _, reason := range []string{notify.ReasonRateLimited, notify.ReasonServerError, notify.ReasonTimeout, notify.ReasonConnection} {
-		if v := metric(t, h.reg, "slod_notify_failed_total", map[string]string{"receiver": "pd", "reason": reason}); v < 1 {
+		if v := metric(t, h.reg, "slod_notify_failed_total", map[string]string{"receiver": "r", "reason": reason}); v < 1 {
 			t.Errorf("failed_total{reason=%s} = %v", reason, v)
 		}
 	}
-	if v := metric(t, h.reg, "slod_notify_sent_total", map[string]string{"receiver": "pd"}); v != 11 {
+	if v := metric(t, h.reg, "slod_notify_sent_total", map[string]string{"receiver": "r"}); v != 11 {
 		t.Errorf("sent_total = %v, want 11", v)
 	}
 	// Retry-After was honoured: after each 429 the next try came no
@@ -494,5 +548,28 @@ func TestEnqueueRejectsInvalidPages(t *testing.T) {
 		if err := h.d.Enqueue(context.Background(), p); err == nil {
 			t.Errorf("page %+v accepted", p)
 		}
+	}
+}
+
+func TestAHugeRetryAfterDoesNotOutliveMaxAge(t *testing.T) {
+	srv := notifytest.NewPagerDuty(pdKey)
+	defer srv.Close()
+	srv.SetFault(func(*http.Request, int) notifytest.Fault {
+		return notifytest.Fault{Status: 429, RetryAfter: 24 * time.Hour}
+	})
+	cfg := parse(t, fmt.Sprintf(pdConfig, srv.URL(), "5s", "1m"), map[string]string{"PD_KEY": pdKey})
+	cfg.Delivery.MaxAge = time.Hour
+	clk := newSimClock()
+	start := clk.Now()
+	h := newHarness(t, cfg, clk, nil)
+	h.start()
+	h.enqueue(testPage("k", notify.Trigger, notify.SeverityPage))
+	h.waitDrained(20 * time.Second)
+	dl, _ := h.d.DeadLetters("pd")
+	if len(dl) != 1 || dl[0].Reason != notify.ReasonMaxAge {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	if waited := dl[0].DeadAt.Sub(start); waited > time.Hour+time.Second {
+		t.Errorf("dead-lettered after %v: the 24h Retry-After outlived the 1h max age", waited)
 	}
 }

@@ -2,9 +2,11 @@ package burnrate_test
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
 )
 
 // The default policy's burn-rate factors for a 30-day window, and the error
@@ -48,4 +50,43 @@ func ExamplePolicy_Explain() {
 	// page 6h: factor 5.6, fires at 2.80% errors; 10% errors fire after 1h40m48s (5% of budget), reset 21m36s
 	// ticket 1d: factor 2.8, fires at 1.40% errors; 10% errors fire after 3h21m36s (10% of budget), reset 1h43m12s
 	// ticket 3d: factor 0.9333, fires at 0.47% errors; 10% errors fire after 3h21m36s (10% of budget), reset 5h43m12s
+}
+
+// Lint, one of the checks `sloctl lint` runs, reports policy rows that can
+// never fire: on a 90% SLO the default 1h page would need 144% errors.
+func ExampleLint() {
+	set, _ := slo.LoadBytes("shop.yaml", []byte(`version: slod/v1
+service: shop
+slos:
+  - name: availability
+    objective: 90
+    sli:
+      events:
+        error_query: sum(rate(errors_total[{{.window}}]))
+        total_query: sum(rate(requests_total[{{.window}}]))
+`))
+	for _, d := range burnrate.Lint(set) {
+		fmt.Println(d.Pos, d.Rule, strings.SplitN(d.Message, ";", 2)[0])
+	}
+	// Output:
+	// shop.yaml:5:16 POL003 slo "shop-availability": policy "default" row 1 (page 1h/5m, 2% of budget) can never fire: it needs an error ratio of 144%, above 100%, at objective 90% over 30d
+}
+
+// PolicyFromSpec turns a kind: Policy document into a policy; Policies
+// gathers them with the default one.
+func ExamplePolicies() {
+	set, _ := slo.LoadBytes("policies.yaml", []byte(`version: slod/v1
+kind: Policy
+name: tickets-only
+rows:
+  - {severity: ticket, long: 3d, short: 6h, budget_percent: 10}
+`))
+	ps := burnrate.Policies(set)
+	for _, name := range []string{"default", "tickets-only"} {
+		p := ps[name]
+		fmt.Println(name, len(p.Rows), "rows, factor of the last for 30d:", p.Rows[len(p.Rows)-1].Factor(30*24*time.Hour))
+	}
+	// Output:
+	// default 4 rows, factor of the last for 30d: 1
+	// tickets-only 1 rows, factor of the last for 30d: 1
 }

@@ -643,3 +643,14 @@ func firstColumn(n *yaml.Node, line int) int {
 	}
 	return best
 }
+
+// LogOnlyConfig returns a config with one receiver, "stdout", of kind log,
+// and default delivery: the daemon's default when no notify config is
+// given (slod --demo).
+func LogOnlyConfig() *Config {
+	cfg, err := ParseConfig([]byte("receivers: [{name: stdout, log: {}}]\nroute: {receiver: stdout}\n"), "builtin", nil)
+	if err != nil {
+		panic("notify: builtin log config: " + err.Error())
+	}
+	return cfg
+}

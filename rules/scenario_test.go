@@ -50,6 +50,10 @@ type check struct {
 
 type scenario struct {
 	spec *slo.Spec
+	// histogram, when set, writes the traffic as a latency histogram
+	// instead of request and error counters: <histogram>_count holds every
+	// request, <histogram>_bucket{le="0.3"} the fast ones (the non-errors).
+	histogram string
 	// step is both the input spacing and the evaluation interval.
 	step    time.Duration
 	end     time.Duration
@@ -159,6 +163,16 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 					errs[i] = b.ratio * total[i]
 				}
 			}
+		}
+		if sc.histogram != "" {
+			good := make([]float64, n)
+			for i := range good {
+				good[i] = total[i] - errs[i]
+			}
+			t.InputSeries = append(t.InputSeries,
+				series{seriesSelector(sc.histogram+"_count", st.labels), counterValues(total)},
+				series{seriesSelector(sc.histogram+"_bucket", merge(st.labels, map[string]string{"le": "0.3"})), counterValues(good)})
+			continue
 		}
 		t.InputSeries = append(t.InputSeries,
 			series{seriesSelector("app_requests_total", st.labels), counterValues(total)},
@@ -490,5 +504,28 @@ func TestScenarioMinEventsKeepsLowTrafficFromPaging(t *testing.T) {
 		t.Fatalf("without the guard the outage should page: %v", w)
 	}
 	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,severity="page"}[%s])`, DefaultBurnAlert, secs(sc.end))}
+	sc.run(t)
+}
+
+// A latency SLI (99.9% of requests within 300 ms) built from a histogram:
+// every request turns slow, and the page fires at the first evaluation
+// after 51.84 s, as for an availability outage.
+func TestScenarioLatencyHistogramPagesAtWorkbookTime(t *testing.T) {
+	spec := &slo.Spec{
+		ID: "api-latency", Name: "latency", Service: "api", Objective: 99.9, Window: 30 * day,
+		SLI: slo.SLI{Latency: &slo.LatencySLI{Metric: "http_request_duration_seconds", Selector: `job="api"`, Threshold: 0.3}},
+	}
+	step := 30 * time.Second
+	t0 := 6 * time.Hour
+	detect, _ := burnrate.DefaultPolicy().Rows[0].DetectionTime(spec.Window, spec.ErrorBudget(), 1)
+	first := time.Duration(math.Ceil(float64(detect)/float64(step))) * step
+	sc := scenario{
+		spec: spec, histogram: "http_request_duration_seconds", step: step, end: t0 + first + step,
+		streams: []stream{{labels: map[string]string{"job": "api"}, rate: 2, bursts: []burst{{from: t0, to: 100 * time.Hour, ratio: 1}}}},
+	}
+	sc.checks = fixChecks(t0, spec, 1, []time.Duration{first - step, first})
+	if len(sc.checks[0].want) != 0 || len(sc.checks[1].want) != 1 {
+		t.Fatalf("expectations %+v", sc.checks)
+	}
 	sc.run(t)
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/internal/promtest"
 	"github.com/slodhq/slod/rules"
 	"github.com/slodhq/slod/slo"
@@ -90,4 +93,66 @@ func BenchmarkSamplesPerTick(b *testing.B) {
 		b.ReportMetric(float64(ruleSamples)/float64(tick), "ratio")
 		b.Logf("per rule:\n%s", strings.Join(lines, "\n"))
 	}
+}
+
+// BenchmarkBackfill30d is a first start of one 99.9%/30d SLO against a real
+// Prometheus 2.42 holding 31 days at 1m: the tiered backfill (27d at 1h,
+// 3d at 10m, 6h at 1m) and, for comparison, the same 30 days read at 1m.
+func BenchmarkBackfill30d(b *testing.B) {
+	promtest.RequireBinaries(b, "prometheus", "promtool")
+	end := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
+	fx := promtest.BurnScenarios(end, 31*24*time.Hour)
+	srv := promtest.Start(b, promtest.Options{OpenMetrics: fx.OpenMetrics()})
+	spec := &slo.Spec{ID: "fixture-outage", Objective: 99.9, Window: 30 * 24 * time.Hour,
+		SLI: slo.SLI{Events: &slo.EventsSLI{ErrorQuery: fx.ErrorQuery("outage"), TotalQuery: fx.TotalQuery()}}}
+	reg := prometheus.NewRegistry()
+	m := source.NewMetrics(reg)
+	p, err := source.NewPrometheus(source.PrometheusOptions{URL: srv.URL, Metrics: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		sync func(*burnrate.Evaluator) (int, error)
+	}{
+		{"tiered", func(ev *burnrate.Evaluator) (int, error) { return source.Sync(ctx, ev, p, end, source.SyncOptions{}) }},
+		{"all-at-1m", func(ev *burnrate.Evaluator) (int, error) {
+			r := &source.Reader{Querier: p, Spec: spec, Step: time.Minute}
+			batch, n, err := r.Read(ctx, end.Add(-spec.Window), end, time.Minute)
+			if err != nil {
+				return n, err
+			}
+			return n, ev.Ingest(batch)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var queries int
+			before := pointsRead(b, reg)
+			for b.Loop() {
+				ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if queries, err = tc.sync(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(queries), "queries")
+			b.ReportMetric((pointsRead(b, reg)-before)/float64(b.N), "points")
+		})
+	}
+}
+
+func pointsRead(b *testing.B, reg *prometheus.Registry) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "slod_source_points_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

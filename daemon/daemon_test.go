@@ -101,7 +101,7 @@ var (
 	demoMu   sync.Mutex
 )
 
-func demoEngine(t *testing.T) *Demo {
+func demoEngine(t testing.TB) *Demo {
 	t.Helper()
 	demoOnce.Do(func() { demo, demoErr = NewDemo(demoStart) })
 	if demoErr != nil {
@@ -112,7 +112,7 @@ func demoEngine(t *testing.T) *Demo {
 
 // newDemoDaemon is a daemon over the demo traffic, driven tick by tick.
 // A test that wraps the reader passes wrap.
-func newDemoDaemon(t *testing.T, stateDir string, mod func(*Config), wrap func(Reader) Reader) *harness {
+func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(Reader) Reader) *harness {
 	t.Helper()
 	dm := demoEngine(t)
 	cfg := DefaultConfig
@@ -435,5 +435,35 @@ func TestAlignAndReplayTimes(t *testing.T) {
 	}
 	if got := replayTimes(from, from.Add(10*time.Hour), time.Minute, time.Hour); len(got) != 60 {
 		t.Errorf("replay bounded by max-replay: %d times", len(got))
+	}
+}
+
+// BenchmarkDemoTick measures one steady-state tick of the demo (7 SLOs, 9
+// instances, embedded PromQL engine): read the newest step plus two re-read
+// steps per SLO, ingest, evaluate, publish the snapshot with its charts.
+func BenchmarkDemoTick(b *testing.B) {
+	h := newDemoDaemon(b, b.TempDir(), func(c *Config) { c.SnapshotInterval = 24 * time.Hour }, nil)
+	h.runTo(demoStart)
+	now := demoStart
+	b.ResetTimer()
+	for range b.N {
+		now = now.Add(DemoStep)
+		h.clock.Set(now)
+		h.d.tick(context.Background(), now)
+	}
+}
+
+// BenchmarkColdStart measures New plus the first tick: loading
+// examples/slos and backfilling 30 days of every SLO from the embedded
+// engine (tiered reads), until ready.
+func BenchmarkColdStart(b *testing.B) {
+	demoEngine(b)
+	for range b.N {
+		h := newDemoDaemon(b, b.TempDir(), nil, nil)
+		h.runTo(demoStart)
+		if !h.d.Snapshot().Ready {
+			b.Fatal("not ready")
+		}
+		_ = h.d.dispatcher.Close()
 	}
 }

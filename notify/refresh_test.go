@@ -102,8 +102,10 @@ func TestFiringAlertsAreRefreshedForReceiversThatForget(t *testing.T) {
 			t.Fatalf("sent %s %s, want %s %s", got.DedupKey, got.Action, p.DedupKey, p.Action)
 		}
 	}
+	// Refresh only happens while the receiver's queue is empty: wait for
+	// the last removal to commit, and for the refresh loop to wait.
 	deadline := time.Now().Add(10 * time.Second)
-	for clk.waiting() == 0 {
+	for clk.waiting() == 0 || !drained(d) {
 		if time.Now().After(deadline) {
 			t.Fatal("refresh loop not waiting")
 		}
@@ -145,4 +147,17 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("routing: %v vs %v", a, b)
 		}
 	})
+}
+
+func drained(d *notify.Dispatcher) bool {
+	st, err := d.Stats()
+	if err != nil {
+		return false
+	}
+	for _, s := range st {
+		if s.Depth > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -116,6 +116,10 @@ func (o *Opsgenie) handle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	if ct := r.Header.Get("Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/json") {
+		o.answer(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
 	reject := func(msg string) {
 		o.mu.Lock()
 		o.rejected = append(o.rejected, msg)

@@ -123,6 +123,10 @@ func (p *PagerDuty) handle(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{msg}})
 	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		invalid(fmt.Sprintf("Content-Type %q is not application/json", ct))
+		return
+	}
 	if len(body) > 512*1024 {
 		invalid(fmt.Sprintf("event of %d bytes exceeds 512 KB", len(body)))
 		return

@@ -544,6 +544,7 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 		switch {
 		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 			// The breaker holds the page back; it waits in the outbox.
+			attempts-- // nothing was sent
 			wait = time.Duration(d.jitter() * float64(bo.NextBackOff()))
 			plog.Debug("notify breaker open, page waits", "retry_in", wait)
 		case errors.As(err, &se) && se.Permanent:
@@ -595,8 +596,15 @@ func (d *Dispatcher) attempt(ctx context.Context, w *worker, p Page) error {
 		&SendError{Reason: ReasonTimeout, Err: fmt.Errorf("no answer within %s", d.cfg.Delivery.Timeout)})
 	defer cancel()
 	start := time.Now()
-	_, err := w.breaker.Execute(func() (struct{}, error) {
-		err := w.sender.Send(actx, p)
+	_, err := w.breaker.Execute(func() (_ struct{}, err error) {
+		defer func() {
+			// A receiver bug must not take the daemon down; the page
+			// cannot be sent by this code, so it is dead-lettered.
+			if r := recover(); r != nil {
+				err = &SendError{Reason: ReasonInvalid, Permanent: true, Err: fmt.Errorf("receiver panicked: %v", r)}
+			}
+		}()
+		err = w.sender.Send(actx, p)
 		if err != nil && actx.Err() != nil && ctx.Err() == nil {
 			// The attempt timed out: report it as such whatever the
 			// transport made of it.

@@ -573,3 +573,40 @@ func TestAHugeRetryAfterDoesNotOutliveMaxAge(t *testing.T) {
 		t.Errorf("dead-lettered after %v: the 24h Retry-After outlived the 1h max age", waited)
 	}
 }
+
+func TestAPanickingReceiverDeadLettersThePageAndKeepsRunning(t *testing.T) {
+	cfg := parse(t, "receivers: [{name: a, log: {}}]\nroute: {receiver: a}\n", nil)
+	got := make(chan string, 4)
+	sender := notify.SenderFunc(func(_ context.Context, p notify.Page) error {
+		if p.DedupKey == "boom" {
+			panic("nil map somewhere")
+		}
+		got <- p.DedupKey
+		return nil
+	})
+	d, err := notify.New(notify.Options{Config: cfg, Senders: map[string]notify.Sender{"a": sender}, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done; d.Close() }()
+	for _, k := range []string{"boom", "fine"} {
+		if err := d.Enqueue(ctx, testPage(k, notify.Trigger, notify.SeverityPage)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case k := <-got:
+		if k != "fine" {
+			t.Fatalf("got %s", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page after the panic was not delivered")
+	}
+	dl, _ := d.DeadLetters("a")
+	if len(dl) != 1 || dl[0].Page.DedupKey != "boom" || !strings.Contains(dl[0].Error, "receiver panicked: nil map somewhere") {
+		t.Errorf("dead letters %+v", dl)
+	}
+}

@@ -1,0 +1,63 @@
+package receiver_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/notify/alertmanager"
+	"github.com/slodhq/slod/notify/logrecv"
+	"github.com/slodhq/slod/notify/opsgenie"
+	"github.com/slodhq/slod/notify/pagerduty"
+	"github.com/slodhq/slod/notify/receiver"
+	"github.com/slodhq/slod/notify/webhook"
+)
+
+func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/notify.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pagerduty-routing-key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(string) (string, bool) { return "x", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	senders, err := receiver.Build(cfg, receiver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(senders) != len(cfg.Receivers) {
+		t.Fatalf("%d senders for %d receivers", len(senders), len(cfg.Receivers))
+	}
+	for name, ok := range map[string]bool{
+		"payments-pagerduty": is[*pagerduty.Receiver](senders["payments-pagerduty"]),
+		"search-opsgenie":    is[*opsgenie.Receiver](senders["search-opsgenie"]),
+		"alertmanager":       is[*alertmanager.Receiver](senders["alertmanager"]),
+		"chatops":            is[*webhook.Receiver](senders["chatops"]),
+		"stdout":             is[*logrecv.Receiver](senders["stdout"]),
+	} {
+		if !ok {
+			t.Errorf("%s: wrong sender type %T", name, senders[name])
+		}
+	}
+	if _, ok := senders["alertmanager"].(notify.Refresher); !ok {
+		t.Error("the alertmanager sender does not ask for refreshes")
+	}
+}
+
+func TestBuildRefusesAnOfflineConfigForKeyedReceivers(t *testing.T) {
+	cfg, err := notify.LoadConfigOffline("../../examples/notify.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := receiver.Build(cfg, receiver.Options{}); err == nil {
+		t.Error("built a PagerDuty receiver without a routing key")
+	}
+}
+
+func is[T any](v any) bool { _, ok := v.(T); return ok }

@@ -214,6 +214,8 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	d.db = db
 	if opts.Registerer != nil {
+		// Replace the collector of an earlier dispatcher on this registry.
+		opts.Registerer.Unregister(newOutboxCollector(d))
 		if err := opts.Registerer.Register(newOutboxCollector(d)); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("notify: metrics: %w", err)

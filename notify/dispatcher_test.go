@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/notifytest"
 )
@@ -608,5 +610,28 @@ func TestAPanickingReceiverDeadLettersThePageAndKeepsRunning(t *testing.T) {
 	dl, _ := d.DeadLetters("a")
 	if len(dl) != 1 || dl[0].Page.DedupKey != "boom" || !strings.Contains(dl[0].Error, "receiver panicked: nil map somewhere") {
 		t.Errorf("dead letters %+v", dl)
+	}
+}
+
+func TestADispatcherMadeAgainOnTheSameRegistryContinuesItsSeries(t *testing.T) {
+	cfg := parse(t, "receivers: [{name: a, log: {}}]\nroute: {receiver: a}\n", nil)
+	reg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	senders := map[string]notify.Sender{"a": notify.SenderFunc(func(context.Context, notify.Page) error { return nil })}
+	for i := 1; i <= 2; i++ {
+		d, err := notify.New(notify.Options{Config: cfg, Senders: senders, StateDir: dir, Registerer: reg})
+		if err != nil {
+			t.Fatalf("dispatcher %d: %v", i, err)
+		}
+		if err := d.Enqueue(context.Background(), testPage("k", notify.Trigger, notify.SeverityPage)); err != nil {
+			t.Fatal(err)
+		}
+		if v := metric(t, reg, "slod_notify_enqueued_total", map[string]string{"receiver": "a"}); v != float64(i) {
+			t.Errorf("dispatcher %d: enqueued_total = %v", i, v)
+		}
+		if v := metric(t, reg, "slod_notify_outbox_depth", map[string]string{"receiver": "a"}); v != float64(i) {
+			t.Errorf("dispatcher %d: outbox_depth = %v", i, v)
+		}
+		d.Close()
 	}
 }

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 )
@@ -45,6 +47,18 @@ func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error)
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"receiver"}),
 	}
+	// A dispatcher made again on the same registry (a config reload)
+	// continues the series of the one before.
+	var errs []error
+	m.enqueued = reuse(reg, m.enqueued, &errs)
+	m.sent = reuse(reg, m.sent, &errs)
+	m.failed = reuse(reg, m.failed, &errs)
+	m.dead = reuse(reg, m.dead, &errs)
+	m.breaker = reuse(reg, m.breaker, &errs)
+	m.latency = reuse(reg, m.latency, &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	for _, r := range receivers {
 		m.enqueued.WithLabelValues(r)
 		m.sent.WithLabelValues(r)
@@ -57,12 +71,22 @@ func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error)
 		m.breaker.WithLabelValues(r).Set(0)
 		m.latency.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{m.enqueued, m.sent, m.failed, m.dead, m.breaker, m.latency} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
 	return m, nil
+}
+
+// reuse registers c, or returns the collector already registered with the
+// same description.
+func reuse[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		*errs = append(*errs, err)
+	}
+	return c
 }
 
 func breakerValue(s gobreaker.State) float64 {

@@ -635,3 +635,20 @@ func TestADispatcherMadeAgainOnTheSameRegistryContinuesItsSeries(t *testing.T) {
 		d.Close()
 	}
 }
+
+func TestASecondDispatcherOnTheSameOutboxFailsInsteadOfSharingIt(t *testing.T) {
+	cfg := parse(t, "receivers: [{name: a, log: {}}]\nroute: {receiver: a}\n", nil)
+	dir := t.TempDir()
+	senders := map[string]notify.Sender{"a": notify.SenderFunc(func(context.Context, notify.Page) error { return nil })}
+	d, err := notify.New(notify.Options{Config: cfg, Senders: senders, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d2, err := notify.New(notify.Options{Config: cfg, Senders: senders, StateDir: dir}); err == nil {
+		d2.Close()
+		t.Fatal("a second dispatcher opened the same outbox")
+	} else if !strings.Contains(err.Error(), "timeout") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -99,7 +99,13 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 		lastStep = time.Unix(0, ns).UTC()
 	}
 	count := r.uvarint()
-	if r.err != nil || count > uint64(r.r.Len()) {
+	// Every instance carries its rings: refuse a count the data cannot
+	// hold before allocating anything for it.
+	ringBytes := 0
+	for _, l := range e.tiers {
+		ringBytes += int(l.n) * (8 + 8 + 4)
+	}
+	if r.err != nil || count > uint64(r.r.Len()/ringBytes) {
 		return fmt.Errorf("evaluator state: bad instance count: %w", errors.Join(r.err, errTruncated))
 	}
 	var (
@@ -130,6 +136,11 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 				t.known[j] = r.uint32()
 			}
 		}
+		if r.err == nil {
+			if err := in.check(); err != nil {
+				r.fail(fmt.Errorf("instance %s: %w", key, err))
+			}
+		}
 		if _, dup := index[key]; dup || len(instances) >= e.max {
 			continue
 		}
@@ -149,6 +160,34 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 }
 
 var errTruncated = errors.New("truncated")
+
+// maxStep bounds step numbers in a snapshot: Unix seconds of the year 10000
+// at a 1s step. Anything beyond is corruption, not history.
+const maxStep = 253402300800
+
+// check verifies the invariants a restored instance must hold, so that a
+// corrupt snapshot is refused instead of making later ingests misbehave.
+func (in *Instance) check() error {
+	if in.last == 0 {
+		if in.first != 0 || in.lastKnown != 0 {
+			return errors.New("empty instance with steps")
+		}
+		return nil
+	}
+	if in.first <= 0 || in.first > in.last+1 || in.last > maxStep {
+		return fmt.Errorf("steps %d..%d out of order or range", in.first, in.last)
+	}
+	if in.lastKnown != 0 && (in.lastKnown > in.last || in.lastKnown < in.first-1) {
+		return fmt.Errorf("newest known step %d outside %d..%d", in.lastKnown, in.first, in.last)
+	}
+	for i := range in.tiers {
+		t := &in.tiers[i]
+		if t.newest != t.bucket(in.last) {
+			return fmt.Errorf("tier %d: newest bucket %d, want %d", i, t.newest, t.bucket(in.last))
+		}
+	}
+	return nil
+}
 
 // stateReader reads the encoding, remembering the first error.
 type stateReader struct {

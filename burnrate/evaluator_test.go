@@ -321,3 +321,24 @@ func TestParallelMatchesSequential(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUnmarshalBinary: arbitrary snapshots never panic; an accepted one
+// evaluates and keeps ingesting.
+func FuzzUnmarshalBinary(f *testing.F) {
+	spec := &slo.Spec{ID: "svc-fuzz", Objective: 99, Window: 7 * 24 * time.Hour, GroupBy: []string{"route"}}
+	seed := mustEvaluator(f, Options{Spec: spec})
+	feed(f, seed, map[string]string{"route": "/a"}, evalT0.Add(-time.Hour), evalT0, func(time.Time) (float64, float64) { return 1, 10 })
+	data, _ := seed.MarshalBinary()
+	f.Add(data)
+	f.Add([]byte{stateVersion})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := mustEvaluator(t, Options{Spec: spec, MaxInstances: 4})
+		if err := e.UnmarshalBinary(data); err != nil {
+			return
+		}
+		e.Evaluate(evalT0)
+		_ = e.Ingest(Batch{From: evalT0, To: evalT0.Add(time.Minute), Series: []Series{{Labels: map[string]string{"route": "/a"},
+			Steps: []StepCount{{End: evalT0.Add(time.Minute), Errors: 1, Total: 2}}}}})
+		e.Evaluate(evalT0.Add(time.Minute))
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -465,5 +467,63 @@ func BenchmarkColdStart(b *testing.B) {
 			b.Fatal("not ready")
 		}
 		_ = h.d.dispatcher.Close()
+	}
+}
+
+// TestRunServesReloadsAndShutsDownCleanly runs the whole run group on the
+// wall clock: ready after the first tick, a file change reloads (the bad
+// file is reported, the rest keeps running), cancelling stops every actor
+// (goleak checks) and writes the final state snapshot.
+func TestRunServesReloadsAndShutsDownCleanly(t *testing.T) {
+	dm, err := NewDemo(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slos := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("..", "examples", "slos", "checkout-availability.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(slos, "checkout.yaml"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig
+	cfg.SLODir, cfg.StateDir = slos, t.TempDir()
+	cfg.Step, cfg.Interval, cfg.QueryDelay = DemoStep, DemoStep, 0
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	d, err := New(Options{Config: cfg, Reader: &QueryReader{Querier: dm.Engine}, Listener: ln, Stdout: io.Discard,
+		BeforeTick: func(now time.Time) { mu.Lock(); defer mu.Unlock(); _ = dm.Advance(now) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	url := "http://" + ln.Addr().String()
+	waitFor(t, "ready", 30*time.Second, func() bool { return ready(url) })
+	if err := os.WriteFile(filepath.Join(slos, "broken.yaml"), []byte("version: slod/v1\nservice: x\nslos: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload to report broken.yaml", 30*time.Second, func() bool {
+		return strings.Contains(httpBody(t, url+"/api/v1/slos"), "broken.yaml")
+	})
+	if !strings.Contains(httpBody(t, url+"/api/v1/slos"), `"checkout-availability"`) {
+		t.Error("the good SLO stopped running after the reload")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, StateFile)); err != nil {
+		t.Errorf("no state snapshot after shutdown: %v", err)
 	}
 }

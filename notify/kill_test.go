@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,6 +42,19 @@ func TestHelperDispatcherProcess(t *testing.T) {
 	}
 	go func() { _ = d.Run(context.Background()) }()
 	round, _ := strconv.Atoi(os.Getenv("ROUND"))
+	if os.Getenv("STREAM") == "1" {
+		// Trigger and resolve new keys as fast as the disk allows,
+		// until killed.
+		for j := 0; ; j++ {
+			key := fmt.Sprintf("stream-%02d-%04d", round, j)
+			for _, a := range []notify.Action{notify.Trigger, notify.Resolve} {
+				if err := d.Enqueue(context.Background(), testPage(key, a, notify.SeverityPage)); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Printf("enqueued %s %s\n", key, a)
+			}
+		}
+	}
 	key := fmt.Sprintf("killed-%02d", round)
 	pages := []notify.Page{testPage(key, notify.Trigger, notify.SeverityPage), testPage(key, notify.Trigger, notify.SeverityPage)}
 	if round > 0 {
@@ -161,4 +175,93 @@ func TestSIGKILLMidDelivery(t *testing.T) {
 			t.Errorf("incident %s left open", in.DedupKey)
 		}
 	}
+}
+
+// A dispatcher process that enqueues and delivers a stream of pages is
+// SIGKILLed at random moments (in the middle of bbolt commits as often as
+// not), 10 times. Every page whose Enqueue returned arrives, in order per
+// key, and no key opens more than one incident.
+func TestSIGKILLAtRandomMoments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 10 processes")
+	}
+	srv := notifytest.NewPagerDuty(pdKey)
+	defer srv.Close()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 23)) // fixed: the same kill delays every run
+	var want []string
+	for i := 0; i < 10; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDispatcherProcess$")
+		cmd.Env = append(os.Environ(), "NOTIFY_HELPER=1", "STREAM=1", "STATE_DIR="+dir, "PD_URL="+srv.URL(), "ROUND="+strconv.Itoa(i))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1<<16)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		// Let it get going (first page enqueued), then kill it after
+		// a random 5-80 ms.
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("round %d: helper exited: %s", i, stderr.String())
+			}
+			want = append(want, l)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: helper silent: %s", i, stderr.String())
+		}
+		<-time.After(time.Duration(5+rng.IntN(75)) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for l := range lines {
+			want = append(want, l)
+		}
+	}
+	cfg := parse(t, fmt.Sprintf(pdConfig, srv.URL(), "5s", "1s"), map[string]string{"PD_KEY": pdKey})
+	h := newHarness(t, cfg, realClock{}, nil)
+	h.dir = dir
+	h.start()
+	h.waitDrained(60 * time.Second)
+
+	wantByKey := map[string][]string{}
+	for _, l := range want {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != "enqueued" {
+			t.Fatalf("helper printed %q", l)
+		}
+		wantByKey[f[1]] = append(wantByKey[f[1]], f[2])
+	}
+	gotByKey := map[string][]string{}
+	for _, ev := range srv.Events() {
+		gotByKey[ev.DedupKey] = append(gotByKey[ev.DedupKey], ev.EventAction)
+	}
+	for k, acts := range wantByKey {
+		if !isSubsequence(acts, gotByKey[k]) {
+			t.Errorf("%s: enqueued %v, receiver saw %v", k, acts, gotByKey[k])
+		}
+	}
+	opened := map[string]int{}
+	for _, in := range srv.Incidents() {
+		opened[in.DedupKey]++
+		if len(wantByKey[in.DedupKey]) == 2 && !in.Resolved {
+			t.Errorf("%s: resolve enqueued but incident open", in.DedupKey)
+		}
+	}
+	for k, n := range opened {
+		if n > 1 {
+			t.Errorf("%s: %d incidents", k, n)
+		}
+	}
+	t.Logf("%d pages enqueued across 10 kills, %d events received, %d incidents", len(want), len(srv.Events()), len(srv.Incidents()))
 }

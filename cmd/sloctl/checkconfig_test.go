@@ -89,3 +89,15 @@ func TestCheckConfigUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConfigFlags(t *testing.T) {
+	var got *CheckConfigOptions
+	cmd := NewCmdCheckConfig(IO{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, func(o *CheckConfigOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"../../examples/notify.yaml", "--offline", "--route", "team=a", "--route", "severity=page,slo=x"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Path != "../../examples/notify.yaml" || !got.Offline || len(got.Routes) != 2 || got.Routes[1] != "severity=page,slo=x" {
+		t.Errorf("options = %+v", got)
+	}
+}

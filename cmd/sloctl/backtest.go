@@ -375,5 +375,27 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 			}
 		}
 	}
+	// The incidents still open at the end, in the order slod would rank them.
+	var open []burnrate.Incident
+	for _, r := range reports {
+		for _, in := range r.Instances {
+			for _, inc := range in.Incidents {
+				if inc.Open() {
+					open = append(open, inc)
+				}
+			}
+		}
+	}
+	if len(open) > 0 {
+		burnrate.Rank(open)
+		fmt.Fprintf(w, "\nopen at the end, by threat (soonest budget exhaustion first):\n")
+		for i, inc := range open {
+			tte := "never"
+			if inc.TimeToExhaustion != burnrate.Never {
+				tte = inc.TimeToExhaustion.Round(time.Minute).String()
+			}
+			fmt.Fprintf(w, "  %d. %s %s %s: budget remaining %s, exhausted in %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, pctOf(inc.BudgetRemaining), tte)
+		}
+	}
 	return nil
 }

@@ -182,7 +182,7 @@ func TestBacktestScenarios(t *testing.T) {
 		}
 		s := txt.String()
 		t.Log("\n" + s)
-		for _, want := range []string{"fixture-outage (service fixture)", "page      1h/5m", "2026-09-29T12:01:00Z", "incident burn page", "(no row fired)"} {
+		for _, want := range []string{"fixture-outage (service fixture)", "page      1h/5m", "2026-09-29T12:01:00Z", "incident burn page", "(no row fired)", "open at the end, by threat", "1. fixture-outage {} page"} {
 			if !strings.Contains(s, want) {
 				t.Errorf("text output lacks %q:\n%s", want, s)
 			}

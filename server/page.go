@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,7 @@ type budgetChart struct {
 
 type burnBar struct {
 	X, Y, W, H float64
+	X2         float64 // right edge, for the threshold tick
 	Label      string
 	LabelX     float64
 	Fires      bool
@@ -117,7 +119,7 @@ func newPageData(s *Snapshot) pageData {
 		for _, in := range slo.Instances {
 			v := instanceView{
 				SLO: slo.ID, Service: slo.Service, Labels: labelText(in.Labels),
-				Objective: trimFloat(slo.Objective) + "%", Window: FormatDuration(slo.Window),
+				Objective: strconv.FormatFloat(slo.Objective, 'f', -1, 64) + "%", Window: FormatDuration(slo.Window),
 				State: in.State(s.Incidents), Remaining: "–",
 			}
 			d.Counts[v.State]++
@@ -251,7 +253,7 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 			burn = trimFloat(w.burn) + "×"
 		}
 		c.Bars = append(c.Bars, burnBar{
-			X: float64(i)*slot + 2, W: slot - 4, Y: plotH - h, H: h,
+			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: plotH - h, H: h,
 			Label: FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
 			Fires: w.fires, FactorY: plotH - scale(w.factor),
 			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", FormatDuration(w.d), burn, trimFloat(w.factor)),

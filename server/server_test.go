@@ -168,7 +168,7 @@ func TestStatusPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Incidents by threat", "<svg", "<polyline", "18h", "connection refused", "last success 3m ago",
-		"slos/bad.yaml", "collecting data", "&lt;script&gt;",
+		"slos/bad.yaml", "collecting data", "&lt;script&gt;", "99.9%",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)

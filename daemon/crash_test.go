@@ -105,7 +105,7 @@ func ready(url string) bool {
 
 // TestCrashRestart SIGKILLs the slod binary ten times while an incident is
 // open against a real Prometheus whose fixture runs on in wall-clock time
-// (10s samples, a full outage from −1m to +30s around the test start). The
+// (10s samples, a full outage from −1m to +60s around the test start). The
 // local PagerDuty server must see one incident, opened once under one dedup
 // key, and its resolve; every restarted daemon restores its state and reads
 // only the gap, never the 30-day window again.
@@ -117,7 +117,7 @@ func TestCrashRestart(t *testing.T) {
 	t0 := now.Truncate(step)
 	start := t0.Add(-2 * time.Hour)
 	n := int((2*time.Hour + 10*time.Minute) / step)
-	burnFrom, burnTo := t0.Add(-time.Minute), t0.Add(30*time.Second)
+	burnFrom, burnTo := t0.Add(-time.Minute), t0.Add(60*time.Second)
 	errorsAt := func(i int) float64 {
 		ts := start.Add(time.Duration(i) * step)
 		var v float64

@@ -123,9 +123,30 @@ type BacktestInstance struct {
 	// BudgetRemainingStart/End are the share of W's budget left at the
 	// first and last step; BudgetSpent is the errors counted in the range
 	// over W's budget at the end.
-	BudgetRemainingStart float64 `json:"budget_remaining_start"`
-	BudgetRemainingEnd   float64 `json:"budget_remaining_end"`
-	BudgetSpent          float64 `json:"budget_spent"`
+	// They are null when W holds no data.
+	BudgetRemainingStart Float `json:"budget_remaining_start"`
+	BudgetRemainingEnd   Float `json:"budget_remaining_end"`
+	BudgetSpent          Float `json:"budget_spent"`
+}
+
+// Float is a float64 that encodes NaN and ±Inf (no data) as JSON null.
+type Float float64
+
+// MarshalJSON writes null for NaN and ±Inf.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// UnmarshalJSON reads null as NaN.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
 }
 
 // BacktestRow is one policy row's firing intervals.
@@ -142,7 +163,7 @@ type BacktestRow struct {
 type Firing struct {
 	Fired    time.Time `json:"fired"`
 	Resolved time.Time `json:"resolved,omitzero"`
-	PeakBurn float64   `json:"peak_burn"`
+	PeakBurn Float     `json:"peak_burn"`
 }
 
 type instanceTrack struct {
@@ -222,7 +243,7 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 		return nil, err
 	}
 	rep := &BacktestReport{SLO: spec.ID, Service: spec.Service, Objective: spec.Objective, Window: burnrate.FormatDuration(spec.Window),
-		Policy: p.Name, From: from, To: to, state: map[string]*instanceTrack{}}
+		Policy: p.Name, From: from, To: to, Instances: []BacktestInstance{}, state: map[string]*instanceTrack{}}
 	tracker := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: spec.Alerting.NoData, KeepResolved: math.MaxInt32})
 	var last []burnrate.InstanceEvaluation
 	n, err := source.Replay(ctx, ev, q, from, to, source.ReplayOptions{}, func(now time.Time) error {
@@ -230,10 +251,10 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 		for _, ie := range last {
 			st, ok := rep.state[ie.Key]
 			if !ok {
-				st = &instanceTrack{out: &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: ie.BudgetRemaining}}
+				st = &instanceTrack{out: &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: Float(ie.BudgetRemaining)}}
 				for _, r := range ie.Rows {
 					st.out.Rows = append(st.out.Rows, BacktestRow{Severity: r.Row.Severity, Long: burnrate.FormatDuration(r.Row.Long),
-						Short: burnrate.FormatDuration(r.Row.Short), Factor: r.Factor})
+						Short: burnrate.FormatDuration(r.Row.Short), Factor: r.Factor, Firings: []Firing{}})
 				}
 				rep.state[ie.Key] = st
 			}
@@ -242,15 +263,15 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 				open := len(row.Firings) > 0 && row.Firings[len(row.Firings)-1].Resolved.IsZero()
 				switch {
 				case r.Fires && !open:
-					row.Firings = append(row.Firings, Firing{Fired: now, PeakBurn: math.Min(r.LongBurn, r.ShortBurn)})
+					row.Firings = append(row.Firings, Firing{Fired: now, PeakBurn: Float(math.Min(r.LongBurn, r.ShortBurn))})
 				case r.Fires:
 					f := &row.Firings[len(row.Firings)-1]
-					f.PeakBurn = math.Max(f.PeakBurn, math.Min(r.LongBurn, r.ShortBurn))
+					f.PeakBurn = Float(math.Max(float64(f.PeakBurn), math.Min(r.LongBurn, r.ShortBurn)))
 				case open:
 					row.Firings[len(row.Firings)-1].Resolved = now
 				}
 			}
-			st.out.BudgetRemainingEnd = ie.BudgetRemaining
+			st.out.BudgetRemainingEnd = Float(ie.BudgetRemaining)
 			tracker.Observe(burnrate.Subject{Key: spec.ID + ie.Key, SLO: spec.ID, Labels: ie.Labels, Window: spec.Window}, ie.Evaluation)
 		}
 		return nil
@@ -277,11 +298,12 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 				out.Incidents = append(out.Incidents, inc)
 			}
 		}
+		out.BudgetSpent = Float(math.NaN())
 		if in := ev.Instance(out.Labels); in != nil {
 			rng := in.Window(to, to.Sub(from))
 			w := in.Window(to, spec.Window)
 			if w.Total > 0 {
-				out.BudgetSpent = rng.Errors / (spec.ErrorBudget() * w.Total)
+				out.BudgetSpent = Float(rng.Errors / (spec.ErrorBudget() * w.Total))
 			}
 		}
 		rep.Instances = append(rep.Instances, *out)
@@ -289,8 +311,8 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 	return rep, nil
 }
 
-// jsonSafe replaces NaN and ±Inf (no data) with null-able values: encoding/json
-// cannot encode them.
+// jsonSafe replaces NaN and ±Inf in incidents (no data) with 0:
+// encoding/json cannot encode them. Our own figures use Float (null).
 func jsonSafe(reports []*BacktestReport) []*BacktestReport {
 	fix := func(x *float64) {
 		if math.IsNaN(*x) || math.IsInf(*x, 0) {
@@ -300,9 +322,6 @@ func jsonSafe(reports []*BacktestReport) []*BacktestReport {
 	for _, r := range reports {
 		for i := range r.Instances {
 			in := &r.Instances[i]
-			fix(&in.BudgetRemainingStart)
-			fix(&in.BudgetRemainingEnd)
-			fix(&in.BudgetSpent)
 			for j := range in.Incidents {
 				inc := &in.Incidents[j]
 				fix(&inc.BudgetAtStart)
@@ -311,11 +330,6 @@ func jsonSafe(reports []*BacktestReport) []*BacktestReport {
 				fix(&inc.Burn)
 				for k := range inc.PeakBurn {
 					fix(&inc.PeakBurn[k].Burn)
-				}
-			}
-			for j := range in.Rows {
-				for k := range in.Rows[j].Firings {
-					fix(&in.Rows[j].Firings[k].PeakBurn)
 				}
 			}
 		}
@@ -329,7 +343,7 @@ func jsonSafe(reports []*BacktestReport) []*BacktestReport {
 func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	pctOf := func(x float64) string {
-		if math.IsNaN(x) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return "n/a"
 		}
 		return strconv.FormatFloat(100*x, 'f', 2, 64) + "%"
@@ -343,9 +357,12 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		for _, warn := range r.Warnings {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
+		if len(r.Instances) == 0 {
+			fmt.Fprintln(w, "  no instances: the SLI queries returned no series in the range")
+		}
 		for _, in := range r.Instances {
 			fmt.Fprintf(w, "  instance %s: budget remaining %s -> %s, %s of the budget spent in range\n",
-				burnrate.LabelsKey(in.Labels), pctOf(in.BudgetRemainingStart), pctOf(in.BudgetRemainingEnd), pctOf(in.BudgetSpent))
+				burnrate.LabelsKey(in.Labels), pctOf(float64(in.BudgetRemainingStart)), pctOf(float64(in.BudgetRemainingEnd)), pctOf(float64(in.BudgetSpent)))
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "    SEVERITY\tLONG/SHORT\tFACTOR\tFIRED\tRESOLVED\tPEAK BURN")
 			fired := false
@@ -357,7 +374,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 						res = ts(f.Resolved)
 					}
 					fmt.Fprintf(tw, "    %s\t%s/%s\t%s\t%s\t%s\t%s\n", row.Severity, row.Long, row.Short,
-						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res, strconv.FormatFloat(f.PeakBurn, 'f', 2, 64))
+						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res, strconv.FormatFloat(float64(f.PeakBurn), 'f', 2, 64))
 				}
 			}
 			if !fired {
@@ -390,6 +407,10 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		burnrate.Rank(open)
 		fmt.Fprintf(w, "\nopen at the end, by threat (soonest budget exhaustion first):\n")
 		for i, inc := range open {
+			if inc.Class == burnrate.ClassNoData {
+				fmt.Fprintf(w, "  %d. %s %s %s: no data since %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, ts(inc.Start))
+				continue
+			}
 			tte := "never"
 			if inc.TimeToExhaustion != burnrate.Never {
 				tte = inc.TimeToExhaustion.Round(time.Minute).String()

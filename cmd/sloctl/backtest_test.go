@@ -173,6 +173,31 @@ func TestBacktestScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("an SLI without data reports null budgets and a no-data incident", func(t *testing.T) {
+		nodata := filepath.Join(dir, "nodata.yaml")
+		doc := strings.ReplaceAll(fx.SLOYAML("fixture", 99.9, "30d", "gone"), "slo_requests_total", "no_such_metric_total")
+		if err := os.WriteFile(nodata, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := Main([]string{"backtest", "--prometheus", srv.URL, "--from", end.Add(-time.Hour).Format(time.RFC3339),
+			"--to", end.Format(time.RFC3339), "--format", "json", nodata}, &out, &errOut)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		if !strings.Contains(out.String(), `"budget_remaining_end": null`) {
+			t.Fatalf("no null budget in\n%s", out.String())
+		}
+		var reps []BacktestReport
+		if err := json.Unmarshal(out.Bytes(), &reps); err != nil {
+			t.Fatal(err)
+		}
+		in := reps[0].Instances[0]
+		if len(in.Incidents) != 1 || in.Incidents[0].Class != burnrate.ClassNoData {
+			t.Fatalf("incidents %+v, want one no-data incident", in.Incidents)
+		}
+	})
+
 	t.Run("the text format names every firing", func(t *testing.T) {
 		var txt, errTxt bytes.Buffer
 		code := Main([]string{"backtest", "--prometheus", srv.URL, "--from", end.Add(-13 * time.Hour).Format(time.RFC3339),

@@ -255,6 +255,43 @@ func (in *Instance) cumAt(b int64) cum {
 	return t.at(t.newest - t.n + 1)
 }
 
+// evAt is cumAt without the known-step counts (one cache line per
+// boundary instead of two): the errors and events summed through the
+// boundary actually used, and that boundary's step (the edge after
+// quantisation). Evaluate uses it when a window ends at the newest step,
+// where "the window has a known step" is "the newest known step is after
+// the edge".
+func (in *Instance) evAt(b int64) (errs, tots float64, edge int64) {
+	if b < in.first {
+		return 0, 0, in.first - 1
+	}
+	newest := func() (float64, float64, int64) {
+		t := &in.tiers[0]
+		s := t.slot(t.newest)
+		return t.ev[2*s], t.ev[2*s+1], in.last
+	}
+	if b >= in.last {
+		return newest()
+	}
+	for i := range in.tiers {
+		t := &in.tiers[i]
+		j := floorDiv(b+t.m/2, t.m)
+		if j*t.m >= in.last {
+			return newest()
+		}
+		if j*t.m < in.first {
+			return 0, 0, in.first - 1
+		}
+		if t.holds(j - 1) {
+			s := t.slot(j - 1)
+			return t.ev[2*s], t.ev[2*s+1], j * t.m
+		}
+	}
+	t := &in.tiers[len(in.tiers)-1]
+	s := t.slot(t.newest - t.n + 1)
+	return t.ev[2*s], t.ev[2*s+1], (t.newest - t.n + 2) * t.m
+}
+
 // WindowCount is what a window holds: errors and events summed over its
 // steps, and how many of its steps were known.
 type WindowCount struct {

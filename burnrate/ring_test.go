@@ -65,6 +65,13 @@ func answeringTier(in *Instance, l int64) (int64, bool) {
 	return 0, false
 }
 
+func sameFloat(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	return approxEq(a, b)
+}
+
 func approxLE(a, b float64) bool { return a <= b+1e-9*math.Max(1, math.Abs(b)) }
 
 func approxEq(a, b float64) bool { return approxLE(a, b) && approxLE(b, a) }
@@ -174,6 +181,22 @@ func TestRingMatchesBruteForce(t *testing.T) {
 					int(lo.known) > got.Known || got.Known > int(hi.known) {
 					t.Fatalf("seed %d: window %d steps ending at %d (tier bucket %d): got %+v, want between %+v and %+v",
 						seed, w, r, m, got, lo, hi)
+				}
+			}
+			// Evaluate's fast path (no known-count reads) gives the burns
+			// Window gives, NaN for windows without a known step included.
+			for _, lag := range []int64{0, 3, 400} {
+				now := time.Unix((k+lag)*60, 0)
+				ev, _ := e.EvaluateInstance(labels, now)
+				burnOf := func(w time.Duration) float64 { return Burn(in.Window(now, w).ErrorRatio(), spec.ErrorBudget()) }
+				for _, r := range ev.Rows {
+					if !sameFloat(r.LongBurn, burnOf(r.Row.Long)) || !sameFloat(r.ShortBurn, burnOf(r.Row.Short)) {
+						t.Fatalf("seed %d at %d+%d: row %s/%s burns %v/%v, Window gives %v/%v", seed, k, lag,
+							r.Row.Long, r.Row.Short, r.LongBurn, r.ShortBurn, burnOf(r.Row.Long), burnOf(r.Row.Short))
+					}
+				}
+				if !sameFloat(ev.WindowBurn, burnOf(spec.Window)) {
+					t.Fatalf("seed %d: window burn %v, Window gives %v", seed, ev.WindowBurn, burnOf(spec.Window))
 				}
 			}
 			// No-data time follows the newest known step.

@@ -137,3 +137,37 @@ func TestPrometheusSamplesPerTick(t *testing.T) {
 }
 
 func closeTo(got, want float64) bool { return math.Abs(got-want) <= 1e-12*math.Max(1, math.Abs(want)) }
+
+func TestPrometheusGapBackfillMatchesFreshBackfill(t *testing.T) {
+	srv := startFixture(t)
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, gap := range []time.Duration{5 * time.Minute, 12*time.Hour + 7*time.Minute, 4 * 24 * time.Hour} {
+		fresh, _ := burnrate.NewEvaluator(burnrate.Options{Spec: scenarioSpec("outage")})
+		if _, err := Sync(ctx, fresh, p, fixture.End, SyncOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Synced up to the gap, then the source was away; now it is back.
+		resumed, _ := burnrate.NewEvaluator(burnrate.Options{Spec: scenarioSpec("outage")})
+		if _, err := Sync(ctx, resumed, p, fixture.End.Add(-gap), SyncOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var progress []Progress
+		if _, err := Sync(ctx, resumed, p, fixture.End, SyncOptions{Progress: func(pr Progress) { progress = append(progress, pr) }}); err != nil {
+			t.Fatal(err)
+		}
+		if len(progress) == 0 || progress[0].From.Before(fixture.End.Add(-gap-3*time.Minute)) {
+			t.Fatalf("gap %s: the resumed sync re-read from %+v", gap, progress)
+		}
+		a, b := fresh.Instance(nil), resumed.Instance(nil)
+		for _, w := range []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 30 * 24 * time.Hour} {
+			ca, cb := a.Window(fixture.End, w), b.Window(fixture.End, w)
+			if !closeTo(ca.Errors, cb.Errors) || !closeTo(ca.Total, cb.Total) || ca.Known != cb.Known {
+				t.Errorf("gap %s, window %s: fresh %+v, after the gap %+v", gap, w, ca, cb)
+			}
+		}
+	}
+}

@@ -17,8 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
 )
 
 // demoStart is a fixed start for the demo script in tests.
@@ -525,5 +528,64 @@ func TestRunServesReloadsAndShutsDownCleanly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, StateFile)); err != nil {
 		t.Errorf("no state snapshot after shutdown: %v", err)
+	}
+}
+
+var ghostAdded bool // guarded by demoMu
+
+// TestSLIWithoutDataRaisesItsOwnIncident: an SLO whose queries match no
+// series is not healthy: it opens a no-data incident (and pages as a ticket
+// with its own dedup key), which resolves once data arrives.
+func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
+	dir := t.TempDir()
+	ghost := "version: slod/v1\nservice: ghost\nslos:\n  - name: availability\n    objective: 99\n    alerting:\n      no_data: 10m\n    sli:\n      events:\n" +
+		"        error_query: sum(rate(ghost_requests_total{code=\"500\"}[{{.window}}]))\n" +
+		"        total_query: sum(rate(ghost_requests_total[{{.window}}]))\n"
+	if err := os.WriteFile(filepath.Join(dir, "ghost.yaml"), []byte(ghost), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
+	h.runTo(demoStart)
+	var nodata []burnrate.Incident
+	for _, inc := range h.d.tracker.Open() {
+		if inc.Class == burnrate.ClassNoData {
+			nodata = append(nodata, inc)
+		}
+	}
+	if len(nodata) != 1 || nodata[0].SLO != "ghost-availability" || nodata[0].Severity != burnrate.SeverityTicket {
+		t.Fatalf("no-data incidents %+v", nodata)
+	}
+	if _, ok := findIncident(h.d.tracker.Open(), "ghost-availability"); ok {
+		t.Error("a burn incident opened without data")
+	}
+	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: nodata[0]}, h.d.slos["ghost-availability"].spec)
+	if !ok || !strings.Contains(p.Summary, "no data") || p.DedupKey != DedupKey("ghost-availability", nil, burnrate.ClassNoData) {
+		t.Errorf("page %+v", p)
+	}
+	// Data arrives: the ghost metric now has traffic (added once to the
+	// shared demo engine, whose other SLOs never read it).
+	demoMu.Lock()
+	for i := range 40 {
+		if ghostAdded {
+			break
+		}
+		at := demoStart.Add(time.Duration(i) * demoScrape)
+		for _, s := range []struct {
+			code string
+			v    float64
+		}{{"200", float64(i) * 100}, {"500", 0}} {
+			lset := labels.FromStrings("__name__", "ghost_requests_total", "code", s.code)
+			if err := h.d.opts.Reader.(*QueryReader).Querier.(*source.Embedded).Append(lset, at.Add(time.Second), s.v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ghostAdded = true
+	demoMu.Unlock()
+	h.runTo(demoStart.Add(2 * time.Minute))
+	for _, inc := range h.d.tracker.Open() {
+		if inc.Class == burnrate.ClassNoData {
+			t.Fatalf("no-data incident still open after data arrived: %+v", inc)
+		}
 	}
 }

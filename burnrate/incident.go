@@ -1,6 +1,7 @@
 package burnrate
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -349,23 +350,13 @@ func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
 		return peaks
 	}
 	i, found := slices.BinarySearchFunc(peaks, w, func(p WindowBurn, w time.Duration) int {
-		return cmpDuration(p.Window, w)
+		return cmp.Compare(p.Window, w)
 	})
 	if !found {
 		return slices.Insert(peaks, i, WindowBurn{Window: w, Burn: burn})
 	}
 	peaks[i].Burn = max(peaks[i].Burn, burn)
 	return peaks
-}
-
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // CurrentBurn is the burn over the shortest policy window that holds data

@@ -118,7 +118,7 @@ func newPageData(s *Snapshot) pageData {
 	for _, slo := range s.SLOs {
 		for _, in := range slo.Instances {
 			v := instanceView{
-				SLO: slo.ID, Service: slo.Service, Labels: labelText(in.Labels),
+				SLO: slo.ID, Service: slo.Service, Labels: FormatLabels(in.Labels),
 				Objective: strconv.FormatFloat(slo.Objective, 'f', -1, 64) + "%", Window: FormatDuration(slo.Window),
 				State: in.State(s.Incidents), Remaining: "–",
 			}
@@ -144,7 +144,7 @@ func newPageData(s *Snapshot) pageData {
 
 func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentView {
 	v := incidentView{
-		Rank: rank, SLO: inc.SLO, Labels: labelText(inc.Labels), Class: string(inc.Class),
+		Rank: rank, SLO: inc.SLO, Labels: FormatLabels(inc.Labels), Class: string(inc.Class),
 		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04"),
 		Burn: trimFloat(inc.Burn) + "×", Remaining: percent(inc.BudgetRemaining),
 		Spent: percent(inc.BudgetSpent), TTE: FormatDuration(inc.TimeToExhaustion),
@@ -262,7 +262,9 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 	return c
 }
 
-func labelText(l map[string]string) string {
+// FormatLabels renders an instance's labels as sorted k=v pairs, the way the
+// status page and `sloctl status` show them; empty for no labels.
+func FormatLabels(l map[string]string) string {
 	if len(l) == 0 {
 		return ""
 	}

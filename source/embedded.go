@@ -1,6 +1,7 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+	// chunkenc and chunks are leaf packages that storage itself imports (a
+	// storage.Series iterator is a chunkenc.Iterator); they do not link the tsdb
+	// engine or any cloud SDK (go list -deps ./source shows it).
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -162,8 +166,8 @@ func (q *memQuerier) Select(_ context.Context, _ bool, hints *storage.SelectHint
 		if !matches(s.lset, ms) {
 			continue
 		}
-		lo, _ := slices.BinarySearchFunc(s.samples, mint, func(a sample, t int64) int { return cmpInt(a.t, t) })
-		hi, _ := slices.BinarySearchFunc(s.samples, maxt+1, func(a sample, t int64) int { return cmpInt(a.t, t) })
+		lo, _ := slices.BinarySearchFunc(s.samples, mint, func(a sample, t int64) int { return cmp.Compare(a.t, t) })
+		hi, _ := slices.BinarySearchFunc(s.samples, maxt+1, func(a sample, t int64) int { return cmp.Compare(a.t, t) })
 		if lo >= hi {
 			continue
 		}
@@ -176,16 +180,6 @@ func (q *memQuerier) Select(_ context.Context, _ bool, hints *storage.SelectHint
 	// The engine expects series sorted by labels.
 	slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
 	return &listSet{series: out, i: -1}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func matches(lset labels.Labels, ms []*labels.Matcher) bool {

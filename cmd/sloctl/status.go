@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -171,16 +170,7 @@ func statusLabels(l map[string]string) string {
 	if len(l) == 0 {
 		return "-"
 	}
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + l[k]
-	}
-	return strings.Join(parts, ",")
+	return server.FormatLabels(l)
 }
 
 func statusNum(x float64) string {

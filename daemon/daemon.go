@@ -736,7 +736,7 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 		StartsAt: inc.Start,
 		Details: notify.Details{
 			Burn:            map[string]float64{},
-			BudgetRemaining: inc.BudgetRemaining,
+			BudgetRemaining: server.Round(inc.BudgetRemaining),
 			Objective:       objective,
 			Extra: map[string]string{
 				"budget_spent_since_start": fmt.Sprintf("%.2f%%", 100*inc.BudgetSpent),
@@ -749,7 +749,7 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 		p.Details.TimeToExhaustion = inc.TimeToExhaustion
 	}
 	for _, pb := range inc.PeakBurn {
-		p.Details.Burn[server.FormatDuration(pb.Window)] = pb.Burn
+		p.Details.Burn[server.FormatDuration(pb.Window)] = server.Round(pb.Burn)
 	}
 	for _, k := range []string{"runbook", "runbook_url", "dashboard", "dashboard_url"} {
 		if v := ann[k]; v != "" {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,11 +76,45 @@ type Details struct {
 	BudgetRemaining float64 `json:"budget_remaining"`
 	// TimeToExhaustion is how long the remaining budget lasts at the current
 	// burn; zero when it is already spent.
-	TimeToExhaustion time.Duration `json:"time_to_exhaustion"`
+	// On the wire it is time_to_exhaustion_seconds.
+	TimeToExhaustion time.Duration `json:"-"`
 	// Objective is the SLO target in percent, for display.
 	Objective float64 `json:"objective,omitempty"`
 	// Extra holds any further figures as text.
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// detailsJSON is Details as JSON: durations in seconds, as webhook consumers
+// and the outbox read them.
+type detailsJSON struct {
+	Burn                    map[string]float64 `json:"burn,omitempty"`
+	BudgetRemaining         float64            `json:"budget_remaining"`
+	TimeToExhaustionSeconds float64            `json:"time_to_exhaustion_seconds"`
+	Objective               float64            `json:"objective,omitempty"`
+	Extra                   map[string]string  `json:"extra,omitempty"`
+}
+
+// MarshalJSON writes TimeToExhaustion as time_to_exhaustion_seconds.
+func (d Details) MarshalJSON() ([]byte, error) {
+	return json.Marshal(detailsJSON{
+		Burn: d.Burn, BudgetRemaining: d.BudgetRemaining,
+		TimeToExhaustionSeconds: d.TimeToExhaustion.Seconds(),
+		Objective:               d.Objective, Extra: d.Extra,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *Details) UnmarshalJSON(b []byte) error {
+	var j detailsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*d = Details{
+		Burn: j.Burn, BudgetRemaining: j.BudgetRemaining,
+		TimeToExhaustion: time.Duration(j.TimeToExhaustionSeconds * float64(time.Second)),
+		Objective:        j.Objective, Extra: j.Extra,
+	}
+	return nil
 }
 
 // DedupKey returns a stable key for the given parts (for example SLO id,

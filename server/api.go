@@ -114,13 +114,13 @@ func known(x float64) *float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return nil
 	}
-	x = round(x)
+	x = Round(x)
 	return &x
 }
 
-// round keeps six significant digits: prefix sums leave float noise such as
+// Round keeps six significant digits: prefix sums leave float noise such as
 // 4.000000000000286 that says nothing to a reader.
-func round(x float64) float64 {
+func Round(x float64) float64 {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return x
 	}
@@ -192,7 +192,7 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 	if len(inc.PeakBurn) > 0 {
 		out.PeakBurn = map[string]float64{}
 		for _, p := range inc.PeakBurn {
-			out.PeakBurn[FormatDuration(p.Window)] = round(p.Burn)
+			out.PeakBurn[FormatDuration(p.Window)] = Round(p.Burn)
 		}
 	}
 	return out
@@ -239,7 +239,7 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 				for _, r := range ev.Rows {
 					ji.Rows = append(ji.Rows, RowJSON{
 						Severity: string(r.Row.Severity), Long: FormatDuration(r.Row.Long),
-						Short: FormatDuration(r.Row.Short), Factor: round(r.Factor),
+						Short: FormatDuration(r.Row.Short), Factor: Round(r.Factor),
 						LongBurn: known(r.LongBurn), ShortBurn: known(r.ShortBurn), Fires: r.Fires,
 					})
 				}

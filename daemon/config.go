@@ -164,7 +164,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	// Every flag's default is the value so far (built-in or from the file),
 	// so a flag that is not given keeps it.
 	fs.String("config", "", "YAML file with any of these flags as keys")
-	fs.StringVar(&cfg.SLODir, "slo-dir", cfg.SLODir, "directory of SLO files (required unless --demo, which uses examples/slos or its embedded copy)")
+	fs.StringVar(&cfg.SLODir, "slo-dir", cfg.SLODir, "directory of SLO files (required unless --demo, which uses ./examples/slos when present, else the copy built into slod)")
 	fs.StringVar(&cfg.NotifyConfig, "notify-config", cfg.NotifyConfig, "notify config (receivers and routing); empty: pages go to the log receiver on stdout")
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the state snapshot and the notify outbox")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address (status page, API, /metrics)")

@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"path/filepath"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/slodhq/slod/examples"
 	"io"
 	"os"
 	"time"
@@ -40,8 +43,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if cfg.SLODir == "" {
 			cfg.SLODir = "examples/slos"
 			if _, err := os.Stat(cfg.SLODir); err != nil {
-				fmt.Fprintln(stderr, "slod: --demo needs the example SLOs: run it from the repository root or pass --slo-dir path/to/examples/slos")
-				return ExitUsage
+				// Not in a checkout: run on the copy built into the binary.
+				dir, err := extractExamples()
+				if err != nil {
+					fmt.Fprintf(stderr, "slod: demo SLOs: %v\n", err)
+					return ExitError
+				}
+				defer os.RemoveAll(dir)
+				cfg.SLODir = dir
 			}
 		}
 		cfg.Step, cfg.Interval, cfg.QueryDelay = DemoStep, DemoStep, 0
@@ -93,4 +102,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// extractExamples writes the SLO files built into the binary to a new
+// temporary directory (the daemon reads and watches a directory).
+func extractExamples() (string, error) {
+	dir, err := os.MkdirTemp("", "slod-demo-slos-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.CopyFS(dir, examples.SLOs); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return filepath.Join(dir, "slos"), nil
 }

@@ -85,6 +85,11 @@ func runLint(opts *LintOptions) error {
 		diags = append(diags, check(set)...)
 	}
 	slo.SortDiagnostics(diags)
+	if len(set.SLOs) == 0 && len(set.Policies) == 0 && len(diags) == 0 {
+		// Nothing to lint is a mistake (a moved or emptied directory), not a
+		// clean result: CI must not pass silently.
+		return usageErrorf("no SLO files (*.yaml, *.yml) found in %s", strings.Join(opts.Paths, " "))
+	}
 
 	var err error
 	switch opts.Format {

@@ -126,6 +126,7 @@ func TestLintUsageErrorsExitTwo(t *testing.T) {
 		{"lint", "--format", "yaml", "../../examples/slos"},
 		{"lint", "--no-such-flag"},
 		{"lint", filepath.Join(t.TempDir(), "missing")},
+		{"lint", emptyDir(t)},
 	} {
 		if code, _, errOut := runMain(t, args...); code != exitUsage || errOut == "" {
 			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args, code, errOut, exitUsage)
@@ -198,4 +199,14 @@ func TestLintGarbageGivesClearErrorsAndExitsOne(t *testing.T) {
 			t.Errorf("no %q line containing %q in:\n%s", want, msg, out)
 		}
 	}
+}
+
+// emptyDir is a directory holding files, none of them YAML: what a CI job
+// sees when its SLO directory moved.
+func emptyDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("slos moved\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -46,3 +46,41 @@ func ExampleEvaluator() {
 	// ticket 3d/6h factor  1.0: long burn   16.4 short burn   16.4 fires true
 	// budget remaining -15.3934, no data for 0s
 }
+
+// A loop that evaluates every step and keeps nothing from one step to the
+// next (a backtest) evaluates into one buffer: after the first step it
+// allocates no result.
+func ExampleEvaluator_EvaluateInto() {
+	spec := &slo.Spec{ID: "search-latency", Objective: 99, Window: 7 * 24 * time.Hour, GroupBy: []string{"route"}}
+	ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec})
+	if err != nil {
+		panic(err)
+	}
+	start := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	var buf []burnrate.InstanceEvaluation
+	for i := 1; i <= 3; i++ {
+		now := start.Add(time.Duration(i) * time.Minute)
+		b := burnrate.Batch{From: now.Add(-time.Minute), To: now, Series: []burnrate.Series{
+			{Labels: map[string]string{"route": "/a"}, Steps: []burnrate.StepCount{{End: now, Errors: 0, Total: 100}}},
+			{Labels: map[string]string{"route": "/b"}, Steps: []burnrate.StepCount{{End: now, Errors: float64(10 * i), Total: 100}}},
+		}}
+		if err := ev.Ingest(b); err != nil {
+			panic(err)
+		}
+		buf = ev.EvaluateInto(buf, now) // valid until the next call
+		for _, ie := range buf {
+			sev, ok := ie.Severity()
+			if !ok {
+				sev = "none"
+			}
+			fmt.Printf("%s %s burn(5m) %.0f %s\n", now.Format("15:04"), ie.Key, ie.Rows[0].ShortBurn, sev)
+		}
+	}
+	// Output:
+	// 00:01 {route="/a"} burn(5m) 0 none
+	// 00:01 {route="/b"} burn(5m) 10 page
+	// 00:02 {route="/a"} burn(5m) 0 none
+	// 00:02 {route="/b"} burn(5m) 15 page
+	// 00:03 {route="/a"} burn(5m) 0 none
+	// 00:03 {route="/b"} burn(5m) 20 page
+}

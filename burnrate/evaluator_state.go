@@ -57,11 +57,13 @@ func (e *Evaluator) MarshalBinary() ([]byte, error) {
 		for i := range in.tiers {
 			t := &in.tiers[i]
 			b = binary.AppendVarint(b, t.newest)
-			for _, v := range t.ev {
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+			for s := range t.n {
+				errs, tots := t.sums(s)
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(errs))
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(tots))
 			}
-			for _, v := range t.known {
-				b = binary.LittleEndian.AppendUint32(b, v)
+			for s := range t.n {
+				b = binary.LittleEndian.AppendUint32(b, t.known[s*t.w])
 			}
 		}
 	}
@@ -111,6 +113,8 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 	var (
 		instances []*Instance
 		index     = make(map[string]int)
+		// Storage for the instances the cap admits, in shared blocks.
+		fresh = allocInstances(int(min(count, uint64(e.max))), e.step, e.tiers)
 	)
 	for i := uint64(0); i < count && r.err == nil; i++ {
 		nl := r.uvarint()
@@ -124,16 +128,26 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 			labels[n] = r.string()
 		}
 		key := LabelsKey(labels)
-		in := newInstance(labels, key, e.step, e.tiers)
+		// A duplicate or an instance over the cap is read and dropped:
+		// the next one overwrites it (every field and slot is read).
+		var in *Instance
+		if len(instances) < len(fresh) {
+			in = fresh[len(instances)]
+		} else {
+			in = allocInstances(1, e.step, e.tiers)[0]
+		}
+		in.labels, in.key = labels, key
 		in.first, in.last, in.lastKnown = r.varint(), r.varint(), r.varint()
 		for ti := range in.tiers {
 			t := &in.tiers[ti]
 			t.newest = r.varint()
-			for j := range t.ev {
+			for s := range t.n {
+				j := 2 * s * t.w
 				t.ev[j] = math.Float64frombits(r.uint64())
+				t.ev[j+1] = math.Float64frombits(r.uint64())
 			}
-			for j := range t.known {
-				t.known[j] = r.uint32()
+			for s := range t.n {
+				t.known[s*t.w] = r.uint32()
 			}
 		}
 		if r.err == nil {
@@ -156,6 +170,7 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.instances, e.index, e.lastStep = instances, index, lastStep
+	e.free = nil // the old instances' storage goes with them
 	return nil
 }
 

@@ -51,25 +51,65 @@ type Instance struct {
 	first, last int64
 	// lastKnown is the newest step with data (0: none).
 	lastKnown int64
-	tiers     []tier
+	tiers     []tier // tierBuf[:len(layout)]
+	tierBuf   [maxTiers]tier
 }
 
-func newInstance(labels map[string]string, key string, step time.Duration, ls []tierLayout) *Instance {
-	var nf, nk int64
-	for _, l := range ls {
-		nf += 2 * l.n
-		nk += l.n
+// maxTiers is the most tiers layout returns.
+const maxTiers = 3
+
+// blockWidth is the most instances whose rings share one block of storage.
+const blockWidth = 64
+
+// allocInstances returns n empty instances (no labels yet) for a step and a
+// tier layout. A tick touches the same few slots of every instance (the
+// newest bucket of each tier, the left edge of each window), so the rings
+// of up to blockWidth instances are interleaved: slot s of every instance
+// of a block sits side by side, and a tick reads and writes whole cache
+// lines in order instead of one 16-byte pair per line at a random address.
+// Blocks are cut to n exactly, so no storage is allocated for instances
+// that do not exist: an instance takes the same bytes as with rings of its
+// own. The headers are allocated side by side as well.
+func allocInstances(n int, step time.Duration, ls []tierLayout) []*Instance {
+	hs := make([]Instance, n)
+	out := make([]*Instance, n)
+	for lo := 0; lo < n; lo += blockWidth {
+		w := int64(min(blockWidth, n-lo))
+		var nf, nk int64
+		for _, l := range ls {
+			nf += 2 * l.n * w
+			nk += l.n * w
+		}
+		// One backing array per type keeps the allocation count and the
+		// per-slice overhead low.
+		fs := make([]float64, nf)
+		ks := make([]uint32, nk)
+		for j := range w {
+			in := &hs[lo+int(j)]
+			in.step = int64(step / time.Second)
+			in.tiers = in.tierBuf[:len(ls)]
+			var of, ok int64
+			for i, l := range ls {
+				in.tiers[i] = tier{m: l.m, n: l.n, w: w,
+					ev:    fs[of+2*j : of+2*l.n*w : of+2*l.n*w],
+					known: ks[ok+j : ok+l.n*w : ok+l.n*w]}
+				of, ok = of+2*l.n*w, ok+l.n*w
+			}
+			out[lo+int(j)] = in
+		}
 	}
-	// One backing array per type keeps the allocation count and the
-	// per-slice overhead low.
-	fs := make([]float64, nf)
-	ks := make([]uint32, nk)
-	in := &Instance{labels: labels, key: key, step: int64(step / time.Second), tiers: make([]tier, len(ls))}
-	for i, l := range ls {
-		in.tiers[i] = tier{m: l.m, n: l.n, ev: fs[: 2*l.n : 2*l.n], known: ks[:l.n:l.n]}
-		fs, ks = fs[2*l.n:], ks[l.n:]
+	return out
+}
+
+// recycle empties an instance removed from its evaluator so that a new
+// label set can take its storage.
+func (in *Instance) recycle() {
+	for i := range in.tiers {
+		in.tiers[i].clear()
+		in.tiers[i].newest = 0
 	}
-	return in
+	in.labels, in.key = nil, ""
+	in.first, in.last, in.lastKnown = 0, 0, 0
 }
 
 // Labels returns the instance's group_by label set (empty for an SLO without group_by).
@@ -147,9 +187,10 @@ func (in *Instance) set(k int64, errs, total float64) setResult {
 	if k > in.last {
 		for i := range in.tiers {
 			t := &in.tiers[i]
-			t.advance(t.bucket(k))
+			b := t.bucket(k)
+			t.advance(b)
 			if known {
-				t.add(t.bucket(k), v)
+				t.add(b, v)
 			}
 		}
 		in.last = k
@@ -255,41 +296,56 @@ func (in *Instance) cumAt(b int64) cum {
 	return t.at(t.newest - t.n + 1)
 }
 
+// leftEdge is the left edge of a window, worked out once per evaluation
+// for every instance: the boundary step b and, per tier, the nearest bucket
+// boundary j (in buckets) and the slot of bucket j−1. They depend only on
+// b and the tier layout, so the lookups of each instance (evAt) divide
+// nothing.
+type leftEdge struct {
+	b    int64
+	j, s [maxTiers]int64
+}
+
+func newLeftEdge(b int64, ls []tierLayout) leftEdge {
+	p := leftEdge{b: b}
+	for i, l := range ls {
+		t := tier{m: l.m, n: l.n}
+		p.j[i] = floorDiv(b+t.m/2, t.m) // nearest boundary, in buckets
+		p.s[i] = t.slot(p.j[i] - 1)
+	}
+	return p
+}
+
 // evAt is cumAt without the known-step counts (one cache line per
-// boundary instead of two): the errors and events summed through the
-// boundary actually used, and that boundary's step (the edge after
-// quantisation). Evaluate uses it when a window ends at the newest step,
-// where "the window has a known step" is "the newest known step is after
-// the edge".
-func (in *Instance) evAt(b int64) (errs, tots float64, edge int64) {
-	if b < in.first {
+// boundary instead of two), for the newest step's sums (newErrs, newTots)
+// as the right edge: the errors and events summed through the boundary
+// actually used, and that boundary's step (the edge after quantisation).
+// Evaluate uses it when a window ends at the newest step, where "the
+// window has a known step" is "the newest known step is after the edge".
+func (in *Instance) evAt(p *leftEdge, newErrs, newTots float64) (errs, tots float64, edge int64) {
+	if p.b < in.first {
 		return 0, 0, in.first - 1
 	}
-	newest := func() (float64, float64, int64) {
-		t := &in.tiers[0]
-		s := t.slot(t.newest)
-		return t.ev[2*s], t.ev[2*s+1], in.last
-	}
-	if b >= in.last {
-		return newest()
+	if p.b >= in.last {
+		return newErrs, newTots, in.last
 	}
 	for i := range in.tiers {
 		t := &in.tiers[i]
-		j := floorDiv(b+t.m/2, t.m)
+		j := p.j[i]
 		if j*t.m >= in.last {
-			return newest()
+			return newErrs, newTots, in.last
 		}
 		if j*t.m < in.first {
 			return 0, 0, in.first - 1
 		}
 		if t.holds(j - 1) {
-			s := t.slot(j - 1)
-			return t.ev[2*s], t.ev[2*s+1], j * t.m
+			errs, tots = t.sums(p.s[i])
+			return errs, tots, j * t.m
 		}
 	}
 	t := &in.tiers[len(in.tiers)-1]
-	s := t.slot(t.newest - t.n + 1)
-	return t.ev[2*s], t.ev[2*s+1], (t.newest - t.n + 2) * t.m
+	errs, tots = t.sums(t.slot(t.newest - t.n + 1))
+	return errs, tots, (t.newest - t.n + 2) * t.m
 }
 
 // WindowCount is what a window holds: errors and events summed over its

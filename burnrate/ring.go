@@ -15,8 +15,12 @@ type tier struct {
 	m      int64 // steps per bucket
 	n      int64 // buckets held
 	newest int64 // newest bucket held
-	// ev holds errors and events of slot s at 2s and 2s+1, side by side so
-	// that reading a boundary touches one cache line for both.
+	// w is how many instances share the tier's storage (see allocInstances):
+	// slot s of this instance is known[s×w], and its errors and events sit
+	// side by side at ev[2s×w] and ev[2s×w+1], so that reading a boundary
+	// touches one cache line for both, and the same slot of the next
+	// instances of the block follows in the same line.
+	w     int64
 	ev    []float64
 	known []uint32
 }
@@ -51,17 +55,29 @@ func (t *tier) slot(b int64) int64 {
 	return s
 }
 
-// reset empties the ring so that every held bucket ends before step first:
-// all cumulative sums are zero.
-func (t *tier) reset(first int64) {
-	t.newest = t.bucket(first) - 1
-	clear(t.ev)
-	clear(t.known)
+// sums is the errors and events of slot s.
+func (t *tier) sums(s int64) (errs, tots float64) {
+	i := 2 * s * t.w
+	return t.ev[i], t.ev[i+1]
 }
 
 func (t *tier) at(b int64) cum {
 	s := t.slot(b)
-	return cum{errs: t.ev[2*s], tots: t.ev[2*s+1], known: t.known[s]}
+	errs, tots := t.sums(s)
+	return cum{errs: errs, tots: tots, known: t.known[s*t.w]}
+}
+
+// put overwrites slot s.
+func (t *tier) put(s int64, c cum) {
+	i := s * t.w
+	t.ev[2*i], t.ev[2*i+1], t.known[i] = c.errs, c.tots, c.known
+}
+
+// clear zeroes every slot of this instance (not of the others sharing the storage).
+func (t *tier) clear() {
+	for s := range t.n {
+		t.put(s, cum{})
+	}
 }
 
 func (t *tier) holds(b int64) bool { return b <= t.newest && b > t.newest-t.n }
@@ -78,8 +94,7 @@ func (t *tier) advance(b int64) {
 		from = b - t.n + 1
 	}
 	for i := from; i <= b; i++ {
-		s := t.slot(i)
-		t.ev[2*s], t.ev[2*s+1], t.known[s] = c.errs, c.tots, c.known
+		t.put(t.slot(i), c)
 	}
 	t.newest = b
 }
@@ -90,10 +105,10 @@ func (t *tier) add(b int64, d cum) {
 		b = lo
 	}
 	for i := b; i <= t.newest; i++ {
-		s := t.slot(i)
-		t.ev[2*s] += d.errs
-		t.ev[2*s+1] += d.tots
-		t.known[s] += d.known
+		j := t.slot(i) * t.w
+		t.ev[2*j] += d.errs
+		t.ev[2*j+1] += d.tots
+		t.known[j] += d.known
 	}
 }
 

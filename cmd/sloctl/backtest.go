@@ -247,7 +247,7 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 	tracker := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: spec.Alerting.NoData, KeepResolved: math.MaxInt32})
 	var last []burnrate.InstanceEvaluation
 	n, err := source.Replay(ctx, ev, q, from, to, source.ReplayOptions{}, func(now time.Time) error {
-		last = ev.Evaluate(now)
+		last = ev.EvaluateInto(last, now) // nothing of it is kept past this step
 		for _, ie := range last {
 			st, ok := rep.state[ie.Key]
 			if !ok {

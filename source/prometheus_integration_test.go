@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,62 @@ func TestPrometheusGapBackfillMatchesFreshBackfill(t *testing.T) {
 				t.Errorf("gap %s, window %s: fresh %+v, after the gap %+v", gap, w, ca, cb)
 			}
 		}
+	}
+}
+
+// TestPrometheusDiagnosesSparseScrape runs the diagnosis against a real
+// Prometheus over counters sampled every minute at 17 s past the minute, as
+// a real 1m scrape lands: no 1m step has two samples, so a 1m step knows
+// nothing and a 2m step knows every step.
+func TestPrometheusDiagnosesSparseScrape(t *testing.T) {
+	promtest.RequireBinaries(t, "prometheus", "promtool")
+	end := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
+	start := end.Add(-6 * time.Hour).Add(17 * time.Second)
+	var om strings.Builder
+	if err := promtest.WriteOpenMetrics(&om, start, time.Minute, 6*60-1,
+		promtest.Counter{Family: "http_requests", Labels: map[string]string{"route": "/a", "code": "200"}, Value: func(i int) float64 { return float64(540 * i) }},
+		promtest.Counter{Family: "http_requests", Labels: map[string]string{"route": "/a", "code": "500"}, Value: func(i int) float64 { return float64(60 * i) }},
+	); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, promtest.Options{OpenMetrics: om.String()})
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	spec := eventsSpec(24 * time.Hour)
+	at := end.Add(-time.Hour)
+	r := &Reader{Querier: p, Spec: spec, Step: time.Minute}
+	b, _, err := r.Read(ctx, at.Add(-time.Hour), at, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range b.Series {
+		if len(s.Steps) > 0 {
+			t.Fatalf("a 1m step over a 1m scrape knows %d steps; the fixture no longer shows the problem", len(s.Steps))
+		}
+	}
+	missing := eventsSpec(24 * time.Hour)
+	missing.SLI.Events.TotalQuery = `sum(rate(grpc_requests_total[{{.window}}]))`
+	for _, tc := range []struct {
+		name string
+		spec *slo.Spec
+		step time.Duration
+		want string
+	}{
+		{name: "a 1m step is too fine", spec: spec, step: time.Minute, want: "series http_requests_total exist but are sampled about every 1m; a step of 1m needs at least two samples per step (rate needs two): set --step 2m"},
+		{name: "a 2m step has data", spec: spec, step: 2 * time.Minute},
+		{name: "a missing metric is named", spec: missing, step: time.Minute, want: "no series match grpc_requests_total in the 1h before"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hint, err := DiagnoseEmpty(ctx, p, tc.spec, tc.step, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tc.want == "") != (hint == "") || !strings.Contains(hint, tc.want) {
+				t.Fatalf("hint %q, want %q", hint, tc.want)
+			}
+		})
 	}
 }

@@ -178,8 +178,9 @@ func (d *Daemon) openNotify() error {
 }
 
 // load reads the SLO directory and swaps the valid SLOs in. Files with
-// errors are reported and skipped; when nothing valid remains the old set
-// stays. Evaluators of SLOs whose counts mean the same keep their state.
+// errors are reported and skipped, and the SLOs they held keep running on
+// their previous version; when nothing valid remains the old set stays.
+// Evaluators of SLOs whose counts mean the same keep their state.
 func (d *Daemon) load() error {
 	dir := d.cfg.SLODir
 	set, diags := slo.Check(dir)
@@ -221,8 +222,28 @@ func (d *Daemon) load() error {
 		}
 		next[spec.ID] = r
 	}
+	fresh := len(next)
+	// A typo must not resolve a live page: an SLO that did not load this
+	// time keeps its previous spec, evaluator and incidents while its file
+	// fails (or while the policy it names is missing or broken). Only SLOs
+	// whose file was deleted, or whose file now loads cleanly without them,
+	// are forgotten below.
+	listed := map[string]bool{}
+	for _, spec := range good.SLOs {
+		listed[spec.ID] = true
+	}
+	for _, id := range sortedIDs(d.slos) {
+		old := d.slos[id]
+		if next[id] != nil || !(badFiles[old.spec.Pos.File] || listed[id]) {
+			continue
+		}
+		next[id] = old
+		problems = append(problems, server.Problem{Where: old.spec.Pos.File,
+			Message: fmt.Sprintf("slo %q: still running its previous version until the file loads again", id)})
+		d.log.Warn("slo kept on its previous version", "slo", id, "file", old.spec.Pos.File)
+	}
 	d.problems = problems
-	if len(next) == 0 {
+	if fresh == 0 {
 		if len(d.slos) == 0 {
 			return fmt.Errorf("no valid SLO in %s", dir)
 		}
@@ -231,7 +252,8 @@ func (d *Daemon) load() error {
 		d.log.Error("reload found no valid slo, keeping the previous set", "dir", dir)
 		return nil
 	}
-	// Incidents of removed SLOs resolve.
+	// Incidents of removed SLOs (file deleted, or the SLO gone from a file
+	// that loads) resolve.
 	now := d.lastTarget
 	if now.IsZero() {
 		now = d.now()

@@ -386,6 +386,95 @@ func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
 	}
 }
 
+// TestATypoDuringAnIncidentKeepsTheSLOAndItsPage: an existing SLO file
+// that stops loading (a typo) while its SLO has an open incident does not
+// count as a deletion: no resolve is queued, the SLO keeps being evaluated
+// on its previous version, and once the file is fixed the same incident
+// carries on.
+func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "examples", "slos")
+	good, err := os.ReadFile(filepath.Join(src, "checkout-availability.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "checkout-availability.yaml")
+	if err := os.WriteFile(file, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A second file that stays good, so the reload is not a failed one.
+	other, err := os.ReadFile(filepath.Join(src, "checkout-latency.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "checkout-latency.yaml"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
+	h.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+	if len(h.d.slos) != 2 {
+		t.Fatalf("slos %v, want checkout availability and latency", sortedIDs(h.d.slos))
+	}
+	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	if !ok {
+		t.Fatal("no checkout incident before the typo")
+	}
+	opened := metricValue(t, h.d.m.changes.WithLabelValues("opened"))
+	resolves := metricValue(t, h.d.m.pages.WithLabelValues("resolve"))
+
+	typo := strings.Replace(string(good), "objective:", "objectve:", 1)
+	if typo == string(good) {
+		t.Fatal("the example has no objective to misspell")
+	}
+	if err := os.WriteFile(file, []byte(typo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.load(); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves || len(h.d.pending) != 0 {
+		t.Fatalf("the typo queued a resolve (%v resolves, %d pending)", got-resolves, len(h.d.pending))
+	}
+	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); !ok {
+		t.Fatal("the typo closed the open incident")
+	}
+	r := h.d.slos["checkout-availability"]
+	if r == nil {
+		t.Fatal("the typo removed the SLO")
+	}
+	h.d.publish(h.clock.Now())
+	if p := h.d.Snapshot().Problems; len(p) == 0 || !strings.Contains(p[0].Where, "checkout-availability.yaml") {
+		t.Errorf("problems %+v do not name the broken file", p)
+	}
+	last := r.eval.LastStep()
+	h.runTo(demoStart.Add(3 * time.Minute))
+	if !h.d.slos["checkout-availability"].eval.LastStep().After(last) {
+		t.Error("the SLO of the broken file is no longer evaluated")
+	}
+	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves {
+		t.Errorf("%v resolves queued while the file was broken", got-resolves)
+	}
+
+	// Fixed: the same incident goes on, nothing opens or pages again.
+	if err := os.WriteFile(file, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.load(); err != nil {
+		t.Fatal(err)
+	}
+	h.runTo(demoStart.Add(3*time.Minute + 30*time.Second))
+	now, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	if !ok || !now.Start.Equal(inc.Start) {
+		t.Fatalf("incident after the fix %+v, want the one opened at %v", now, inc.Start)
+	}
+	if got := metricValue(t, h.d.m.changes.WithLabelValues("opened")); got != opened {
+		t.Errorf("%v incidents opened again after the fix", got-opened)
+	}
+	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves {
+		t.Errorf("%v resolves queued around the typo", got-resolves)
+	}
+}
+
 func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
 	spec := &slo.Spec{ID: "checkout-availability", Service: "checkout", Objective: 99.9, Window: 30 * 24 * time.Hour,
 		Labels:      map[string]string{"team": "payments"},

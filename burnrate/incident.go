@@ -80,10 +80,29 @@ type Incident struct {
 	Burn float64 `json:"burn"`
 	// TimeToExhaustion is remaining × W / burn: how long until the budget
 	// is gone at the current burn. Zero when the budget is already gone,
-	// Never when nothing burns.
+	// Never when nothing burns; see Unknown for when it cannot be told.
 	TimeToExhaustion time.Duration `json:"time_to_exhaustion"`
+	// Unknown marks the figures above that could not be measured (the
+	// windows they need hold no known step, as for an SLI without data).
+	// An unknown figure's field holds 0, which must not be read as a
+	// measured 0: readers show it as unknown (null in the API, "–" on the
+	// status page). The zero value, all known, keeps snapshots written
+	// before this field existed readable.
+	Unknown UnknownFigures `json:"unknown,omitzero"`
 	// NoDataFor is how long the SLI had no data at Updated.
 	NoDataFor time.Duration `json:"no_data_for,omitempty"`
+}
+
+// UnknownFigures flags which of an incident's figures are unknown.
+type UnknownFigures struct {
+	BudgetAtStart   bool `json:"budget_at_start,omitempty"`
+	BudgetSpent     bool `json:"budget_spent,omitempty"`
+	BudgetRemaining bool `json:"budget_remaining,omitempty"`
+	Burn            bool `json:"burn,omitempty"`
+	// TimeToExhaustion is unknown when the budget remaining is, or when
+	// budget remains but its burn is unknown. A budget already gone has a
+	// known time to exhaustion (0) whatever the burn.
+	TimeToExhaustion bool `json:"time_to_exhaustion,omitempty"`
 }
 
 // Open reports whether the incident has not been resolved.
@@ -226,8 +245,8 @@ func (t *Tracker) start(s Subject, class IncidentClass, sev Severity, ev Evaluat
 		StartSeverity: sev,
 		Window:        s.Window,
 		Start:         ev.At,
-		BudgetAtStart: finite(ev.BudgetRemaining),
 	}
+	inc.BudgetAtStart, inc.Unknown.BudgetAtStart = measured(ev.BudgetRemaining)
 	update(inc, ev)
 	return inc
 }
@@ -339,10 +358,28 @@ func update(inc *Incident, ev Evaluation) {
 		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Long, r.LongBurn)
 		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Short, r.ShortBurn)
 	}
-	inc.BudgetRemaining = finite(ev.BudgetRemaining)
-	inc.BudgetSpent = max(0, inc.BudgetAtStart-inc.BudgetRemaining)
-	inc.Burn = CurrentBurn(ev)
-	inc.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn)
+	u := &inc.Unknown
+	inc.BudgetRemaining, u.BudgetRemaining = measured(ev.BudgetRemaining)
+	inc.BudgetSpent, u.BudgetSpent = 0, u.BudgetAtStart || u.BudgetRemaining
+	if !u.BudgetSpent {
+		inc.BudgetSpent = max(0, inc.BudgetAtStart-inc.BudgetRemaining)
+	}
+	var ok bool
+	inc.Burn, ok = currentBurn(ev)
+	u.Burn = !ok
+	switch {
+	case u.BudgetRemaining:
+		// No step of W is known: nothing says how much budget is left.
+		inc.TimeToExhaustion, u.TimeToExhaustion = 0, true
+	case inc.BudgetRemaining <= 0:
+		// Gone is gone, whatever the burn.
+		inc.TimeToExhaustion, u.TimeToExhaustion = 0, false
+	case u.Burn:
+		// Budget is left but no policy window says how fast it burns.
+		inc.TimeToExhaustion, u.TimeToExhaustion = 0, true
+	default:
+		inc.TimeToExhaustion, u.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn), false
+	}
 }
 
 func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
@@ -363,18 +400,24 @@ func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
 // in ev: the best estimate of how fast the budget burns right now. It is 0
 // when no window holds data.
 func CurrentBurn(ev Evaluation) float64 {
-	best, burn := time.Duration(math.MaxInt64), 0.0
+	burn, _ := currentBurn(ev)
+	return burn
+}
+
+// currentBurn is CurrentBurn, and false when no window holds data.
+func currentBurn(ev Evaluation) (float64, bool) {
+	best, burn, found := time.Duration(math.MaxInt64), 0.0, false
 	consider := func(w time.Duration, b float64) {
 		if math.IsNaN(b) || math.IsInf(b, 0) || w >= best {
 			return
 		}
-		best, burn = w, b
+		best, burn, found = w, b, true
 	}
 	for _, r := range ev.Rows {
 		consider(r.Row.Short, r.ShortBurn)
 		consider(r.Row.Long, r.LongBurn)
 	}
-	return burn
+	return burn, found
 }
 
 // TimeToExhaustion is how long the remaining share of the budget of a window
@@ -403,19 +446,30 @@ func severityRank(s Severity) int {
 	return 1
 }
 
-// Rank sorts incidents by threat: soonest budget exhaustion first, then
-// the more urgent severity, then the faster burn; ties fall back to SLO id,
-// key and class so the order is stable.
+// Rank sorts incidents by threat. Incidents with a known time to exhaustion
+// come first, soonest exhaustion first (Never last among them); incidents
+// whose time to exhaustion is unknown (an SLI without data) follow all of
+// them, because an unmeasured threat cannot be shown to be nearer than a
+// measured one. Within equal times, and among the unknown ones, the more
+// urgent severity comes first, then a known burn before an unknown one,
+// then the faster burn; ties fall back to SLO id, key and class so the
+// order is stable.
 func Rank(incs []Incident) {
 	sort.SliceStable(incs, func(i, j int) bool {
 		a, b := &incs[i], &incs[j]
-		if a.TimeToExhaustion != b.TimeToExhaustion {
+		if ua, ub := a.Unknown.TimeToExhaustion, b.Unknown.TimeToExhaustion; ua != ub {
+			return !ua
+		}
+		if !a.Unknown.TimeToExhaustion && a.TimeToExhaustion != b.TimeToExhaustion {
 			return a.TimeToExhaustion < b.TimeToExhaustion
 		}
 		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
 			return ra < rb
 		}
-		if a.Burn != b.Burn {
+		if ua, ub := a.Unknown.Burn, b.Unknown.Burn; ua != ub {
+			return !ua
+		}
+		if !a.Unknown.Burn && a.Burn != b.Burn {
 			return a.Burn > b.Burn
 		}
 		if c := strings.Compare(a.SLO, b.SLO); c != 0 {
@@ -428,11 +482,11 @@ func Rank(incs []Incident) {
 	})
 }
 
-// finite maps NaN and ±Inf (no data in the window) to 0 so that incidents
-// always serialise.
-func finite(x float64) float64 {
+// measured splits a figure that is NaN or ±Inf when its window holds no
+// known step into a JSON-safe value (0 when unknown) and an unknown flag.
+func measured(x float64) (float64, bool) {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0
+		return 0, true
 	}
-	return x
+	return x, false
 }

@@ -3,6 +3,7 @@ package burnrate
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -212,20 +213,71 @@ func TestTimeToExhaustion(t *testing.T) {
 }
 
 func TestRank(t *testing.T) {
-	incs := []Incident{
-		{Key: "slow-ticket", Severity: SeverityTicket, TimeToExhaustion: 10 * day, Burn: 3},
-		{Key: "never", Severity: SeverityPage, TimeToExhaustion: Never, Burn: 0},
-		{Key: "soon-ticket", Severity: SeverityTicket, TimeToExhaustion: time.Hour, Burn: 5},
-		{Key: "soon-page-slow", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 5},
-		{Key: "soon-page-fast", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 50},
-		{Key: "gone", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
+	unknown := UnknownFigures{BudgetAtStart: true, BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}
+	cases := []struct {
+		name string
+		incs []Incident
+		want []string
+	}{
+		{
+			name: "known times rank soonest first, then severity, then burn, never last",
+			incs: []Incident{
+				{Key: "slow-ticket", Severity: SeverityTicket, TimeToExhaustion: 10 * day, Burn: 3},
+				{Key: "never", Severity: SeverityPage, TimeToExhaustion: Never, Burn: 0},
+				{Key: "soon-ticket", Severity: SeverityTicket, TimeToExhaustion: time.Hour, Burn: 5},
+				{Key: "soon-page-slow", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 5},
+				{Key: "soon-page-fast", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 50},
+				{Key: "gone", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
+			},
+			want: []string{"gone", "soon-page-fast", "soon-page-slow", "soon-ticket", "slow-ticket", "never"},
+		},
+		{
+			name: "a no-data ticket with unknown figures ranks after a full-outage page",
+			incs: []Incident{
+				{Key: "nodata", Class: ClassNoData, Severity: SeverityTicket, Unknown: unknown},
+				{Key: "outage", Class: ClassBurn, Severity: SeverityPage, TimeToExhaustion: 95 * time.Minute, Burn: 20},
+			},
+			want: []string{"outage", "nodata"},
+		},
+		{
+			name: "an unknown time ranks after every known one, even a budget that never runs out",
+			incs: []Incident{
+				{Key: "nodata-page", Severity: SeverityPage, Unknown: unknown},
+				{Key: "never-ticket", Severity: SeverityTicket, TimeToExhaustion: Never},
+				{Key: "gone-ticket", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
+			},
+			want: []string{"gone-ticket", "never-ticket", "nodata-page"},
+		},
+		{
+			name: "among unknown times: severity, then a known burn, then the faster burn",
+			incs: []Incident{
+				{Key: "ticket-unknown-burn", Severity: SeverityTicket, Unknown: unknown},
+				{Key: "ticket-slow", Severity: SeverityTicket, Burn: 2, Unknown: UnknownFigures{TimeToExhaustion: true}},
+				{Key: "ticket-fast", Severity: SeverityTicket, Burn: 9, Unknown: UnknownFigures{TimeToExhaustion: true}},
+				{Key: "page-unknown-burn", Severity: SeverityPage, Unknown: unknown},
+			},
+			want: []string{"page-unknown-burn", "ticket-fast", "ticket-slow", "ticket-unknown-burn"},
+		},
+		{
+			name: "an unknown burn of 0 does not outrank a known burn at the same time",
+			incs: []Incident{
+				{Key: "unknown-burn", Severity: SeverityTicket, TimeToExhaustion: 0, Unknown: UnknownFigures{Burn: true}},
+				{Key: "known-burn", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 0.5},
+			},
+			want: []string{"known-burn", "unknown-burn"},
+		},
 	}
-	Rank(incs)
-	want := []string{"gone", "soon-page-fast", "soon-page-slow", "soon-ticket", "slow-ticket", "never"}
-	for i, k := range want {
-		if incs[i].Key != k {
-			t.Fatalf("rank %d: %s, want %s (order %v)", i, incs[i].Key, k, incs)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			Rank(tc.incs)
+			var got []string
+			for _, inc := range tc.incs {
+				got = append(got, inc.Key)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("order %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -265,5 +317,107 @@ func TestRestoreResumesOpenIncidents(t *testing.T) {
 	// The restored hold-down still applies: resolves 5m after the last firing.
 	if got := kinds(back.Observe(subj, eval(6*time.Minute, 0.9, uniform(0)))); len(got) != 1 || got[0] != ChangeResolved {
 		t.Fatalf("changes %v, want resolved", got)
+	}
+}
+
+// The reviewer's case: an SLO without any data beside a full outage. The
+// no-data ticket knows neither its budget nor its burn; it must not rank
+// above the page whose budget runs out in 1h35m, nor claim a spent budget.
+func TestTrackerRanksNoDataAfterAKnownPage(t *testing.T) {
+	tr := NewTracker(TrackerOptions{NoDataAfter: 10 * time.Minute})
+	outage := Subject{Key: "checkout{}", SLO: "checkout", Window: 30 * day}
+	empty := Subject{Key: "empty{}", SLO: "empty", Window: 30 * day}
+	tr.Observe(outage, eval(0, 0.044, uniform(20)))
+	nodata := eval(0, math.NaN(), uniform(math.NaN()))
+	nodata.NoDataFor = time.Hour
+	tr.Observe(empty, nodata)
+	open := tr.Open()
+	if len(open) != 2 {
+		t.Fatalf("%d open incidents, want 2", len(open))
+	}
+	if open[0].SLO != "checkout" || open[1].SLO != "empty" {
+		t.Fatalf("ranked %s (tte %v) before %s (tte %v), want the page first",
+			open[0].SLO, open[0].TimeToExhaustion, open[1].SLO, open[1].TimeToExhaustion)
+	}
+	if open[0].Unknown != (UnknownFigures{}) {
+		t.Errorf("the outage's figures are measured, got unknown %+v", open[0].Unknown)
+	}
+	want := UnknownFigures{BudgetAtStart: true, BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}
+	if open[1].Unknown != want {
+		t.Errorf("the no-data incident's unknown figures %+v, want %+v", open[1].Unknown, want)
+	}
+}
+
+func TestIncidentUnknownFigures(t *testing.T) {
+	nan := math.NaN()
+	cases := []struct {
+		name      string
+		remaining float64
+		burns     [4][2]float64
+		wantTTE   time.Duration
+		want      UnknownFigures
+	}{
+		{"budget and burn known", 0.5, uniform(20), time.Duration(0.5 * float64(30*day) / 20), UnknownFigures{}},
+		{"budget known, no policy window holds data", 0.5, uniform(nan), 0, UnknownFigures{Burn: true, TimeToExhaustion: true}},
+		{"budget gone, burn unknown: exhausted now", -0.2, uniform(nan), 0, UnknownFigures{Burn: true}},
+		{"no known step in W", nan, uniform(nan), 0,
+			UnknownFigures{BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := Incident{Window: 30 * day}
+			update(&inc, eval(0, tc.remaining, tc.burns))
+			if inc.Unknown != tc.want {
+				t.Errorf("unknown %+v, want %+v", inc.Unknown, tc.want)
+			}
+			if inc.TimeToExhaustion != tc.wantTTE {
+				t.Errorf("time to exhaustion %v, want %v", inc.TimeToExhaustion, tc.wantTTE)
+			}
+			if _, err := json.Marshal(inc); err != nil {
+				t.Errorf("incident does not serialise: %v", err)
+			}
+		})
+	}
+}
+
+// A no-data incident goes through the daemon's state snapshot (JSON) and
+// comes back with its unknown figures still unknown; a snapshot written
+// before the flags existed reads as all known.
+func TestIncidentJSONRoundTripKeepsUnknownFigures(t *testing.T) {
+	tr := NewTracker(TrackerOptions{NoDataAfter: time.Minute})
+	ev := eval(0, math.NaN(), uniform(math.NaN()))
+	ev.NoDataFor = time.Hour
+	tr.Observe(subj, ev)
+	tr.Observe(Subject{Key: "b", SLO: "b", Window: 30 * day}, eval(0, 0.5, uniform(20)))
+	saved := tr.Open()
+	data, err := json.Marshal(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []Incident
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	restored := NewTracker(TrackerOptions{NoDataAfter: time.Minute})
+	restored.Restore(back)
+	got := restored.Open()
+	if len(got) != len(saved) {
+		t.Fatalf("%d incidents back, want %d", len(got), len(saved))
+	}
+	for i := range saved {
+		if got[i].Key != saved[i].Key || got[i].Unknown != saved[i].Unknown ||
+			got[i].TimeToExhaustion != saved[i].TimeToExhaustion || got[i].BudgetRemaining != saved[i].BudgetRemaining {
+			t.Errorf("incident %d: %+v, want %+v", i, got[i], saved[i])
+		}
+	}
+	if got[1].Class != ClassNoData || !got[1].Unknown.TimeToExhaustion {
+		t.Errorf("the no-data incident lost its unknown figures: %+v", got[1])
+	}
+	var old Incident
+	if err := json.Unmarshal([]byte(`{"key":"k","budget_remaining":0.4,"time_to_exhaustion":3600000000000}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.Unknown != (UnknownFigures{}) || old.BudgetRemaining != 0.4 {
+		t.Errorf("an old snapshot's incident reads as %+v", old)
 	}
 }

@@ -112,6 +112,8 @@ type BacktestReport struct {
 	Instances []BacktestInstance `json:"instances"`
 	Warnings  []string           `json:"warnings,omitempty"`
 	state     map[string]*instanceTrack
+	// noData says why no step of the range had data ("" when some did).
+	noData string
 }
 
 // BacktestInstance is one SLO instance's replay.
@@ -226,6 +228,12 @@ func runBacktest(opts *BacktestOptions) error {
 		if err != nil {
 			return &exitError{code: exitFail, err: err}
 		}
+		if rep.noData != "" {
+			fmt.Fprintf(opts.IO.Err, "sloctl: slo %s: %s\n", spec.ID, rep.noData)
+			if opts.Format == "json" {
+				rep.Warnings = append(rep.Warnings, rep.noData)
+			}
+		}
 		reports = append(reports, rep)
 	}
 	if opts.Format == "json" {
@@ -246,6 +254,7 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 		Policy: p.Name, From: from, To: to, Instances: []BacktestInstance{}, state: map[string]*instanceTrack{}}
 	tracker := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: spec.Alerting.NoData, KeepResolved: math.MaxInt32})
 	var last []burnrate.InstanceEvaluation
+	known := false // some instance had data at some step of the range
 	n, err := source.Replay(ctx, ev, q, from, to, source.ReplayOptions{}, func(now time.Time) error {
 		last = ev.EvaluateInto(last, now) // nothing of it is kept past this step
 		for _, ie := range last {
@@ -272,6 +281,7 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 				}
 			}
 			st.out.BudgetRemainingEnd = Float(ie.BudgetRemaining)
+			known = known || ie.NoDataFor == 0
 			tracker.Observe(burnrate.Subject{Key: spec.ID + ie.Key, SLO: spec.ID, Labels: ie.Labels, Window: spec.Window}, ie.Evaluation)
 		}
 		return nil
@@ -279,6 +289,19 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 	rep.Queries = n
 	if err != nil {
 		return nil, err
+	}
+	if !known {
+		// Say why rather than report instances without data: a scrape too
+		// sparse for the step, or series that do not exist.
+		hint, err := source.DiagnoseEmpty(ctx, q, spec, step, to)
+		switch {
+		case err != nil:
+			rep.noData = fmt.Sprintf("no step from %s to %s has data (diagnosis failed: %v)", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		case hint == "":
+			rep.noData = fmt.Sprintf("no step from %s to %s has data", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		default:
+			rep.noData = fmt.Sprintf("no step from %s to %s has data: %s", from.Format(time.RFC3339), to.Format(time.RFC3339), hint)
+		}
 	}
 	if d := ev.Dropped(); d > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d label sets over the instance cap were dropped", d))

@@ -196,6 +196,11 @@ func TestBacktestScenarios(t *testing.T) {
 		if len(in.Incidents) != 1 || in.Incidents[0].Class != burnrate.ClassNoData {
 			t.Fatalf("incidents %+v, want one no-data incident", in.Incidents)
 		}
+		// stderr and the report's warnings say the series do not exist.
+		want := "sloctl: slo fixture-gone: no step from 2026-09-29T23:00:00Z to 2026-09-30T00:00:00Z has data: no series match no_such_metric_total"
+		if !strings.Contains(errOut.String(), want) || len(reps[0].Warnings) != 1 || !strings.Contains(reps[0].Warnings[0], "no series match") {
+			t.Fatalf("stderr %q, warnings %q; want %q", errOut.String(), reps[0].Warnings, want)
+		}
 	})
 
 	t.Run("the text format names every firing", func(t *testing.T) {
@@ -231,3 +236,52 @@ func TestBacktestUnreachablePrometheusFails(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestBacktestDiagnosesSparseScrape replays counters sampled every minute
+// at 17 s past the minute, as a 1m scrape lands, against Prometheus 2.42:
+// with the default 1m step no step has two samples and backtest says so on
+// stderr; with --step 2m every step has data and nothing is printed there.
+func TestBacktestDiagnosesSparseScrape(t *testing.T) {
+	end := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
+	start := end.Add(-6 * time.Hour).Add(17 * time.Second)
+	var om strings.Builder
+	if err := promtest.WriteOpenMetrics(&om, start, time.Minute, 6*60-1,
+		promtest.Counter{Family: "slo_requests", Value: func(i int) float64 { return float64(1000 * i) }},
+		promtest.Counter{Family: "slo_errors", Labels: map[string]string{"scenario": "sparse"}, Value: func(i int) float64 { return float64(i) }},
+	); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, promtest.Options{OpenMetrics: om.String()})
+	path := filepath.Join(t.TempDir(), "sparse.yaml")
+	if err := os.WriteFile(path, []byte(promtest.SLOFixture{}.SLOYAML("fixture", 99.9, "30d", "sparse")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		step string
+		// hint is what stderr must say after lint's warnings ("": nothing).
+		hint string
+	}{
+		{name: "the default 1m step has no data and says why", step: "1m",
+			hint: "sloctl: slo fixture-sparse: no step from 2026-09-29T22:00:00Z to 2026-09-29T23:00:00Z has data: series slo_requests_total exist but are sampled about every 1m; a step of 1m needs at least two samples per step (rate needs two): set --step 2m (or scrape every 30s or faster)\n"},
+		{name: "a 2m step has data", step: "2m"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main([]string{"backtest", "--prometheus", srv.URL, "--step", tc.step, "--from", end.Add(-2 * time.Hour).Format(time.RFC3339),
+				"--to", end.Add(-time.Hour).Format(time.RFC3339), path}, &out, &errOut)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			// Lint's warnings come first; then at most the hint.
+			_, hint, _ := strings.Cut(errOut.String(), "sloctl: ")
+			if hint != strings.TrimPrefix(tc.hint, "sloctl: ") {
+				t.Fatalf("stderr %q, want it to end in %q", errOut.String(), tc.hint)
+			}
+			// The budget is known only with data.
+			if got := strings.Contains(out.String(), "budget remaining n/a"); got != (tc.hint != "") {
+				t.Fatalf("budget unknown = %v, want %v:\n%s", got, tc.hint != "", out.String())
+			}
+		})
+	}
+}

@@ -45,6 +45,16 @@ type Refresher interface {
 	Refresh() time.Duration
 }
 
+// AlertIdentifier is implemented by senders whose receiver identifies an
+// alert by more than its DedupKey: Alertmanager by its label set, which
+// includes severity. When a trigger changes that identity under a DedupKey
+// already firing (an escalation from ticket to page), the dispatcher first
+// sends the receiver a resolve of the previous alert, so it ends there at
+// once instead of lingering, unrefreshed, until the receiver times it out.
+type AlertIdentifier interface {
+	AlertID(p Page) string
+}
+
 // Options configure a Dispatcher. Config, Senders and one of StateDir or
 // Path are required.
 type Options struct {
@@ -315,12 +325,32 @@ func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time) ([]string, error) {
 		}
 	}
 	var receivers []string
+	// superseded holds, per receiver, a resolve of the previous alert to
+	// send before p (see AlertIdentifier).
+	superseded := map[string][]byte{}
 	if p.Action == Trigger {
 		receivers = d.cfg.Route.Receivers(p.RouteLabels())
 		if prev != nil {
 			// An escalation (ticket -> page) may add receivers; the
 			// resolve must reach all of them.
 			receivers = union(prev.Receivers, receivers)
+			for _, r := range prev.Receivers {
+				w := d.workers[r]
+				if w == nil {
+					continue
+				}
+				id, ok := w.sender.(AlertIdentifier)
+				if !ok || id.AlertID(prev.Page) == id.AlertID(p) {
+					continue
+				}
+				end := prev.Page
+				end.Action, end.EndsAt = Resolve, now
+				v, err := json.Marshal(entry{Page: end, EnqueuedAt: now})
+				if err != nil {
+					return nil, err
+				}
+				superseded[r] = v
+			}
 		}
 		v, err := json.Marshal(active{Page: p, Receivers: receivers})
 		if err != nil {
@@ -350,24 +380,33 @@ func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time) ([]string, error) {
 				return nil, err
 			}
 		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return nil, err
-		}
-		if err := b.Put(seqKey(seq), val); err != nil {
-			return nil, err
+		for _, v := range [][]byte{superseded[r], val} {
+			if v == nil {
+				continue
+			}
+			seq, err := b.NextSequence()
+			if err != nil {
+				return nil, err
+			}
+			if err := b.Put(seqKey(seq), v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return receivers, nil
 }
 
-// fillResolve copies what a resolve leaves out from its trigger, so that
-// receivers that identify alerts by labels (Alertmanager) end the same one.
+// fillResolve gives a resolve the identity of the trigger it ends, its
+// labels and severity, so that receivers that identify alerts by labels
+// (Alertmanager) end the alert that is firing, even when the resolve was
+// built with other labels or severity (an escalated incident resolves as a
+// page; a trigger sent as a ticket because pages are disabled). It also
+// copies what the resolve leaves out.
 func fillResolve(p, trigger Page) Page {
-	if p.Labels == nil {
+	if trigger.Labels != nil {
 		p.Labels = trigger.Labels
 	}
-	if p.Severity == "" {
+	if trigger.Severity != "" {
 		p.Severity = trigger.Severity
 	}
 	if p.Summary == "" {

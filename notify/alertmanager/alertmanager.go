@@ -61,6 +61,15 @@ func (r *Receiver) Send(ctx context.Context, p notify.Page) error {
 	return notify.PostJSON(ctx, r.client, r.cfg.URL+"/api/v2/alerts", b, nil, r.now())
 }
 
+// AlertID returns the identity Alertmanager gives the page's alert: its
+// label set (with alertname and severity), in a canonical form. An
+// escalation from ticket to page changes it, so the dispatcher ends the
+// ticket alert before firing the page (notify.AlertIdentifier).
+func (r *Receiver) AlertID(p notify.Page) string {
+	b, _ := json.Marshal(r.Alert(p).Labels) // map keys are sorted
+	return string(b)
+}
+
 // Alert maps a page to an Alertmanager alert. Its labels (the alert's
 // identity in Alertmanager) are the page's labels plus alertname and
 // severity, so a resolve carrying the same labels ends the same alert.

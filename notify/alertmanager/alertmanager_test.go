@@ -57,9 +57,19 @@ type amPayload struct {
 	} `json:"alerts"`
 }
 
-// A real Alertmanager 0.25 receives our alerts over /api/v2/alerts and
-// routes them to a local webhook: firing, then resolved.
-func TestRealAlertmanagerRoutesFiringThenResolved(t *testing.T) {
+// amServer is a real Alertmanager on 127.0.0.1 that routes every alert to
+// a local webhook, with the dispatcher that feeds it.
+type amServer struct {
+	hook *notifytest.Webhook
+	logs *syncBuf
+	d    *notify.Dispatcher
+	ctx  context.Context
+}
+
+// startAlertmanager starts prometheus-alertmanager grouping by groupBy and a
+// dispatcher with one receiver, "am", posting to it.
+func startAlertmanager(t *testing.T, groupBy string) *amServer {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -68,14 +78,14 @@ func TestRealAlertmanagerRoutesFiringThenResolved(t *testing.T) {
 		t.Skip("prometheus-alertmanager not installed; apt-get install prometheus-alertmanager")
 	}
 	hook := notifytest.NewWebhook()
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
 route:
   receiver: hook
-  group_by: [alertname, slo]
+  group_by: %s
   group_wait: 100ms
   group_interval: 1s
   repeat_interval: 1h
@@ -84,11 +94,11 @@ receivers:
     webhook_configs:
       - url: %s/alertmanager
         send_resolved: true
-`, hook.URL())), 0o600); err != nil {
+`, groupBy, hook.URL())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	var stderr syncBuf
+	stderr := &syncBuf{}
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.path="+filepath.Join(dir, "data"),
@@ -96,7 +106,7 @@ receivers:
 		"--cluster.listen-address=",
 		"--log.level=warn",
 	)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +116,8 @@ receivers:
 	})
 	base := "http://" + addr
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
-	defer client.CloseIdleConnections()
-	waitReady(t, client, base+"/-/ready", &stderr)
+	t.Cleanup(client.CloseIdleConnections)
+	waitReady(t, client, base+"/-/ready", stderr)
 
 	cfg, err := notify.ParseConfig([]byte(fmt.Sprintf(`
 receivers: [{name: am, alertmanager: {url: %s, generator_url: "http://slod.example/"}}]
@@ -128,12 +138,18 @@ delivery: {timeout: 5s, backoff_initial: 50ms, backoff_max: 500ms}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		<-done
 		d.Close()
-	}()
+	})
+	return &amServer{hook: hook, logs: stderr, d: d, ctx: ctx}
+}
 
+// A real Alertmanager 0.25 receives our alerts over /api/v2/alerts and
+// routes them to a local webhook: firing, then resolved.
+func TestRealAlertmanagerRoutesFiringThenResolved(t *testing.T) {
+	am := startAlertmanager(t, "[alertname, slo]")
 	page := notify.Page{
 		DedupKey: notify.DedupKey("checkout-availability", "page"),
 		Action:   notify.Trigger, Severity: notify.SeverityPage,
@@ -142,10 +158,10 @@ delivery: {timeout: 5s, backoff_initial: 50ms, backoff_max: 500ms}
 		Links:    []notify.Link{{Href: "https://runbooks.example/checkout", Text: "runbook"}},
 		StartsAt: time.Now().Add(-2 * time.Minute),
 	}
-	if err := d.Enqueue(ctx, page); err != nil {
+	if err := am.d.Enqueue(am.ctx, page); err != nil {
 		t.Fatal(err)
 	}
-	firing := waitStatus(t, hook, "firing", &stderr)
+	firing := waitStatus(t, am.hook, "firing", am.logs)
 	a := firing.Alerts[0]
 	if a.Labels["slo"] != "checkout-availability" || a.Labels["severity"] != "page" || a.Labels["alertname"] != alertmanager.DefaultAlertname ||
 		a.Annotations["summary"] != page.Summary || a.Annotations["runbook_url"] != "https://runbooks.example/checkout" {
@@ -153,15 +169,68 @@ delivery: {timeout: 5s, backoff_initial: 50ms, backoff_max: 500ms}
 	}
 	// The resolve carries only the key: the dispatcher gives it the
 	// trigger's labels so Alertmanager ends the same alert.
-	if err := d.Enqueue(ctx, notify.Page{DedupKey: page.DedupKey, Action: notify.Resolve}); err != nil {
+	if err := am.d.Enqueue(am.ctx, notify.Page{DedupKey: page.DedupKey, Action: notify.Resolve}); err != nil {
 		t.Fatal(err)
 	}
-	resolved := waitStatus(t, hook, "resolved", &stderr)
+	resolved := waitStatus(t, am.hook, "resolved", am.logs)
 	if r := resolved.Alerts[0]; r.Status != "resolved" || r.Labels["slo"] != "checkout-availability" || r.EndsAt.After(time.Now()) {
 		t.Errorf("resolved alert = %+v", r)
 	}
 }
 
+// An incident escalating from ticket to page keeps its dedup key, but its
+// severity label makes the page a second Alertmanager alert. The ticket
+// alert must be resolved at once, not left to expire after resolve_timeout
+// while the budget still burns (a false "resolved" minutes later), and the
+// resolve of the incident must end the page alert.
+func TestRealAlertmanagerEscalationResolvesTheTicketAlertAndFiresThePage(t *testing.T) {
+	am := startAlertmanager(t, "[alertname, slo, severity]")
+	// As daemon.PageFor sends them: same key and labels, severity ticket,
+	// then page (the escalation), then a resolve with the last severity.
+	p := notify.Page{
+		DedupKey: notify.DedupKey("checkout-availability", "burn"),
+		Action:   notify.Trigger, Severity: notify.SeverityTicket,
+		Summary:  "checkout availability burning 3x",
+		Labels:   map[string]string{"slo": "checkout-availability", "service": "checkout", "class": "burn"},
+		StartsAt: time.Now().Add(-2 * time.Minute),
+	}
+	if err := am.d.Enqueue(am.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if a := waitStatus(t, am.hook, "firing", am.logs).Alerts[0]; a.Labels["severity"] != "ticket" {
+		t.Fatalf("first firing alert = %+v, want the ticket", a)
+	}
+	p.Severity, p.Summary = notify.SeverityPage, "checkout availability burning 14x"
+	if err := am.d.Enqueue(am.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// Two notifications, one per group, in either order.
+	got := map[string]string{}
+	for len(got) < 2 {
+		n := waitAny(t, am.hook, am.logs)
+		a := n.Alerts[0]
+		got[a.Labels["severity"]+" "+a.Status] = a.Labels["slo"]
+	}
+	if got["ticket resolved"] != "checkout-availability" || got["page firing"] != "checkout-availability" {
+		t.Fatalf("after the escalation alertmanager notified %v, want the ticket resolved and the page firing", got)
+	}
+	p.Action = notify.Resolve
+	if err := am.d.Enqueue(am.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if a := waitStatus(t, am.hook, "resolved", am.logs).Alerts[0]; a.Labels["severity"] != "page" {
+		t.Errorf("resolved alert = %+v, want the page", a)
+	}
+}
+
+// waitAny returns the next one-alert notification from Alertmanager.
+func waitAny(t *testing.T, hook *notifytest.Webhook, logs *syncBuf) amPayload {
+	t.Helper()
+	return waitStatus(t, hook, "", logs)
+}
+
+// waitStatus returns the next one-alert notification with the given status
+// ("" for any).
 func waitStatus(t *testing.T, hook *notifytest.Webhook, status string, logs *syncBuf) amPayload {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
@@ -175,11 +244,11 @@ func waitStatus(t *testing.T, hook *notifytest.Webhook, status string, logs *syn
 			if req.Path != "/alertmanager" {
 				t.Fatalf("path %s", req.Path)
 			}
-			if p.Status == status && len(p.Alerts) == 1 {
+			if (status == "" || p.Status == status) && len(p.Alerts) == 1 {
 				return p
 			}
 		case <-timeout:
-			t.Fatalf("no %s notification from alertmanager within 30s; its log:\n%s", status, logs.String())
+			t.Fatalf("no %q notification from alertmanager within 30s; its log:\n%s", status, logs.String())
 		}
 	}
 }

@@ -316,7 +316,11 @@ func (d *Daemon) restore() {
 		restored++
 	}
 	d.tracker.Restore(st.Incidents)
-	d.log.Info("state restored", "written_at", st.WrittenAt, "slos", restored, "open_incidents", len(d.tracker.Open()))
+	// Pages the previous run had not committed to the outbox go first,
+	// before anything this run queues.
+	d.pending = append(slices.Clone(st.Pending), d.pending...)
+	d.log.Info("state restored", "written_at", st.WrittenAt, "slos", restored, "open_incidents", len(d.tracker.Open()),
+		"pages_pending", len(st.Pending))
 }
 
 func (d *Daemon) saveState(now time.Time) {
@@ -330,6 +334,7 @@ func (d *Daemon) saveState(now time.Time) {
 		st.SLOs[id] = sloState{Fingerprint: r.fp, Evaluator: data}
 	}
 	st.Incidents = append(d.tracker.Open(), d.tracker.Recent()...)
+	st.Pending = slices.Clone(d.pending)
 	n, err := writeState(d.cfg.StateDir, st)
 	if err != nil {
 		d.m.snapshots.WithLabelValues("error").Inc()
@@ -693,7 +698,9 @@ func (d *Daemon) handle(ctx context.Context, changes []burnrate.Change, r *sloRu
 }
 
 // flushPending commits queued pages to the outbox, in order; a page that
-// fails stays queued (with those after it) for the next tick.
+// fails stays queued (with those after it) for the next tick, and the state
+// snapshot carries it so a crash does not lose it. A committed page marks
+// the state dirty, so the next snapshot stops carrying it.
 func (d *Daemon) flushPending(ctx context.Context) {
 	for len(d.pending) > 0 {
 		p := d.pending[0]
@@ -704,6 +711,7 @@ func (d *Daemon) flushPending(ctx context.Context) {
 		}
 		d.m.pages.WithLabelValues(string(p.Action)).Inc()
 		d.pending = d.pending[1:]
+		d.dirty = true
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/notify/notifytest"
 	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
@@ -472,6 +473,66 @@ func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
 	}
 	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves {
 		t.Errorf("%v resolves queued around the typo", got-resolves)
+	}
+}
+
+// TestAPageTheOutboxRefusedSurvivesACrash: the outbox refuses the page of
+// a new incident (here: the dispatcher is closed), the tick's state
+// snapshot records the incident as open, and the daemon dies. The restarted
+// daemon must still send that page, once.
+func TestAPageTheOutboxRefusedSurvivesACrash(t *testing.T) {
+	pd := notifytest.NewPagerDuty()
+	defer pd.Close()
+	t.Setenv(pdKeyEnv, "0123456789abcdef0123456789abcdef")
+	notifyCfg := pdConfig(t, pd)
+	dir := t.TempDir()
+	mod := func(c *Config) { c.NotifyConfig = notifyCfg }
+
+	a := newDemoDaemon(t, dir, mod, nil)
+	a.runTo(demoStart.Add(90 * time.Second)) // before the page at +1m51.8s
+	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); ok {
+		t.Fatal("checkout paged before its outage")
+	}
+	_ = a.d.dispatcher.Close() // every Enqueue fails from now on
+	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); !ok {
+		t.Fatal("no checkout incident")
+	}
+	if len(a.d.pending) == 0 {
+		t.Fatal("the closed outbox accepted the page")
+	}
+	if a.d.dirty {
+		t.Fatal("the incident's tick wrote no state snapshot")
+	}
+	// SIGKILL: nothing more is written. A new daemon starts on the state.
+	b := newDemoDaemon(t, dir, mod, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = b.d.dispatcher.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	b.clock.Set(demoStart.Add(2*time.Minute + 30*time.Second))
+	b.runTo(demoStart.Add(2*time.Minute + 30*time.Second))
+
+	key := DedupKey("checkout-availability", nil, burnrate.ClassBurn)
+	waitFor(t, "the checkout page at PagerDuty and an empty outbox", 10*time.Second, func() bool {
+		st, err := b.d.dispatcher.Stats()
+		if err != nil {
+			return false
+		}
+		for _, s := range st {
+			if s.Depth > 0 {
+				return false
+			}
+		}
+		return len(incidentsFor(pd, key)) > 0
+	})
+	incs := incidentsFor(pd, key)
+	if len(incs) != 1 || incs[0].Triggers != 1 {
+		t.Fatalf("PagerDuty incidents for the checkout key %+v, want one with one trigger", incs)
+	}
+	if len(b.d.pending) != 0 {
+		t.Errorf("%d pages still pending after the restart", len(b.d.pending))
 	}
 }
 

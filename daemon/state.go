@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/slo"
 )
 
@@ -23,13 +24,16 @@ const StateFile = "slod-state.json"
 const stateFormat = 1
 
 // state is what a snapshot holds: per SLO the evaluator's ring buffers
-// (which carry the last ingested step), and every incident.
+// (which carry the last ingested step), every incident, and the pages of
+// those incidents not yet committed to the outbox (a snapshot must not
+// record an incident as paged while its page exists only in memory).
 type state struct {
 	Format    int                 `json:"format"`
 	WrittenAt time.Time           `json:"written_at"`
 	Shard     string              `json:"shard,omitempty"`
 	SLOs      map[string]sloState `json:"slos"`
 	Incidents []burnrate.Incident `json:"incidents"`
+	Pending   []notify.Page       `json:"pending,omitempty"`
 }
 
 type sloState struct {

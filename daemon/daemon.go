@@ -127,10 +127,10 @@ func New(opts Options) (*Daemon, error) {
 	if err := d.load(); err != nil {
 		return nil, err
 	}
-	d.restore()
 	if err := d.openNotify(); err != nil {
 		return nil, err
 	}
+	d.restore()
 	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log})
 	if err != nil {
 		return nil, err
@@ -292,7 +292,9 @@ func (d *Daemon) forgetSLO(id string, at time.Time) {
 }
 
 // restore reads the state snapshot: ring buffers of SLOs whose counts mean
-// the same, and every incident.
+// the same, every incident, and the pages not yet committed to the outbox.
+// Open incidents that this daemon will never evaluate again (their SLO is
+// gone, or another shard owns their instance) resolve, with a resolve page.
 func (d *Daemon) restore() {
 	st, err := readState(d.cfg.StateDir)
 	if err != nil {
@@ -319,8 +321,45 @@ func (d *Daemon) restore() {
 	// Pages the previous run had not committed to the outbox go first,
 	// before anything this run queues.
 	d.pending = append(slices.Clone(st.Pending), d.pending...)
+	if st.Shard != d.cfg.Shard.String() {
+		d.log.Warn("state snapshot written for another shard: incidents of instances this shard does not own resolve",
+			"snapshot_shard", shardName(st.Shard), "shard", shardName(d.cfg.Shard.String()))
+	}
+	d.resolveOrphans(d.now())
 	d.log.Info("state restored", "written_at", st.WrittenAt, "slos", restored, "open_incidents", len(d.tracker.Open()),
-		"pages_pending", len(st.Pending))
+		"pages_pending", len(d.pending))
+}
+
+func shardName(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// resolveOrphans resolves the open incidents that nothing evaluates: their
+// SLO no longer exists, or their instance belongs to another shard. Their
+// resolve pages go to the outbox (a resolve follows the receivers of its
+// trigger, so it needs no routing labels).
+func (d *Daemon) resolveOrphans(at time.Time) {
+	seen := map[string]bool{}
+	for _, inc := range d.tracker.Open() {
+		if seen[inc.Key] {
+			continue
+		}
+		seen[inc.Key] = true
+		why := ""
+		switch {
+		case d.slos[inc.SLO] == nil:
+			why = "slo no longer exists"
+		case !d.inShard(inc.SLO, strings.TrimPrefix(inc.Key, inc.SLO)):
+			why = "instance belongs to another shard"
+		default:
+			continue
+		}
+		d.log.Warn("restored incident resolved", "slo", inc.SLO, "key", inc.Key, "why", why)
+		d.handle(context.Background(), d.tracker.Forget(inc.Key, at), nil)
+	}
 }
 
 func (d *Daemon) saveState(now time.Time) {

@@ -536,6 +536,70 @@ func TestAPageTheOutboxRefusedSurvivesACrash(t *testing.T) {
 	}
 }
 
+// TestRestoreResolvesIncidentsNothingEvaluates: an incident restored from
+// the snapshot whose SLO was removed while slod was down, or whose instance
+// now belongs to another shard, would stay open for ever: the restarted
+// daemon resolves it and queues the resolve page.
+func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
+	const id = "checkout-availability"
+	owner := 0
+	if !InShard(Shard{Index: 0, Count: 2}, id, burnrate.LabelsKey(nil)) {
+		owner = 1
+	}
+	for _, tc := range []struct {
+		name    string
+		restart func(c *Config, slos string)
+	}{
+		{"an SLO removed while slod was down", func(c *Config, slos string) {
+			if err := os.Remove(filepath.Join(slos, id+".yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"an instance that another shard owns now", func(c *Config, slos string) {
+			c.Shard = Shard{Index: 1 - owner, Count: 2}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slos, state := t.TempDir(), t.TempDir()
+			for _, f := range []string{id + ".yaml", "checkout-latency.yaml"} {
+				data, err := os.ReadFile(filepath.Join("..", "examples", "slos", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(slos, f), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+			a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+			inc, ok := findIncident(a.d.tracker.Open(), id)
+			if !ok {
+				t.Fatal("no checkout incident before the restart")
+			}
+			a.d.saveState(a.clock.Now())
+			_ = a.d.dispatcher.Close()
+
+			var cfg Config
+			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos; tc.restart(c, slos); cfg = *c }, nil)
+			if _, ok := findIncident(b.d.tracker.Open(), id); ok {
+				t.Fatal("the restored incident stays open although nothing evaluates it")
+			}
+			res, ok := findIncident(b.d.tracker.Recent(), id)
+			if !ok || !res.Start.Equal(inc.Start) || res.Resolved.IsZero() {
+				t.Fatalf("resolved incidents %+v, want the one opened at %v", b.d.tracker.Recent(), inc.Start)
+			}
+			if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 1 || len(b.d.pending) != 0 {
+				t.Errorf("%v resolve pages queued (%d pending), want 1", got, len(b.d.pending))
+			}
+			for _, o := range b.d.tracker.Open() {
+				if b.d.slos[o.SLO] == nil || !InShard(cfg.Shard, o.SLO, strings.TrimPrefix(o.Key, o.SLO)) {
+					t.Errorf("incident %s still open", o.Key)
+				}
+			}
+		})
+	}
+}
+
 func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
 	spec := &slo.Spec{ID: "checkout-availability", Service: "checkout", Objective: 99.9, Window: 30 * 24 * time.Hour,
 		Labels:      map[string]string{"team": "payments"},

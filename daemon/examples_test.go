@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,13 +10,17 @@ import (
 	"github.com/slodhq/slod/slo"
 )
 
-func TestDemoRunsOnTheBuiltInExamplesOutsideACheckout(t *testing.T) {
-	dir, err := extractExamples()
+// TestBuiltInExamplesMatchTheCheckoutAndLintClean: the SLO files built into
+// the binary (what `slod --demo` runs outside a checkout) are the checkout's
+// examples/slos, extracted they lint clean, and removing the directory
+// extractExamples returns leaves nothing behind.
+func TestBuiltInExamplesMatchTheCheckoutAndLintClean(t *testing.T) {
+	tmpRoot := t.TempDir()
+	t.Setenv("TMPDIR", tmpRoot)
+	tmp, dir, err := extractExamples()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dir)) })
-
 	want, err := filepath.Glob("../examples/slos/*.yaml")
 	if err != nil || len(want) == 0 {
 		t.Fatalf("no example files found: %v", err)
@@ -33,5 +38,36 @@ func TestDemoRunsOnTheBuiltInExamplesOutsideACheckout(t *testing.T) {
 	}
 	if len(set.SLOs) == 0 {
 		t.Fatal("built-in examples hold no SLO")
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	assertEmptyDir(t, tmpRoot)
+}
+
+// TestDemoOutsideACheckoutLeavesNoTemporaryFiles runs `slod --demo` from a
+// directory without examples/slos (it starts on the built-in copy) and
+// stops it: the extracted SLOs and the demo's state directory are gone.
+func TestDemoOutsideACheckoutLeavesNoTemporaryFiles(t *testing.T) {
+	tmpRoot := t.TempDir()
+	t.Setenv("TMPDIR", tmpRoot)
+	t.Chdir(t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the first tick runs, then the daemon stops
+	var stdout, stderr lockedBuffer
+	if code := Main(ctx, []string{"--demo", "--listen", "127.0.0.1:0"}, &stdout, &stderr); code != ExitOK {
+		t.Fatalf("slod --demo: exit %d\n%s", code, stderr.String())
+	}
+	assertEmptyDir(t, tmpRoot)
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("%s left behind in the temporary directory", e.Name())
 	}
 }

@@ -1,19 +1,18 @@
 package daemon
 
 import (
-	"path/filepath"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/slodhq/slod/examples"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/slodhq/slod/examples"
 	"github.com/slodhq/slod/source"
 )
 
@@ -44,12 +43,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.SLODir = "examples/slos"
 			if _, err := os.Stat(cfg.SLODir); err != nil {
 				// Not in a checkout: run on the copy built into the binary.
-				dir, err := extractExamples()
+				tmp, dir, err := extractExamples()
 				if err != nil {
 					fmt.Fprintf(stderr, "slod: demo SLOs: %v\n", err)
 					return ExitError
 				}
-				defer os.RemoveAll(dir)
+				defer os.RemoveAll(tmp)
 				cfg.SLODir = dir
 			}
 		}
@@ -105,15 +104,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // extractExamples writes the SLO files built into the binary to a new
-// temporary directory (the daemon reads and watches a directory).
-func extractExamples() (string, error) {
-	dir, err := os.MkdirTemp("", "slod-demo-slos-")
+// temporary directory tmp (the daemon reads and watches a directory) and
+// returns it, for the caller to remove, and the SLO directory inside it.
+func extractExamples() (tmp, slos string, err error) {
+	tmp, err = os.MkdirTemp("", "slod-demo-slos-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := os.CopyFS(dir, examples.SLOs); err != nil {
-		os.RemoveAll(dir)
-		return "", err
+	if err := os.CopyFS(tmp, examples.SLOs); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", err
 	}
-	return filepath.Join(dir, "slos"), nil
+	return tmp, filepath.Join(tmp, "slos"), nil
 }

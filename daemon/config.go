@@ -232,6 +232,14 @@ func loadConfigFile(path string, base Config) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return base, fmt.Errorf("%s: %w", path, err)
 	}
+	// One document per file: a second one would otherwise be ignored.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return base, fmt.Errorf("%s: %w", path, err)
+		}
+		return base, fmt.Errorf("%s:%d:%d: a second YAML document: a config file holds one document", path, extra.Line, extra.Column)
+	}
 	return cfg, nil
 }
 

@@ -19,6 +19,10 @@ func TestParseFlags(t *testing.T) {
 	if err := os.WriteFile(badKey, []byte("slo-dir: x\nno-such-key: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	twoDocs := filepath.Join(t.TempDir(), "two.yaml")
+	if err := os.WriteFile(twoDocs, []byte("slo-dir: /etc/slos\n---\ninterval: 2m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name    string
 		args    []string
@@ -42,6 +46,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "an unknown config key is an error", args: []string{"--config", badKey}, wantErr: "no-such-key"},
+		{name: "a config file with a second YAML document is an error", args: []string{"--config", twoDocs}, wantErr: "two.yaml:2:1: a second YAML document"},
 		{name: "an unknown flag is a usage error", args: []string{"--no-such-flag"}, wantErr: "no-such-flag"},
 		{name: "without demo the SLO dir and Prometheus are required", args: nil, wantErr: "--slo-dir is required"},
 		{name: "a shard outside its count is refused", args: []string{"--demo", "--shard", "2/2"}, wantErr: "0 <= i < n"},

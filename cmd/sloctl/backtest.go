@@ -84,7 +84,7 @@ now and --from to 7 days before --to. See docs/evaluator.md.`,
 	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "timeout of one query")
 	f.StringVar(&opts.From, "from", "", "start of the replay (RFC 3339 or Unix seconds; default 7 days before --to)")
 	f.StringVar(&opts.To, "to", "", "end of the replay (RFC 3339 or Unix seconds; default now)")
-	f.DurationVar(&opts.Step, "step", burnrate.DefaultStep, "evaluation step")
+	f.DurationVar(&opts.Step, "step", burnrate.DefaultStep, "evaluation step; at least twice the scrape interval (a 1m scrape needs 2m)")
 	f.StringVar(&opts.Format, "format", "text", "output format: "+strings.Join(backtestFormats, ", "))
 	return cmd
 }

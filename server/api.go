@@ -36,12 +36,15 @@ type IncidentJSON struct {
 	Updated  time.Time         `json:"updated"`
 	Resolved *time.Time        `json:"resolved,omitempty"`
 	// PeakBurn maps a window ("5m", "1h") to the highest burn seen in it.
-	PeakBurn        map[string]float64 `json:"peak_burn,omitempty"`
-	BudgetAtStart   float64            `json:"budget_at_start"`
-	BudgetSpent     float64            `json:"budget_spent"`
-	BudgetRemaining float64            `json:"budget_remaining"`
-	Burn            float64            `json:"burn"`
-	// TimeToExhaustionSeconds is null when nothing burns.
+	PeakBurn map[string]float64 `json:"peak_burn,omitempty"`
+	// The budget figures and the burn are null when unknown (an SLI
+	// without data), never a made-up 0.
+	BudgetAtStart   *float64 `json:"budget_at_start"`
+	BudgetSpent     *float64 `json:"budget_spent"`
+	BudgetRemaining *float64 `json:"budget_remaining"`
+	Burn            *float64 `json:"burn"`
+	// TimeToExhaustionSeconds is null when nothing burns (TimeToExhaustion
+	// "never") and when it is unknown (TimeToExhaustion "unknown").
 	TimeToExhaustionSeconds *float64 `json:"time_to_exhaustion_seconds"`
 	TimeToExhaustion        string   `json:"time_to_exhaustion"`
 	NoDataSeconds           float64  `json:"no_data_seconds,omitempty"`
@@ -118,6 +121,26 @@ func known(x float64) *float64 {
 	return &x
 }
 
+// knownUnless is known(x), or nil when the incident flags x as unknown.
+func knownUnless(unknown bool, x float64) *float64 {
+	if unknown {
+		return nil
+	}
+	return known(x)
+}
+
+// unknownText is how a figure that cannot be measured reads in text.
+const unknownText = "unknown"
+
+// FormatTimeToExhaustion renders an incident's time to exhaustion:
+// FormatDuration of it, or "unknown" when it is unknown.
+func FormatTimeToExhaustion(inc burnrate.Incident) string {
+	if inc.Unknown.TimeToExhaustion {
+		return unknownText
+	}
+	return FormatDuration(inc.TimeToExhaustion)
+}
+
 // Round keeps six significant digits: prefix sums leave float noise such as
 // 4.000000000000286 that says nothing to a reader.
 func Round(x float64) float64 {
@@ -174,18 +197,18 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 		Severity:         string(inc.Severity),
 		Start:            inc.Start,
 		Updated:          inc.Updated,
-		BudgetAtStart:    inc.BudgetAtStart,
-		BudgetSpent:      inc.BudgetSpent,
-		BudgetRemaining:  inc.BudgetRemaining,
-		Burn:             inc.Burn,
-		TimeToExhaustion: FormatDuration(inc.TimeToExhaustion),
+		BudgetAtStart:    knownUnless(inc.Unknown.BudgetAtStart, inc.BudgetAtStart),
+		BudgetSpent:      knownUnless(inc.Unknown.BudgetSpent, inc.BudgetSpent),
+		BudgetRemaining:  knownUnless(inc.Unknown.BudgetRemaining, inc.BudgetRemaining),
+		Burn:             knownUnless(inc.Unknown.Burn, inc.Burn),
+		TimeToExhaustion: FormatTimeToExhaustion(inc),
 		NoDataSeconds:    inc.NoDataFor.Seconds(),
 	}
 	if !inc.Open() {
 		r := inc.Resolved
 		out.Resolved = &r
 	}
-	if inc.TimeToExhaustion != burnrate.Never {
+	if !inc.Unknown.TimeToExhaustion && inc.TimeToExhaustion != burnrate.Never {
 		s := math.Round(inc.TimeToExhaustion.Seconds())
 		out.TimeToExhaustionSeconds = &s
 	}

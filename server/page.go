@@ -146,8 +146,16 @@ func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentVie
 	v := incidentView{
 		Rank: rank, SLO: inc.SLO, Labels: FormatLabels(inc.Labels), Class: string(inc.Class),
 		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04"),
-		Burn: trimFloat(inc.Burn) + "×", Remaining: percent(inc.BudgetRemaining),
-		Spent: percent(inc.BudgetSpent), TTE: FormatDuration(inc.TimeToExhaustion),
+		Burn: "–", Remaining: "–", Spent: "–", TTE: FormatTimeToExhaustion(inc),
+	}
+	if !inc.Unknown.Burn {
+		v.Burn = trimFloat(inc.Burn) + "×"
+	}
+	if !inc.Unknown.BudgetRemaining {
+		v.Remaining = percent(inc.BudgetRemaining)
+	}
+	if !inc.Unknown.BudgetSpent {
+		v.Spent = percent(inc.BudgetSpent)
 	}
 	end := now
 	if !inc.Open() {

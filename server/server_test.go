@@ -129,6 +129,67 @@ func TestIncidentsAPIIsRankedJSON(t *testing.T) {
 	}
 }
 
+// noDataSnapshot is the reviewer's case: an SLO without any data beside the
+// checkout outage, ranked by the tracker.
+func noDataSnapshot() *Snapshot {
+	snap := testSnapshot()
+	tr := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: time.Minute})
+	w := 30 * 24 * time.Hour
+	tr.Observe(burnrate.Subject{Key: "checkout", SLO: "shop-checkout", Window: w}, evaluation(20, 0.044))
+	ev := evaluation(math.NaN(), math.NaN())
+	ev.NoDataFor = time.Hour
+	tr.Observe(burnrate.Subject{Key: "empty", SLO: "shop-empty", Window: w}, ev)
+	snap.Incidents = tr.Open()
+	return snap
+}
+
+func TestIncidentsAPIReportsUnknownFiguresAsNull(t *testing.T) {
+	ts, _ := newTestServer(t, noDataSnapshot())
+	code, body := get(t, ts.URL+"/api/v1/incidents")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var raw struct {
+		Incidents []map[string]any `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Incidents) != 2 || raw.Incidents[0]["slo"] != "shop-checkout" || raw.Incidents[1]["slo"] != "shop-empty" {
+		t.Fatalf("want the outage ranked before the SLO without data: %s", body)
+	}
+	page, nodata := raw.Incidents[0], raw.Incidents[1]
+	for _, k := range []string{"budget_at_start", "budget_spent", "budget_remaining", "burn", "time_to_exhaustion_seconds"} {
+		if v, ok := nodata[k]; !ok || v != nil {
+			t.Errorf("no-data incident: %s = %v, want null", k, v)
+		}
+		if k != "budget_spent" && page[k] == nil {
+			t.Errorf("outage page: %s is null, want a figure", k)
+		}
+	}
+	if nodata["time_to_exhaustion"] != "unknown" {
+		t.Errorf("no-data incident: time_to_exhaustion %q, want \"unknown\"", nodata["time_to_exhaustion"])
+	}
+	if page["budget_spent"] != 0.0 {
+		t.Errorf("outage page: budget_spent %v, want a measured 0", page["budget_spent"])
+	}
+}
+
+func TestStatusPageShowsUnknownFiguresAsUnknown(t *testing.T) {
+	d := newPageData(noDataSnapshot())
+	if len(d.Incidents) != 2 || d.Incidents[1].SLO != "shop-empty" {
+		t.Fatalf("incidents %+v", d.Incidents)
+	}
+	v := d.Incidents[1]
+	if v.Burn != "–" || v.Remaining != "–" || v.Spent != "–" || v.TTE != "unknown" {
+		t.Errorf("no-data incident shows burn %q remaining %q spent %q gone in %q, want –, –, –, unknown",
+			v.Burn, v.Remaining, v.Spent, v.TTE)
+	}
+	if p := d.Incidents[0]; p.Remaining != "4.4%" || p.Spent != "0.0%" || p.TTE != "1h35m2s" {
+		t.Errorf("outage page shows remaining %q spent %q gone in %q", p.Remaining, p.Spent, p.TTE)
+	}
+}
+
 func TestSLOsAPIReportsUnknownBurnsAsNull(t *testing.T) {
 	ts, _ := newTestServer(t, testSnapshot())
 	code, body := get(t, ts.URL+"/api/v1/slos")

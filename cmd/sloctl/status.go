@@ -37,8 +37,10 @@ func NewCmdStatus(io IO, runF func(*StatusOptions) error) *cobra.Command {
 		Short: "Show a running slod's incidents, ranked by threat, and its SLOs",
 		Long: `Status asks a running slod (GET /api/v1/incidents and /api/v1/slos) for its
 open incidents, ranked by threat to the error budget (soonest exhaustion
-first, then severity, then burn), and its SLO instances with the budget left
-and the burn over each policy window.`,
+first, then severity, then burn; incidents whose exhaustion is unknown, such
+as an SLI without data, after all the others), and its SLO instances with
+the budget left and the burn over each policy window. A figure that cannot
+be measured shows as "-" (or "unknown"), never as 0.`,
 		Example: `  sloctl status
   sloctl status --slod http://slod.monitoring:9797
   sloctl status --format json | jq '.incidents[0]'`,
@@ -141,8 +143,12 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 			if in.Class == "nodata" {
 				sev = "no data"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s×\t%s\t%s\t%s\t%s\n", in.Rank, in.SLO, statusLabels(in.Labels), sev,
-				statusNum(in.Burn), statusPct(&in.BudgetRemaining), statusPct(&in.BudgetSpent), in.TimeToExhaustion,
+			burn := statusNumPtr(in.Burn)
+			if in.Burn != nil {
+				burn += "×"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Rank, in.SLO, statusLabels(in.Labels), sev,
+				burn, statusPct(in.BudgetRemaining), statusPct(in.BudgetSpent), in.TimeToExhaustion,
 				in.Start.UTC().Format("2006-01-02 15:04"))
 		}
 		tw.Flush()

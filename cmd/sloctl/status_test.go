@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -54,6 +55,54 @@ func TestStatusPrintsRankedIncidentsAndSLOs(t *testing.T) {
 	}
 	if strings.Index(got, "1  checkout-availability") > strings.Index(got, "2  gateway") {
 		t.Errorf("incidents not in rank order:\n%s", got)
+	}
+}
+
+// An SLO without data beside an outage: the no-data incident ranks after
+// the page and shows its unknown figures as unknown, never 0% or 0s.
+func TestStatusShowsUnknownFiguresOfANoDataIncident(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	window := 30 * 24 * time.Hour
+	evaluate := func(burn, remaining float64, noData time.Duration) burnrate.Evaluation {
+		ev := burnrate.Evaluation{At: now, BudgetRemaining: remaining, WindowBurn: 1 - remaining, NoDataFor: noData}
+		for _, r := range burnrate.DefaultPolicy().Rows {
+			f := r.Factor(window)
+			ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f})
+		}
+		return ev
+	}
+	tr := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: time.Minute})
+	tr.Observe(burnrate.Subject{Key: "checkout", SLO: "checkout-availability", Window: window}, evaluate(20, 0.044, 0))
+	tr.Observe(burnrate.Subject{Key: "empty", SLO: "empty-slo", Window: window}, evaluate(math.NaN(), math.NaN(), time.Hour))
+	snap := &server.Snapshot{At: now, Ready: true, Source: server.SourceStatus{Name: "prometheus", Up: true}, Incidents: tr.Open()}
+	s, err := server.New(server.Options{Snapshot: func() *server.Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", ts.URL}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var page, nodata string
+	for _, line := range strings.Split(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "1 "):
+			page = line
+		case strings.HasPrefix(line, "2 "):
+			nodata = line
+		}
+	}
+	if !strings.Contains(page, "checkout-availability") || !strings.Contains(page, "1h35m") {
+		t.Errorf("rank 1 is not the outage page:\n%s", out.String())
+	}
+	if f := strings.Fields(nodata); !strings.Contains(nodata, "empty-slo") || len(f) < 9 ||
+		f[5] != "-" || f[6] != "-" || f[7] != "-" || f[8] != "unknown" {
+		t.Errorf("rank 2 should be the no-data incident with burn, budget, spent unknown and gone in unknown:\n%s", out.String())
+	}
+	if strings.Contains(nodata, "0.0%") || strings.Contains(nodata, "0s") {
+		t.Errorf("the no-data incident shows a made-up 0: %q", nodata)
 	}
 }
 

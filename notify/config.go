@@ -133,17 +133,42 @@ type AlertmanagerConfig struct {
 
 // WebhookConfig configures a generic JSON webhook.
 type WebhookConfig struct {
-	URL string `yaml:"url"`
+	// URL is where pages are posted, from exactly one of url (inline),
+	// url_file and url_env. The path of a Slack- or Teams-style hook URL is
+	// its credential, so the URL is held as a Secret and shown only as
+	// MaskURL gives it (scheme://host/…).
+	URL     Secret `yaml:"url"`
+	URLFile string `yaml:"url_file"`
+	URLEnv  string `yaml:"url_env"`
 	// HMACSecretFile or HMACSecretEnv, when set, sign each body with
 	// HMAC-SHA256; the hex digest is sent as "sha256=<hex>" in
 	// SignatureHeader (default X-Slod-Signature-256).
-	HMACSecretFile  string            `yaml:"hmac_secret_file"`
-	HMACSecretEnv   string            `yaml:"hmac_secret_env"`
-	SignatureHeader string            `yaml:"signature_header"`
-	Headers         map[string]string `yaml:"headers"`
+	HMACSecretFile  string `yaml:"hmac_secret_file"`
+	HMACSecretEnv   string `yaml:"hmac_secret_env"`
+	SignatureHeader string `yaml:"signature_header"`
+	// Headers are sent with every request. Their values are inline, so a
+	// header whose name says it carries a credential (Authorization,
+	// Cookie, or a name with auth, token, secret, passw or api-key) is
+	// rejected here: put it in SecretHeaders.
+	Headers map[string]string `yaml:"headers"`
+	// SecretHeaders are headers whose whole value (for example
+	// "Bearer abc…") is read from value_file or value_env.
+	SecretHeaders map[string]HeaderSecret `yaml:"secret_headers"`
 
 	HMACSecret Secret `yaml:"-"`
 }
+
+// HeaderSecret is the source of a secret header value: exactly one of a
+// file (relative to the config file) or an environment variable.
+type HeaderSecret struct {
+	ValueFile string `yaml:"value_file"`
+	ValueEnv  string `yaml:"value_env"`
+
+	Value Secret `yaml:"-"`
+}
+
+// credentialHeader matches header names whose value is a credential.
+var credentialHeader = regexp.MustCompile(`(?i)auth|cookie|token|secret|passw|api[-_]?key`)
 
 // DefaultSignatureHeader carries the webhook body's HMAC-SHA256 signature.
 const DefaultSignatureHeader = "X-Slod-Signature-256"
@@ -369,8 +394,45 @@ func (c *Config) validate(p positions, baseDir string, lookupEnv func(string) (s
 			}
 		case r.Webhook != nil:
 			c := r.Webhook
-			if err := checkURL(c.URL); err != nil {
-				rerr(err, "webhook", "url")
+			switch n := countSet(c.URL.IsSet(), c.URLFile != "", c.URLEnv != ""); {
+			case n == 0:
+				rerr(errors.New("url: missing (set url, url_file or url_env)"), "webhook")
+			case n > 1:
+				rerr(errors.New("set only one of url, url_file and url_env"), "webhook")
+			case c.URL.IsSet():
+				if err := checkURL(c.URL.Reveal()); err != nil {
+					rerr(err, "webhook", "url")
+				}
+			default:
+				u, err := secretRef{field: "url", file: c.URLFile, env: c.URLEnv}.resolve(baseDir, lookupEnv)
+				if err == nil && u.IsSet() {
+					if err = checkURL(u.Reveal()); err != nil {
+						err = fmt.Errorf("%s: %w", urlSource(c), err)
+					}
+				}
+				if err != nil {
+					rerr(err, "webhook")
+				}
+				c.URL = u
+			}
+			for _, k := range sortedKeys(c.Headers) {
+				if credentialHeader.MatchString(k) {
+					rerr(fmt.Errorf("headers: %q carries a credential: move it to secret_headers with value_file or value_env (inline secrets are not accepted)", k), "webhook", "headers", k)
+				}
+			}
+			for _, k := range sortedKeys(c.SecretHeaders) {
+				for h := range c.Headers {
+					if strings.EqualFold(h, k) {
+						rerr(fmt.Errorf("secret_headers: %q is also set in headers", k), "webhook", "secret_headers", k)
+					}
+				}
+				h := c.SecretHeaders[k]
+				v, err := secretRef{field: "value", file: h.ValueFile, env: h.ValueEnv}.resolve(baseDir, lookupEnv)
+				if err != nil {
+					rerr(fmt.Errorf("secret_headers %q: %w", k, err), "webhook", "secret_headers", k)
+				}
+				h.Value = v
+				c.SecretHeaders[k] = h
 			}
 			s, err := secretRef{field: "hmac_secret", file: c.HMACSecretFile, env: c.HMACSecretEnv, optional: true}.resolve(baseDir, lookupEnv)
 			if err != nil {
@@ -433,16 +495,39 @@ func (r *Route) compile(p positions, receivers map[string]bool, path []any) []er
 	return errs
 }
 
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func urlSource(c *WebhookConfig) string {
+	if c.URLFile != "" {
+		return fmt.Sprintf("url_file %q", c.URLFile)
+	}
+	return "url_env " + c.URLEnv
+}
+
+// checkURL checks a receiver URL; its errors show the URL only as MaskURL
+// gives it.
 func checkURL(s string) error {
 	if s == "" {
 		return errors.New("url: missing")
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("url: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // ue repeats the whole URL
+		}
+		return fmt.Errorf("url %s: %w", MaskURL(s), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("url %q: need http(s)://host", s)
+		return fmt.Errorf("url %s: need http(s)://host", MaskURL(s))
 	}
 	if u.User != nil {
 		return errors.New("url: credentials in the URL are not accepted (use the secret fields)")
@@ -600,6 +685,8 @@ func yamlTypeName(t reflect.Type) string {
 		return "webhook"
 	case reflect.TypeOf(LogConfig{}):
 		return "log"
+	case reflect.TypeOf(HeaderSecret{}):
+		return "secret header"
 	}
 	return t.Name()
 }

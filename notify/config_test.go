@@ -190,6 +190,36 @@ route:
   receiver: og
 `, `region "mars" is neither us nor eu`},
 		{"a second YAML document", "receivers: []\n---\nroute: {}\n", `only one YAML document`},
+		{"an unknown key in a secret header is rejected at its position", `
+receivers:
+  - name: w
+    webhook:
+      url: http://127.0.0.1:1/hook
+      secret_headers: {Authorization: {value_env: OG_KEY, value: x}}
+route:
+  receiver: w
+`, `notify.yaml:6:59: unknown field "value" in secret header`},
+		{"a webhook without url", `
+receivers:
+  - name: w
+    webhook: {hmac_secret_env: OG_KEY}
+route:
+  receiver: w
+`, `receiver "w": url: missing (set url, url_file or url_env)`},
+		{"a secret header without a source", `
+receivers:
+  - name: w
+    webhook: {url: "http://127.0.0.1:1/hook", secret_headers: {X-Api-Key: {}}}
+route:
+  receiver: w
+`, `secret_headers "X-Api-Key": value: set value_file or value_env`},
+		{"a header both plain and secret", `
+receivers:
+  - name: w
+    webhook: {url: "http://127.0.0.1:1/hook", headers: {x-team: a}, secret_headers: {X-Team: {value_env: OG_KEY}}}
+route:
+  receiver: w
+`, `secret_headers: "X-Team" is also set in headers`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,7 +337,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pagerduty-routing-key"), []byte(pdKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), env(map[string]string{"OPSGENIE_API_KEY": ogKey, "SLOD_WEBHOOK_SECRET": hmacKey})); err != nil {
+	if _, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), env(map[string]string{"OPSGENIE_API_KEY": ogKey, "SLOD_WEBHOOK_SECRET": hmacKey,
+		"SLOD_CHATOPS_WEBHOOK_URL": "https://chat.example/hooks/T0/B0/TOKEN", "SLOD_CHATOPS_AUTHORIZATION": "Bearer t0ken"})); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,9 +3,12 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Secret holds a credential read from a file or an environment variable.
@@ -43,6 +46,34 @@ func (s Secret) MarshalYAML() (any, error) { return secretMask, nil }
 
 // MarshalText masks the value (slog, encoding/xml and friends).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(secretMask), nil }
+
+// UnmarshalYAML reads an inline value. Only fields whose inline form is
+// allowed are Secrets in the YAML (a webhook url); the others are filled
+// from their _file or _env source.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	var v string
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	s.value = strings.TrimSpace(v)
+	return nil
+}
+
+// MaskURL returns a URL as scheme://host, with "/…" when it has a path,
+// query or fragment: the path of a webhook URL is often its credential
+// (Slack, Teams), so only the host is ever shown. A URL without a scheme
+// and host shows as "<url without scheme://host>".
+func MaskURL(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "<url without scheme://host>"
+	}
+	out := u.Scheme + "://" + u.Host
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		out += "/…"
+	}
+	return out
+}
 
 // secretRef names where a secret comes from: exactly one of a file (path
 // relative to the config file's directory) or an environment variable.

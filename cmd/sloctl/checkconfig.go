@@ -34,7 +34,9 @@ func NewCmdCheckConfig(io IO, runF func(*CheckConfigOptions) error) *cobra.Comma
 		Long: `Check-config loads a slod notify config the way the daemon does: strict YAML
 (unknown fields are errors at their line:column), receivers, the routing tree
 and its matchers, delivery settings, and every secret (read from its _file or
-_env source; never printed). It prints the receivers and the routing tree.
+_env source; never printed). It prints the receivers and the routing tree;
+webhook URLs, whose path is often the hook's credential, are shown as
+scheme://host/… only.
 
 --offline skips reading secrets, for CI where they are not present; each
 secret must still name exactly one source. --route shows which receivers a
@@ -120,10 +122,27 @@ func receiverTarget(r notify.Receiver) string {
 	case r.Alertmanager != nil:
 		return r.Alertmanager.URL
 	case r.Webhook != nil:
-		if r.Webhook.HMACSecretFile != "" || r.Webhook.HMACSecretEnv != "" {
-			return fmt.Sprintf("%s (signed, secret from %s)", r.Webhook.URL, src(r.Webhook.HMACSecretFile, r.Webhook.HMACSecretEnv))
+		// The URL's path is often the hook's credential: show the host only.
+		w := r.Webhook
+		target := "url not read (--offline)"
+		if w.URL.IsSet() {
+			target = notify.MaskURL(w.URL.Reveal())
 		}
-		return r.Webhook.URL
+		var notes []string
+		if w.URLFile != "" || w.URLEnv != "" {
+			notes = append(notes, "url from "+src(w.URLFile, w.URLEnv))
+		}
+		if w.HMACSecretFile != "" || w.HMACSecretEnv != "" {
+			notes = append(notes, "signed, secret from "+src(w.HMACSecretFile, w.HMACSecretEnv))
+		}
+		for _, k := range checkConfigSortedKeys(w.SecretHeaders) {
+			h := w.SecretHeaders[k]
+			notes = append(notes, fmt.Sprintf("header %s from %s", k, src(h.ValueFile, h.ValueEnv)))
+		}
+		if len(notes) > 0 {
+			target += " (" + strings.Join(notes, "; ") + ")"
+		}
+		return target
 	case r.Log != nil:
 		return "stdout"
 	}
@@ -152,7 +171,7 @@ func printRoute(w interface{ Write([]byte) (int, error) }, r *notify.Route, inde
 	}
 }
 
-func checkConfigSortedKeys(m map[string]string) []string {
+func checkConfigSortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -101,3 +101,52 @@ func TestCheckConfigFlags(t *testing.T) {
 		t.Errorf("options = %+v", got)
 	}
 }
+
+// The path of a Slack- or Teams-style hook URL is its credential:
+// check-config shows webhook URLs as scheme://host/… and names where the
+// URL and secret headers come from, never their values, on success and on
+// error.
+func TestCheckConfigMasksWebhookURLs(t *testing.T) {
+	const token = "XXSECRETTOKENXX"
+	const bearer = "hdr-token-5e1a9c"
+	hookURL := "https://hooks.slack.com/services/T000/B000/" + token
+	t.Setenv("SLOCTL_TEST_HOOK_URL", hookURL)
+	t.Setenv("SLOCTL_TEST_HOOK_AUTH", "Bearer "+bearer)
+	t.Setenv("SLOCTL_TEST_BAD_URL", "ftp://hooks.slack.com/services/T000/B000/"+token)
+	for _, tc := range []struct {
+		name    string
+		webhook string
+		args    []string
+		code    int
+		want    string
+	}{
+		{"an inline url shows its scheme and host only", "{url: " + hookURL + "}", nil, exitOK,
+			"inline  webhook  https://hooks.slack.com/…"},
+		{"a url from the environment is read and masked", "{url_env: SLOCTL_TEST_HOOK_URL, secret_headers: {Authorization: {value_env: SLOCTL_TEST_HOOK_AUTH}}}", nil, exitOK,
+			"inline  webhook  https://hooks.slack.com/… (url from env SLOCTL_TEST_HOOK_URL; header Authorization from env SLOCTL_TEST_HOOK_AUTH)"},
+		{"offline, the url source is named", "{url_env: SLOCTL_TEST_HOOK_URL}", []string{"--offline"}, exitOK,
+			"inline  webhook  url not read (--offline) (url from env SLOCTL_TEST_HOOK_URL)"},
+		{"a bad url is reported masked", "{url: ftp://hooks.slack.com/services/T000/B000/" + token + "}", nil, exitFail,
+			"url ftp://hooks.slack.com/…: need http(s)://host"},
+		{"a bad url from the environment is reported masked", "{url_env: SLOCTL_TEST_BAD_URL}", nil, exitFail,
+			"url_env SLOCTL_TEST_BAD_URL: url ftp://hooks.slack.com/…: need http(s)://host"},
+		{"an inline credential header is rejected without its value", "{url: " + hookURL + ", headers: {Authorization: Bearer " + bearer + "}}", nil, exitFail,
+			`headers: "Authorization" carries a credential`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "notify.yaml")
+			if err := os.WriteFile(cfg, []byte("receivers:\n  - name: inline\n    webhook: "+tc.webhook+"\nroute: {receiver: inline}\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := Main(append([]string{"check-config", cfg}, tc.args...), &out, &errb)
+			all := out.String() + errb.String()
+			if code != tc.code || !strings.Contains(all, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s", code, tc.code, tc.want, all)
+			}
+			if strings.Contains(all, token) || strings.Contains(all, bearer) || strings.Contains(all, "/services/") {
+				t.Errorf("a secret was printed:\n%s", all)
+			}
+		})
+	}
+}

@@ -23,7 +23,12 @@ func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pagerduty-routing-key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(string) (string, bool) { return "x", true })
+	cfg, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(name string) (string, bool) {
+		if name == "SLOD_CHATOPS_WEBHOOK_URL" {
+			return "https://chat.example/hooks/T0/B0/TOKEN", true
+		}
+		return "x", true
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

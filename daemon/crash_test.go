@@ -172,10 +172,11 @@ func TestCrashRestart(t *testing.T) {
 		_ = p.cmd.Wait()
 	}
 	last := startSlod(t, bin, env, args...)
-	debugInfo = "PagerDuty incidents and slod log"
 	waitFor(t, "the resolve at PagerDuty", 3*time.Minute, func() bool {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Resolved
+	}, func() string {
+		return fmt.Sprintf("PagerDuty incidents %+v, slod log:\n%s", pd.Incidents(), last.stderr.String())
 	})
 	if err := last.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

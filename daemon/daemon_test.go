@@ -745,8 +745,6 @@ func TestRunServesReloadsAndShutsDownCleanly(t *testing.T) {
 	}
 }
 
-var ghostAdded bool // guarded by demoMu
-
 // TestSLIWithoutDataRaisesItsOwnIncident: an SLO whose queries match no
 // series is not healthy: it opens a no-data incident (and pages as a ticket
 // with its own dedup key), which resolves once data arrives.
@@ -758,7 +756,10 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ghost.yaml"), []byte(ghost), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
+	// The ghost metric lives in an engine of its own, empty at first.
+	ghostEngine := source.NewEmbedded()
+	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir },
+		func(Reader) Reader { return &QueryReader{Querier: ghostEngine} })
 	h.runTo(demoStart)
 	var nodata []burnrate.Incident
 	for _, inc := range h.d.tracker.Open() {
@@ -776,26 +777,19 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 	if !ok || !strings.Contains(p.Summary, "no data") || p.DedupKey != DedupKey("ghost-availability", nil, burnrate.ClassNoData) {
 		t.Errorf("page %+v", p)
 	}
-	// Data arrives: the ghost metric now has traffic (added once to the
-	// shared demo engine, whose other SLOs never read it).
-	demoMu.Lock()
+	// Data arrives: the ghost metric now has traffic.
 	for i := range 40 {
-		if ghostAdded {
-			break
-		}
 		at := demoStart.Add(time.Duration(i) * demoScrape)
 		for _, s := range []struct {
 			code string
 			v    float64
 		}{{"200", float64(i) * 100}, {"500", 0}} {
 			lset := labels.FromStrings("__name__", "ghost_requests_total", "code", s.code)
-			if err := h.d.opts.Reader.(*QueryReader).Querier.(*source.Embedded).Append(lset, at.Add(time.Second), s.v); err != nil {
+			if err := ghostEngine.Append(lset, at.Add(time.Second), s.v); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	ghostAdded = true
-	demoMu.Unlock()
 	h.runTo(demoStart.Add(2 * time.Minute))
 	for _, inc := range h.d.tracker.Open() {
 		if inc.Class == burnrate.ClassNoData {

@@ -94,15 +94,18 @@ func newPromDaemon(t *testing.T, prom *promtest.Server, slos, notifyCfg string, 
 	return &promDaemon{harness: h, reader: reader}
 }
 
-var debugInfo string
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// waitFor polls cond until it holds or the deadline passes; on timeout the
+// failure shows what each state func describes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool, state ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (%s)", timeout, what, debugInfo)
+			var desc []string
+			for _, f := range state {
+				desc = append(desc, f())
+			}
+			t.Fatalf("timed out after %s waiting for %s (%s)", timeout, what, strings.Join(desc, "; "))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -145,6 +148,7 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 	}
 	a.runTo(t0)
 	b.runTo(t0)
+	coldQueries, coldSteps := a.reader.Stats()
 	if code := httpStatus(t, srv.URL+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz %d after the backfill", code)
 	}
@@ -167,10 +171,11 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 	if len(a.d.tracker.Open()) != 0 {
 		t.Fatalf("still open after the hold-down: %+v", a.d.tracker.Open())
 	}
-	debugInfo = fmt.Sprintf("events %+v incidents %+v open %+v recent %+v pending %d", pd.Events(), pd.Incidents(), a.d.tracker.Open(), a.d.tracker.Recent(), len(a.d.pending))
 	waitFor(t, "the resolve at PagerDuty", 10*time.Second, func() bool {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Resolved
+	}, func() string {
+		return fmt.Sprintf("events %+v incidents %+v recent %+v", pd.Events(), pd.Incidents(), a.d.tracker.Recent())
 	})
 	if incs := pd.Incidents(); len(incs) != 1 {
 		t.Errorf("PagerDuty has %d incidents, want 1: %+v", len(incs), incs)
@@ -179,10 +184,17 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 		t.Errorf("PagerDuty rejected events: %v", rej)
 	}
 	// Two days of history at 1m, 30 days asked for: the cold start read the
-	// window through the tiers, and every later tick only its newest steps.
-	q, _ := a.reader.Stats()
-	if q == 0 {
-		t.Fatal("no queries counted")
+	// window through the tiers, and a later tick only its newest step plus
+	// the re-read ones, with one range query each for errors and total.
+	if coldQueries == 0 || coldSteps < 30*24*60/10 {
+		t.Fatalf("cold start: %d queries for %d steps", coldQueries, coldSteps)
+	}
+	q0, s0 := a.reader.Stats()
+	a.runTo(t0.Add(11 * time.Minute))
+	q1, s1 := a.reader.Stats()
+	if q, s := q1-q0, s1-s0; q < 1 || q > 2 || s < 1 || s > 1+rereadSteps {
+		t.Errorf("one tick after the backfill read %d steps in %d queries, want 1 to %d steps in at most 2 queries",
+			s, q, 1+rereadSteps)
 	}
 }
 
@@ -238,16 +250,17 @@ func TestPrometheusOutageMidRun(t *testing.T) {
 	}
 	a.runTo(t0.Add(20 * time.Minute))
 	key := DedupKey("e2e-blip", nil, burnrate.ClassBurn)
-	debugInfo = fmt.Sprintf("events %d incidents %+v open %+v recent %+v pending %d", len(pd.Events()), pd.Incidents(), a.d.tracker.Open(), a.d.tracker.Recent(), len(a.d.pending))
 	waitFor(t, "trigger and resolve at PagerDuty", 10*time.Second, func() bool {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Resolved
+	}, func() string {
+		return fmt.Sprintf("events %d incidents %+v recent %+v", len(pd.Events()), pd.Incidents(), a.d.tracker.Recent())
 	})
 }
 
 func httpStatus(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpClient().Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +270,7 @@ func httpStatus(t *testing.T, url string) int {
 
 func httpBody(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpClient().Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +279,5 @@ func httpBody(t *testing.T, url string) string {
 	return string(b)
 }
 
-func init() { _ = fmt.Sprint }
-
+// httpClient is the tests' HTTP client: no request waits for ever.
 func httpClient() *http.Client { return &http.Client{Timeout: 2 * time.Second} }

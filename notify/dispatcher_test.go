@@ -186,7 +186,7 @@ delivery: {timeout: 150ms, backoff_initial: 1s, backoff_max: 2m, max_age: 24h, b
 			t.Errorf("%s: %d incidents, want %d", k, opened[k], wantOpen)
 		}
 	}
-	if dl, _ := h.d.DeadLetters("r"); len(dl) > 0 {
+	if dl := deadLetters(t, h.d, "r"); len(dl) > 0 {
 		t.Errorf("dead letters: %+v", dl)
 	}
 	// Every fault happened and was counted by reason.
@@ -397,7 +397,7 @@ func TestAPageOlderThanMaxAgeIsDeadLettered(t *testing.T) {
 	h.start()
 	h.enqueue(testPage("old", notify.Trigger, notify.SeverityPage))
 	h.waitDrained(20 * time.Second)
-	dl, _ := h.d.DeadLetters("pd")
+	dl := deadLetters(t, h.d, "pd")
 	if len(dl) != 1 || dl[0].Reason != notify.ReasonMaxAge || !strings.Contains(dl[0].Error, "server_error (HTTP 503)") || dl[0].Attempts < 5 {
 		t.Fatalf("dead letters = %+v", dl)
 	}
@@ -432,7 +432,7 @@ delivery: {backoff_initial: 1ms, backoff_max: 5ms, breaker_failures: 2, breaker_
 	h.waitFor(10*time.Second, "breaker open", func() bool {
 		return metric(t, h.reg, "slod_notify_breaker_state", map[string]string{"receiver": "pd"}) == 2
 	})
-	if st, _ := h.d.Stats(); st[0].Depth != 3 {
+	if st := stats(t, h.d); st[0].Depth != 3 {
 		t.Errorf("outbox depth while open = %d, want 3", st[0].Depth)
 	}
 	h.waitDrained(10 * time.Second)
@@ -494,7 +494,7 @@ func TestEnqueueIsDurableBeforeRun(t *testing.T) {
 	h.enqueue(testPage("k", notify.Trigger, notify.SeverityPage))
 	h.stop()
 	h.open()
-	if st, _ := h.d.Stats(); st[0].Depth != 1 {
+	if st := stats(t, h.d); st[0].Depth != 1 {
 		t.Fatalf("after reopen depth = %d", st[0].Depth)
 	}
 	if v := metric(t, h.reg, "slod_notify_outbox_depth", map[string]string{"receiver": "h"}); v != 1 {
@@ -567,7 +567,7 @@ func TestAHugeRetryAfterDoesNotOutliveMaxAge(t *testing.T) {
 	h.start()
 	h.enqueue(testPage("k", notify.Trigger, notify.SeverityPage))
 	h.waitDrained(20 * time.Second)
-	dl, _ := h.d.DeadLetters("pd")
+	dl := deadLetters(t, h.d, "pd")
 	if len(dl) != 1 || dl[0].Reason != notify.ReasonMaxAge {
 		t.Fatalf("dead letters = %+v", dl)
 	}
@@ -607,7 +607,7 @@ func TestAPanickingReceiverDeadLettersThePageAndKeepsRunning(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the page after the panic was not delivered")
 	}
-	dl, _ := d.DeadLetters("a")
+	dl := deadLetters(t, d, "a")
 	if len(dl) != 1 || dl[0].Page.DedupKey != "boom" || !strings.Contains(dl[0].Error, "receiver panicked: nil map somewhere") {
 		t.Errorf("dead letters %+v", dl)
 	}

@@ -239,3 +239,24 @@ func testPage(key string, a notify.Action, sev notify.Severity) notify.Page {
 		Details: notify.Details{Burn: map[string]float64{"1h": 14.4}, BudgetRemaining: 0.5},
 	}
 }
+
+// deadLetters reads a receiver's dead letters; a failed read fails the test
+// rather than passing for "none".
+func deadLetters(t *testing.T, d *notify.Dispatcher, receiver string) []notify.DeadLetter {
+	t.Helper()
+	dl, err := d.DeadLetters(receiver)
+	if err != nil {
+		t.Fatalf("dead letters of %s: %v", receiver, err)
+	}
+	return dl
+}
+
+// stats reads the outbox stats; a failed read fails the test.
+func stats(t *testing.T, d *notify.Dispatcher) []notify.OutboxStats {
+	t.Helper()
+	st, err := d.Stats()
+	if err != nil {
+		t.Fatalf("outbox stats: %v", err)
+	}
+	return st
+}

@@ -37,13 +37,16 @@ type state struct {
 }
 
 type sloState struct {
-	// Fingerprint identifies what the counts mean (SLI queries, objective,
-	// window, step, group_by); a snapshot of a changed SLO is not restored.
+	// Fingerprint identifies what the counts mean (SLI queries, window,
+	// step, group_by); a snapshot of a changed SLO is not restored. The
+	// objective is left out on purpose: it changes budget figures, not the
+	// counts in the rings, so a new objective keeps the history.
 	Fingerprint string `json:"fingerprint"`
 	Evaluator   []byte `json:"evaluator"`
 }
 
-// fingerprint hashes what makes stored counts valid for an SLO.
+// fingerprint hashes what makes stored counts valid for an SLO (not its
+// objective or policy: those are applied to the counts at evaluation).
 func fingerprint(spec *slo.Spec, step time.Duration) string {
 	errQ, totQ, _ := spec.SLI.Queries(spec.GroupBy...)
 	h := sha256.New()

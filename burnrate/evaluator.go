@@ -455,26 +455,23 @@ func (e *Evaluator) EvaluateInto(buf []InstanceEvaluation, now time.Time) []Inst
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n, nr := len(e.instances), len(e.policy.Rows)
-	old := min(cap(buf), n) // evaluations of buf that may have Rows arrays
 	if cap(buf) < n {
+		// Keep the old evaluations' Rows arrays for reuse.
 		nb := make([]InstanceEvaluation, n)
 		copy(nb, buf[:cap(buf)])
 		buf = nb
 	}
 	out := buf[:n]
-	need := n - old
-	for i := range old {
+	need := 0
+	for i := range out {
 		if cap(out[i].Rows) < nr {
 			need++
 		}
 	}
-	// One array for every evaluation without Rows: first those among the
-	// old ones, then the new ones, which the workers below take in place
-	// (so that the new memory is first touched in parallel).
-	var rows []RowResult
 	if need > 0 {
-		rows = make([]RowResult, need*nr)
-		for i := range old {
+		// One array for every evaluation that has none yet.
+		rows := make([]RowResult, need*nr)
+		for i := range out {
 			if cap(out[i].Rows) < nr {
 				out[i].Rows, rows = rows[:nr:nr], rows[nr:]
 			}
@@ -483,13 +480,8 @@ func (e *Evaluator) EvaluateInto(buf []InstanceEvaluation, now time.Time) []Inst
 	p := e.plan(now)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			r := out[i].Rows
-			if i >= old {
-				j := (i - old) * nr
-				r = rows[j : j+nr : j+nr]
-			}
 			in := e.instances[i]
-			out[i] = InstanceEvaluation{Key: in.key, Labels: in.labels, Evaluation: e.evaluate(in, p, r[:nr])}
+			out[i] = InstanceEvaluation{Key: in.key, Labels: in.labels, Evaluation: e.evaluate(in, p, out[i].Rows[:nr])}
 		}
 	})
 	return out

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -373,7 +374,14 @@ func (d *Daemon) saveState(now time.Time) {
 		st.SLOs[id] = sloState{Fingerprint: r.fp, Evaluator: data}
 	}
 	st.Incidents = append(d.tracker.Open(), d.tracker.Recent()...)
-	st.Pending = slices.Clone(d.pending)
+	for _, p := range d.pending {
+		// A page JSON cannot carry must not cost the whole snapshot.
+		if _, err := json.Marshal(p); err != nil {
+			d.log.Error("pending page left out of the state snapshot", "dedup_key", p.DedupKey, "err", err)
+			continue
+		}
+		st.Pending = append(st.Pending, p)
+	}
 	n, err := writeState(d.cfg.StateDir, st)
 	if err != nil {
 		d.m.snapshots.WithLabelValues("error").Inc()

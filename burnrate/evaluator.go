@@ -425,7 +425,30 @@ func (e *Evaluator) Prune(now time.Time, ttl time.Duration) []string {
 		in.recycle()
 		e.free = append(e.free, in)
 	}
+	if len(e.free) > len(e.instances)/2+blockWidth {
+		e.compact()
+	}
 	return gone
+}
+
+// compact moves every instance's rings to new blocks and lets the free
+// list go, so that the storage of label sets that are gone for good (a
+// group_by whose cardinality fell) returns to the heap: a block is freed
+// only once none of its instances uses it. The instances keep their
+// identity; only their storage moves.
+func (e *Evaluator) compact() {
+	fresh := allocInstances(len(e.instances), e.step, e.tiers)
+	for i, in := range e.instances {
+		to := fresh[i]
+		for ti := range in.tiers {
+			src, dst := &in.tiers[ti], &to.tiers[ti]
+			for s := range src.n {
+				dst.put(s, src.at(s))
+			}
+			src.w, src.ev, src.known = dst.w, dst.ev, dst.known
+		}
+	}
+	e.free = nil
 }
 
 // InstanceEvaluation is the evaluation of one instance.

@@ -210,3 +210,55 @@ func sameBurn(a, b float64) bool {
 	}
 	return approxEq(a, b)
 }
+
+// When most label sets are gone, Prune moves the survivors to new blocks
+// and lets the old storage go; the survivors keep their state.
+func TestPruneCompactsAfterAFall(t *testing.T) {
+	series := blockSeries(200, 8)
+	e := mustEvaluator(t, Options{Spec: blockSpec})
+	ref := mustEvaluator(t, Options{Spec: blockSpec})
+	first := Batch{From: evalT0, To: evalT0.Add(90 * time.Minute), Series: series}
+	later := evalT0.Add(90*time.Minute + 24*time.Hour)
+	var live []Series
+	for i, s := range series {
+		if i%4 == 0 {
+			live = append(live, Series{Labels: s.Labels, Steps: []StepCount{{End: later, Errors: 1, Total: 10}}})
+		}
+	}
+	second := Batch{From: later.Add(-time.Minute), To: later, Series: live}
+	for _, ev := range []*Evaluator{e, ref} {
+		if err := ev.Ingest(first); err != nil {
+			t.Fatal(err)
+		}
+		if err := ev.Ingest(second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gone := e.Prune(later, time.Hour); len(gone) != 150 {
+		t.Fatalf("pruned %d", len(gone))
+	}
+	if len(e.free) != 0 {
+		t.Fatalf("%d free instances after compaction", len(e.free))
+	}
+	for _, s := range live {
+		in := e.Instance(s.Labels)
+		if in.tiers[0].w != int64(len(live)) {
+			t.Fatalf("%v: block of %d, want %d", s.Labels, in.tiers[0].w, len(live))
+		}
+		for _, at := range []time.Time{later, later.Add(-23 * time.Hour)} {
+			got, _ := e.EvaluateInstance(s.Labels, at)
+			want, _ := ref.EvaluateInstance(s.Labels, at)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%v at %s:\n got %v\nwant %v", s.Labels, at, got, want)
+			}
+		}
+	}
+	// New label sets still come in.
+	if err := e.Ingest(Batch{From: later, To: later.Add(time.Minute), Series: []Series{{Labels: map[string]string{"route": "/new"},
+		Steps: []StepCount{{End: later.Add(time.Minute), Errors: 0, Total: 5}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.Instance(map[string]string{"route": "/new"}).Window(later.Add(time.Minute), time.Hour); w.Total != 5 {
+		t.Fatalf("new instance window %+v", w)
+	}
+}

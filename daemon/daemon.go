@@ -78,6 +78,10 @@ type Daemon struct {
 	dirty      bool
 	lastTarget time.Time
 	dirSig     string
+	// badFiles are the SLO files that failed to load on the last load;
+	// sloFiles names, for the SLOs of the restored snapshot, their file.
+	badFiles map[string]bool
+	sloFiles map[string]string
 }
 
 type sloRun struct {
@@ -121,6 +125,7 @@ func New(opts Options) (*Daemon, error) {
 		reloadC:  make(chan string, 1),
 		slos:     map[string]*sloRun{},
 		lastEval: map[string]evalRecord{},
+		sloFiles: map[string]string{},
 		tracker:  burnrate.NewTracker(burnrate.TrackerOptions{HoldDown: cfg.HoldDown}),
 		source:   server.SourceStatus{Name: opts.SourceName, Up: true},
 	}
@@ -198,6 +203,7 @@ func (d *Daemon) load() error {
 		d.log.Error("slo file skipped", "file", dg.Pos.File, "err", dg.String())
 	}
 	d.m.sloFilesBad.Set(float64(len(badFiles)))
+	d.badFiles = badFiles
 	policies := burnrate.Policies(good)
 	next := map[string]*sloRun{}
 	for _, spec := range good.SLOs {
@@ -265,6 +271,7 @@ func (d *Daemon) load() error {
 		}
 	}
 	d.slos = next
+	d.resolveOrphans(now)
 	d.m.slos.Set(float64(len(next)))
 	if len(badFiles) > 0 {
 		d.m.reloads.WithLabelValues("partial").Inc()
@@ -308,6 +315,7 @@ func (d *Daemon) restore() {
 	}
 	restored := 0
 	for id, s := range st.SLOs {
+		d.sloFiles[id] = s.File
 		r := d.slos[id]
 		if r == nil || r.fp != s.Fingerprint {
 			continue
@@ -341,7 +349,9 @@ func shardName(s string) string {
 // resolveOrphans resolves the open incidents that nothing evaluates: their
 // SLO no longer exists, or their instance belongs to another shard. Their
 // resolve pages go to the outbox (a resolve follows the receivers of its
-// trigger, so it needs no routing labels).
+// trigger, so it needs no routing labels). An SLO missing because its file
+// fails to load (or, when the snapshot does not say which file held it,
+// while any file fails) keeps its incidents open until a later load.
 func (d *Daemon) resolveOrphans(at time.Time) {
 	seen := map[string]bool{}
 	for _, inc := range d.tracker.Open() {
@@ -352,6 +362,10 @@ func (d *Daemon) resolveOrphans(at time.Time) {
 		why := ""
 		switch {
 		case d.slos[inc.SLO] == nil:
+			if file, ok := d.sloFiles[inc.SLO]; (ok && file != "" && d.badFiles[file]) || ((!ok || file == "") && len(d.badFiles) > 0) {
+				d.log.Warn("incident kept open: its slo's file fails to load", "slo", inc.SLO, "key", inc.Key)
+				continue // the file may come back with the SLO
+			}
 			why = "slo no longer exists"
 		case !d.inShard(inc.SLO, strings.TrimPrefix(inc.Key, inc.SLO)):
 			why = "instance belongs to another shard"
@@ -371,7 +385,7 @@ func (d *Daemon) saveState(now time.Time) {
 			d.log.Error("encode slo state", "slo", id, "err", err)
 			continue
 		}
-		st.SLOs[id] = sloState{Fingerprint: r.fp, Evaluator: data}
+		st.SLOs[id] = sloState{Fingerprint: r.fp, Evaluator: data, File: r.spec.Pos.File}
 	}
 	st.Incidents = append(d.tracker.Open(), d.tracker.Recent()...)
 	for _, p := range d.pending {
@@ -749,7 +763,7 @@ func (d *Daemon) handle(ctx context.Context, changes []burnrate.Change, r *sloRu
 // snapshot carries it so a crash does not lose it. A committed page marks
 // the state dirty, so the next snapshot stops carrying it.
 func (d *Daemon) flushPending(ctx context.Context) {
-	for len(d.pending) > 0 {
+	for len(d.pending) > 0 && d.dispatcher != nil {
 		p := d.pending[0]
 		if err := d.dispatcher.Enqueue(ctx, p); err != nil {
 			d.m.pageErrors.Inc()

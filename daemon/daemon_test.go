@@ -600,6 +600,92 @@ func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 	}
 }
 
+// TestRestartWithABrokenFileKeepsItsIncidentOpen: slod restarts while the
+// file of an SLO with an open incident has a typo. The SLO cannot run, but
+// its incident stays open (no resolve page) until the file is fixed — then
+// the same incident goes on — or deleted — then it resolves.
+func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
+	const id = "checkout-availability"
+	for _, tc := range []struct {
+		name     string
+		fix      func(t *testing.T, file string, good []byte)
+		resolved bool
+	}{
+		{"the file fixed later keeps the incident", func(t *testing.T, file string, good []byte) {
+			if err := os.WriteFile(file, good, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"the file deleted later resolves it", func(t *testing.T, file string, good []byte) {
+			if err := os.Remove(file); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slos, state := t.TempDir(), t.TempDir()
+			var good []byte
+			for _, f := range []string{id + ".yaml", "checkout-latency.yaml"} {
+				data, err := os.ReadFile(filepath.Join("..", "examples", "slos", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == id+".yaml" {
+					good = data
+				}
+				if err := os.WriteFile(filepath.Join(slos, f), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+			a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+			inc, ok := findIncident(a.d.tracker.Open(), id)
+			if !ok {
+				t.Fatal("no checkout incident before the restart")
+			}
+			a.d.saveState(a.clock.Now())
+			_ = a.d.dispatcher.Close()
+
+			file := filepath.Join(slos, id+".yaml")
+			if err := os.WriteFile(file, []byte(strings.Replace(string(good), "objective:", "objectve:", 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+			b.clock.Set(demoStart.Add(2*time.Minute + 30*time.Second))
+			b.runTo(demoStart.Add(2*time.Minute + 30*time.Second))
+			if _, ok := findIncident(b.d.tracker.Open(), id); !ok {
+				t.Fatal("a typo in its file resolved the restored incident")
+			}
+			if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 0 {
+				t.Fatalf("%v resolve pages queued while the file was broken", got)
+			}
+			tc.fix(t, file, good)
+			if err := b.d.load(); err != nil {
+				t.Fatal(err)
+			}
+			b.runTo(demoStart.Add(3 * time.Minute))
+			_, open := findIncident(b.d.tracker.Open(), id)
+			res, resolved := findIncident(b.d.tracker.Recent(), id)
+			if tc.resolved {
+				if open || !resolved || !res.Start.Equal(inc.Start) {
+					t.Fatalf("incident open %v, resolved %+v; want the one opened at %v resolved", open, res, inc.Start)
+				}
+				if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 1 {
+					t.Errorf("%v resolve pages queued, want 1", got)
+				}
+				return
+			}
+			now, ok := findIncident(b.d.tracker.Open(), id)
+			if !ok || !now.Start.Equal(inc.Start) {
+				t.Fatalf("incident after the fix %+v, want the one opened at %v", now, inc.Start)
+			}
+			if got := metricValue(t, b.d.m.changes.WithLabelValues("opened")); got != 0 {
+				t.Errorf("%v incidents opened again after the fix", got)
+			}
+		})
+	}
+}
+
 func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
 	spec := &slo.Spec{ID: "checkout-availability", Service: "checkout", Objective: 99.9, Window: 30 * 24 * time.Hour,
 		Labels:      map[string]string{"team": "payments"},

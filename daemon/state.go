@@ -43,6 +43,9 @@ type sloState struct {
 	// counts in the rings, so a new objective keeps the history.
 	Fingerprint string `json:"fingerprint"`
 	Evaluator   []byte `json:"evaluator"`
+	// File is the SLO file the SLO came from: while that file fails to
+	// load, the SLO's restored incidents stay open.
+	File string `json:"file,omitempty"`
 }
 
 // fingerprint hashes what makes stored counts valid for an SLO (not its

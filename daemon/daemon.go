@@ -372,7 +372,7 @@ func (d *Daemon) resolveOrphans(at time.Time) {
 		default:
 			continue
 		}
-		d.log.Warn("restored incident resolved", "slo", inc.SLO, "key", inc.Key, "why", why)
+		d.log.Warn("incident resolved: nothing evaluates it", "slo", inc.SLO, "key", inc.Key, "why", why)
 		d.handle(context.Background(), d.tracker.Forget(inc.Key, at), nil)
 	}
 }
@@ -388,6 +388,13 @@ func (d *Daemon) saveState(now time.Time) {
 		st.SLOs[id] = sloState{Fingerprint: r.fp, Evaluator: data, File: r.spec.Pos.File}
 	}
 	st.Incidents = append(d.tracker.Open(), d.tracker.Recent()...)
+	for _, inc := range d.tracker.Open() {
+		// An SLO not running because its file fails to load: keep naming
+		// its file, so the next run keeps its incidents open too.
+		if _, ok := st.SLOs[inc.SLO]; !ok && d.sloFiles[inc.SLO] != "" {
+			st.SLOs[inc.SLO] = sloState{File: d.sloFiles[inc.SLO]}
+		}
+	}
 	for _, p := range d.pending {
 		// A page JSON cannot carry must not cost the whole snapshot.
 		if _, err := json.Marshal(p); err != nil {

@@ -621,6 +621,14 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, true},
+		{"the file deleted later while another file is broken resolves it", func(t *testing.T, file string, good []byte) {
+			if err := os.Remove(file); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(filepath.Dir(file), "other.yaml"), []byte("version: slod/v1\nslos: [\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slos, state := t.TempDir(), t.TempDir()
@@ -650,14 +658,23 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 			if err := os.WriteFile(file, []byte(strings.Replace(string(good), "objective:", "objectve:", 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
-			b.clock.Set(demoStart.Add(2*time.Minute + 30*time.Second))
-			b.runTo(demoStart.Add(2*time.Minute + 30*time.Second))
-			if _, ok := findIncident(b.d.tracker.Open(), id); !ok {
-				t.Fatal("a typo in its file resolved the restored incident")
-			}
-			if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 0 {
-				t.Fatalf("%v resolve pages queued while the file was broken", got)
+			// Two restarts while the file is broken: the second one reads a
+			// snapshot written by a daemon that never ran the SLO.
+			var b *harness
+			for _, at := range []time.Duration{2*time.Minute + 30*time.Second, 2*time.Minute + 40*time.Second} {
+				b = newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+				b.clock.Set(demoStart.Add(at))
+				b.runTo(demoStart.Add(at))
+				if _, ok := findIncident(b.d.tracker.Open(), id); !ok {
+					t.Fatal("a typo in its file resolved the restored incident")
+				}
+				if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 0 {
+					t.Fatalf("%v resolve pages queued while the file was broken", got)
+				}
+				b.d.saveState(b.clock.Now())
+				if at < 2*time.Minute+40*time.Second {
+					_ = b.d.dispatcher.Close()
+				}
 			}
 			tc.fix(t, file, good)
 			if err := b.d.load(); err != nil {

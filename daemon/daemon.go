@@ -89,6 +89,10 @@ type sloRun struct {
 	policy burnrate.Policy
 	eval   *burnrate.Evaluator
 	fp     string
+	// diagnosed is set once the first read of this SLO was checked for
+	// recent data; hint says why none came (empty when data came).
+	diagnosed bool
+	hint      string
 }
 
 type evalRecord struct {
@@ -221,6 +225,7 @@ func (d *Daemon) load() error {
 		r.eval = ev
 		if old := d.slos[spec.ID]; old != nil && old.fp == r.fp {
 			// Same counts: carry the ring buffers over to the new evaluator.
+			r.diagnosed, r.hint = old.diagnosed, old.hint
 			if data, err := old.eval.MarshalBinary(); err == nil {
 				if err := ev.UnmarshalBinary(data); err != nil {
 					d.log.Warn("slo state not carried over reload", "slo", spec.ID, "err", err)
@@ -658,6 +663,9 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 				d.log.Warn("ingest", "slo", id, "err", err)
 			}
 		}
+		if !r.diagnosed {
+			r.hint, r.diagnosed = d.diagnose(ctx, id, r, target), true
+		}
 		if gap > d.cfg.Interval {
 			d.m.backfillSteps.Add(float64(gap / step))
 			d.log.Info("backfilled", "slo", id, "from", from, "to", target, "steps", int64(gap/step), "cold", cold)
@@ -748,8 +756,9 @@ func (d *Daemon) handle(ctx context.Context, changes []burnrate.Change, r *sloRu
 		d.m.changes.WithLabelValues(string(c.Kind)).Inc()
 		inc := c.Incident
 		d.log.Info("incident "+string(c.Kind), "slo", inc.SLO, "labels", burnrate.LabelsKey(inc.Labels),
-			"class", inc.Class, "severity", inc.Severity, "burn", inc.Burn, "budget_remaining", inc.BudgetRemaining,
-			"time_to_exhaustion", server.FormatDuration(inc.TimeToExhaustion))
+			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn, inc.Unknown.Burn),
+			"budget_remaining", figure(inc.BudgetRemaining, inc.Unknown.BudgetRemaining),
+			"time_to_exhaustion", server.FormatTimeToExhaustion(inc))
 		spec := (*slo.Spec)(nil)
 		if r != nil {
 			spec = r.spec
@@ -833,18 +842,28 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 		Labels:   labels, Annotations: ann,
 		StartsAt: inc.Start,
 		Details: notify.Details{
-			Burn:            map[string]float64{},
-			BudgetRemaining: server.Round(inc.BudgetRemaining),
-			Objective:       objective,
+			Burn:      map[string]float64{},
+			Objective: objective,
 			Extra: map[string]string{
-				"budget_spent_since_start": fmt.Sprintf("%.2f%%", 100*inc.BudgetSpent),
-				"time_to_exhaustion":       server.FormatDuration(inc.TimeToExhaustion),
-				"current_burn":             fmt.Sprintf("%.3g", inc.Burn),
+				"budget_spent_since_start": "unknown",
+				"time_to_exhaustion":       server.FormatTimeToExhaustion(inc),
+				"current_burn":             "unknown",
 			},
 		},
 	}
-	if inc.TimeToExhaustion != burnrate.Never {
-		p.Details.TimeToExhaustion = inc.TimeToExhaustion
+	// Figures without data stay unknown: a no-data page must not read
+	// "budget 0%, exhausted".
+	if !inc.Unknown.BudgetRemaining {
+		p.Details.BudgetRemaining = new(server.Round(inc.BudgetRemaining))
+	}
+	if !inc.Unknown.BudgetSpent {
+		p.Details.Extra["budget_spent_since_start"] = fmt.Sprintf("%.2f%%", 100*inc.BudgetSpent)
+	}
+	if !inc.Unknown.Burn {
+		p.Details.Extra["current_burn"] = fmt.Sprintf("%.3g", inc.Burn)
+	}
+	if !inc.Unknown.TimeToExhaustion && inc.TimeToExhaustion != burnrate.Never {
+		p.Details.TimeToExhaustion = new(inc.TimeToExhaustion)
 	}
 	for _, pb := range inc.PeakBurn {
 		p.Details.Burn[server.FormatDuration(pb.Window)] = server.Round(pb.Burn)
@@ -892,6 +911,11 @@ func (d *Daemon) publish(now time.Time) {
 		At: now, Ready: d.ready, Shard: d.cfg.Shard.String(),
 		Incidents: d.tracker.Open(), Recent: d.tracker.Recent(),
 		Source: d.source, Problems: slices.Clone(d.problems),
+	}
+	for _, id := range sortedIDs(d.slos) {
+		if h := d.slos[id].hint; h != "" {
+			snap.Problems = append(snap.Problems, server.Problem{Where: "source", Message: "slo " + id + ": " + h})
+		}
 	}
 	if !d.ready {
 		snap.Reason = "backfilling from " + d.source.Name
@@ -971,4 +995,33 @@ func burndown(r *sloRun, labels map[string]string, now time.Time) []server.Budge
 		out = append(out, server.BudgetPoint{At: t, Remaining: 1 - spent/budget})
 	}
 	return out
+}
+
+// diagnose checks, once per loaded SLO, whether its first read left the
+// newest steps without data and, if so, says why in the log: most often a
+// scrape interval too long for the step (rate needs two samples per step),
+// which would otherwise only surface as a no-data incident 15 minutes later.
+func (d *Daemon) diagnose(ctx context.Context, id string, r *sloRun, at time.Time) string {
+	qr, ok := d.opts.Reader.(*QueryReader)
+	if !ok {
+		return ""
+	}
+	hint, err := source.Diagnose(ctx, qr.Querier, r.eval, at)
+	if err != nil {
+		d.log.Warn("no-data diagnosis failed", "slo", id, "err", err)
+		return ""
+	}
+	if hint != "" {
+		d.log.Warn("no recent step has data", "slo", id, "hint", hint)
+	}
+	return hint
+}
+
+// figure is a log value: the rounded number, or "unknown" when the incident
+// has no data for it.
+func figure(x float64, unknown bool) any {
+	if unknown {
+		return "unknown"
+	}
+	return server.Round(x)
 }

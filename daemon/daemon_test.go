@@ -880,6 +880,10 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 	if !ok || !strings.Contains(p.Summary, "no data") || p.DedupKey != DedupKey("ghost-availability", nil, burnrate.ClassNoData) {
 		t.Errorf("page %+v", p)
 	}
+	if p.Details.BudgetRemaining != nil || p.Details.TimeToExhaustion != nil ||
+		p.Details.BudgetText() != "unknown" || p.Details.ExhaustionText() != "unknown" {
+		t.Errorf("a no-data page carries made-up figures: budget %s, exhaustion %s", p.Details.BudgetText(), p.Details.ExhaustionText())
+	}
 	// Data arrives: the ghost metric now has traffic.
 	for i := range 40 {
 		at := demoStart.Add(time.Duration(i) * demoScrape)
@@ -898,5 +902,42 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 		if inc.Class == burnrate.ClassNoData {
 			t.Fatalf("no-data incident still open after data arrived: %+v", inc)
 		}
+	}
+}
+
+func TestAScrapeTooSparseForTheStepIsExplainedOnTheStatusPage(t *testing.T) {
+	dir := t.TempDir()
+	sparse := "version: slod/v1\nservice: sparse\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      events:\n" +
+		"        error_query: sum(rate(sparse_requests_total{code=\"500\"}[{{.window}}]))\n" +
+		"        total_query: sum(rate(sparse_requests_total[{{.window}}]))\n"
+	if err := os.WriteFile(filepath.Join(dir, "sparse.yaml"), []byte(sparse), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Scraped every minute, 17 s past it, as Prometheus's default 1m
+	// scrape_interval does: a 1m step's rate window holds one sample.
+	engine := source.NewEmbedded()
+	for i := range 12 * 60 {
+		at := demoStart.Add(-12 * time.Hour).Add(time.Duration(i)*time.Minute + 17*time.Second)
+		for code, v := range map[string]float64{"200": float64(i) * 1000, "500": 0} {
+			if err := engine.Append(labels.FromStrings("__name__", "sparse_requests_total", "code", code), at, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h := newDemoDaemon(t, t.TempDir(), func(c *Config) {
+		c.SLODir = dir
+		c.Step, c.Interval = time.Minute, time.Minute
+	}, func(Reader) Reader { return &QueryReader{Querier: engine} })
+	h.runTo(demoStart)
+	h.d.publish(demoStart)
+
+	var found bool
+	for _, p := range h.d.Snapshot().Problems {
+		if strings.Contains(p.Message, "sparse-availability") && strings.Contains(p.Message, "--step 2m") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no hint about the step on the status page; problems: %+v", h.d.Snapshot().Problems)
 	}
 }

@@ -236,7 +236,7 @@ func testPage(key string, a notify.Action, sev notify.Severity) notify.Page {
 		DedupKey: key, Action: a, Severity: sev,
 		Summary: "SLO " + key + " is burning its error budget",
 		Labels:  map[string]string{"slo": key, "service": "checkout", "team": "payments"},
-		Details: notify.Details{Burn: map[string]float64{"1h": 14.4}, BudgetRemaining: 0.5},
+		Details: notify.Details{Burn: map[string]float64{"1h": 14.4}, BudgetRemaining: new(0.5)},
 	}
 }
 

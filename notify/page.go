@@ -72,35 +72,62 @@ type Details struct {
 	// Burn is the burn rate per window, keyed by the window ("1h", "5m").
 	Burn map[string]float64 `json:"burn,omitempty"`
 	// BudgetRemaining is the fraction of the error budget left over the SLO
-	// window (1 = untouched, 0 = spent, negative = overspent).
-	BudgetRemaining float64 `json:"budget_remaining"`
+	// window (1 = untouched, 0 = spent, negative = overspent); nil when it
+	// is unknown (no data), never shown as 0.
+	BudgetRemaining *float64 `json:"budget_remaining"`
 	// TimeToExhaustion is how long the remaining budget lasts at the current
-	// burn; zero when it is already spent.
+	// burn; zero when it is already spent; nil when it is unknown or the
+	// budget is not burning (Extra["time_to_exhaustion"] may say which).
 	// On the wire it is time_to_exhaustion_seconds.
-	TimeToExhaustion time.Duration `json:"-"`
+	TimeToExhaustion *time.Duration `json:"-"`
 	// Objective is the SLO target in percent, for display.
 	Objective float64 `json:"objective,omitempty"`
 	// Extra holds any further figures as text.
 	Extra map[string]string `json:"extra,omitempty"`
 }
 
+// BudgetText renders BudgetRemaining for a human: "42.00%" or "unknown".
+func (d Details) BudgetText() string {
+	if d.BudgetRemaining == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.2f%%", *d.BudgetRemaining*100)
+}
+
+// ExhaustionText renders TimeToExhaustion for a human: "3h20m0s",
+// "budget exhausted", or the sender's own word for a missing figure
+// (Extra["time_to_exhaustion"], such as "never"), else "unknown".
+func (d Details) ExhaustionText() string {
+	switch {
+	case d.TimeToExhaustion == nil:
+		if t := d.Extra["time_to_exhaustion"]; t != "" {
+			return t
+		}
+		return "unknown"
+	case *d.TimeToExhaustion <= 0:
+		return "budget exhausted"
+	}
+	return d.TimeToExhaustion.Round(time.Second).String()
+}
+
 // detailsJSON is Details as JSON: durations in seconds, as webhook consumers
-// and the outbox read them.
+// and the outbox read them; unknown figures are null.
 type detailsJSON struct {
 	Burn                    map[string]float64 `json:"burn,omitempty"`
-	BudgetRemaining         float64            `json:"budget_remaining"`
-	TimeToExhaustionSeconds float64            `json:"time_to_exhaustion_seconds"`
+	BudgetRemaining         *float64           `json:"budget_remaining"`
+	TimeToExhaustionSeconds *float64           `json:"time_to_exhaustion_seconds"`
 	Objective               float64            `json:"objective,omitempty"`
 	Extra                   map[string]string  `json:"extra,omitempty"`
 }
 
 // MarshalJSON writes TimeToExhaustion as time_to_exhaustion_seconds.
 func (d Details) MarshalJSON() ([]byte, error) {
-	return json.Marshal(detailsJSON{
-		Burn: d.Burn, BudgetRemaining: d.BudgetRemaining,
-		TimeToExhaustionSeconds: d.TimeToExhaustion.Seconds(),
-		Objective:               d.Objective, Extra: d.Extra,
-	})
+	j := detailsJSON{Burn: d.Burn, BudgetRemaining: d.BudgetRemaining, Objective: d.Objective, Extra: d.Extra}
+	if d.TimeToExhaustion != nil {
+		secs := d.TimeToExhaustion.Seconds()
+		j.TimeToExhaustionSeconds = &secs
+	}
+	return json.Marshal(j)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -109,10 +136,10 @@ func (d *Details) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*d = Details{
-		Burn: j.Burn, BudgetRemaining: j.BudgetRemaining,
-		TimeToExhaustion: time.Duration(j.TimeToExhaustionSeconds * float64(time.Second)),
-		Objective:        j.Objective, Extra: j.Extra,
+	*d = Details{Burn: j.Burn, BudgetRemaining: j.BudgetRemaining, Objective: j.Objective, Extra: j.Extra}
+	if j.TimeToExhaustionSeconds != nil {
+		tte := time.Duration(*j.TimeToExhaustionSeconds * float64(time.Second))
+		d.TimeToExhaustion = &tte
 	}
 	return nil
 }

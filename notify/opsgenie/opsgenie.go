@@ -124,12 +124,8 @@ func (r *Receiver) Create(p notify.Page) CreateRequest {
 	for k, v := range p.Labels {
 		c.Details[k] = v
 	}
-	c.Details["budget_remaining"] = fmt.Sprintf("%.2f%%", p.Details.BudgetRemaining*100)
-	if p.Details.TimeToExhaustion > 0 {
-		c.Details["time_to_exhaustion"] = p.Details.TimeToExhaustion.Round(time.Second).String()
-	} else {
-		c.Details["time_to_exhaustion"] = "budget exhausted"
-	}
+	c.Details["budget_remaining"] = p.Details.BudgetText()
+	c.Details["time_to_exhaustion"] = p.Details.ExhaustionText()
 	windows := make([]string, 0, len(p.Details.Burn))
 	for w := range p.Details.Burn {
 		windows = append(windows, w)

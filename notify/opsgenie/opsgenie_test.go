@@ -38,7 +38,7 @@ func page(a notify.Action, sev notify.Severity) notify.Page {
 		Summary: "checkout latency SLO burning budget 6x: " + strings.Repeat("very long text ", 20),
 		Labels:  map[string]string{"slo": "checkout-latency", "service": "checkout", "team": "payments"},
 		Links:   []notify.Link{{Href: "https://runbooks.example/latency", Text: "runbook"}},
-		Details: notify.Details{Burn: map[string]float64{"6h": 6.2}, BudgetRemaining: 0.8},
+		Details: notify.Details{Burn: map[string]float64{"6h": 6.2}, BudgetRemaining: new(0.8)},
 	}
 }
 

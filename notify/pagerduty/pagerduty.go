@@ -140,12 +140,8 @@ func eventSize(ev *pagerduty.V2Event) (int, error) {
 
 func customDetails(p notify.Page) map[string]any {
 	d := map[string]any{
-		"budget_remaining": fmt.Sprintf("%.2f%%", p.Details.BudgetRemaining*100),
-	}
-	if p.Details.TimeToExhaustion > 0 {
-		d["time_to_exhaustion"] = p.Details.TimeToExhaustion.Round(time.Second).String()
-	} else {
-		d["time_to_exhaustion"] = "budget exhausted"
+		"budget_remaining":   p.Details.BudgetText(),
+		"time_to_exhaustion": p.Details.ExhaustionText(),
 	}
 	if p.Details.Objective > 0 {
 		d["objective"] = fmt.Sprintf("%g%%", p.Details.Objective)

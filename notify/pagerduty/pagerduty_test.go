@@ -41,8 +41,8 @@ func page(action notify.Action, dedup string) notify.Page {
 		Links:    []notify.Link{{Href: "https://runbooks.example/checkout", Text: "runbook"}, {Href: "https://grafana.example/d/slo", Text: "dashboard"}},
 		Details: notify.Details{
 			Burn:             map[string]float64{"1h": 15.2, "5m": 18.9},
-			BudgetRemaining:  0.42,
-			TimeToExhaustion: 19 * time.Hour,
+			BudgetRemaining:  new(0.42),
+			TimeToExhaustion: new(19 * time.Hour),
 			Objective:        99.9,
 		},
 		StartsAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),

@@ -334,8 +334,9 @@ func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q sourc
 	return rep, nil
 }
 
-// jsonSafe replaces NaN and ±Inf in incidents (no data) with 0:
-// encoding/json cannot encode them. Our own figures use Float (null).
+// jsonSafe replaces any NaN and ±Inf left in incidents with 0, since
+// encoding/json cannot encode them; figures unknown for lack of data are
+// flagged in Incident.Unknown. Our own figures use Float (null).
 func jsonSafe(reports []*BacktestReport) []*BacktestReport {
 	fix := func(x *float64) {
 		if math.IsNaN(*x) || math.IsInf(*x, 0) {
@@ -411,7 +412,11 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				if !inc.Resolved.IsZero() {
 					end = "resolved " + ts(inc.Resolved)
 				}
-				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent))
+				spent := pctOf(inc.BudgetSpent)
+				if inc.Unknown.BudgetSpent {
+					spent = "unknown"
+				}
+				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, spent)
 			}
 		}
 	}
@@ -434,11 +439,17 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				fmt.Fprintf(w, "  %d. %s %s %s: no data since %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, ts(inc.Start))
 				continue
 			}
-			tte := "never"
-			if inc.TimeToExhaustion != burnrate.Never {
+			tte, rem := "never", pctOf(inc.BudgetRemaining)
+			switch {
+			case inc.Unknown.TimeToExhaustion:
+				tte = "unknown"
+			case inc.TimeToExhaustion != burnrate.Never:
 				tte = inc.TimeToExhaustion.Round(time.Minute).String()
 			}
-			fmt.Fprintf(w, "  %d. %s %s %s: budget remaining %s, exhausted in %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, pctOf(inc.BudgetRemaining), tte)
+			if inc.Unknown.BudgetRemaining {
+				rem = "unknown"
+			}
+			fmt.Fprintf(w, "  %d. %s %s %s: budget remaining %s, exhausted in %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, rem, tte)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -200,6 +201,15 @@ func TestBacktestScenarios(t *testing.T) {
 		want := "sloctl: slo fixture-gone: no step from 2026-09-29T23:00:00Z to 2026-09-30T00:00:00Z has data: no series match no_such_metric_total"
 		if !strings.Contains(errOut.String(), want) || len(reps[0].Warnings) != 1 || !strings.Contains(reps[0].Warnings[0], "no series match") {
 			t.Fatalf("stderr %q, warnings %q; want %q", errOut.String(), reps[0].Warnings, want)
+		}
+		// The text format says unknown, not a made-up 0.00%.
+		var txt bytes.Buffer
+		if code := Main([]string{"backtest", "--prometheus", srv.URL, "--from", end.Add(-time.Hour).Format(time.RFC3339),
+			"--to", end.Format(time.RFC3339), nodata}, &txt, io.Discard); code != 0 {
+			t.Fatalf("text: exit %d", code)
+		}
+		if !strings.Contains(txt.String(), "budget spent unknown") || strings.Contains(txt.String(), "budget spent 0.00%") {
+			t.Errorf("text output of a no-data incident:\n%s", txt.String())
 		}
 	})
 

@@ -852,13 +852,7 @@ func TestRunServesReloadsAndShutsDownCleanly(t *testing.T) {
 // series is not healthy: it opens a no-data incident (and pages as a ticket
 // with its own dedup key), which resolves once data arrives.
 func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
-	dir := t.TempDir()
-	ghost := "version: slod/v1\nservice: ghost\nslos:\n  - name: availability\n    objective: 99\n    alerting:\n      no_data: 10m\n    sli:\n      events:\n" +
-		"        error_query: sum(rate(ghost_requests_total{code=\"500\"}[{{.window}}]))\n" +
-		"        total_query: sum(rate(ghost_requests_total[{{.window}}]))\n"
-	if err := os.WriteFile(filepath.Join(dir, "ghost.yaml"), []byte(ghost), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := eventsSLODir(t, "ghost", "99", "    alerting:\n      no_data: 10m\n")
 	// The ghost metric lives in an engine of its own, empty at first.
 	ghostEngine := source.NewEmbedded()
 	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir },
@@ -906,13 +900,7 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 }
 
 func TestAScrapeTooSparseForTheStepIsExplainedOnTheStatusPage(t *testing.T) {
-	dir := t.TempDir()
-	sparse := "version: slod/v1\nservice: sparse\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      events:\n" +
-		"        error_query: sum(rate(sparse_requests_total{code=\"500\"}[{{.window}}]))\n" +
-		"        total_query: sum(rate(sparse_requests_total[{{.window}}]))\n"
-	if err := os.WriteFile(filepath.Join(dir, "sparse.yaml"), []byte(sparse), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := eventsSLODir(t, "sparse", "99.9", "")
 	// Scraped every minute, 17 s past it, as Prometheus's default 1m
 	// scrape_interval does: a 1m step's rate window holds one sample.
 	engine := source.NewEmbedded()
@@ -940,4 +928,20 @@ func TestAScrapeTooSparseForTheStepIsExplainedOnTheStatusPage(t *testing.T) {
 	if !found {
 		t.Fatalf("no hint about the step on the status page; problems: %+v", h.d.Snapshot().Problems)
 	}
+}
+
+// eventsSLODir writes one availability SLO of service over
+// <service>_requests_total (errors: code 500) into a new directory; extra
+// holds further SLO fields, indented as SLO fields.
+func eventsSLODir(t *testing.T, service, objective, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	doc := "version: slod/v1\nservice: " + service + "\nslos:\n  - name: availability\n    objective: " + objective + "\n" + extra +
+		"    sli:\n      events:\n" +
+		"        error_query: sum(rate(" + service + "_requests_total{code=\"500\"}[{{.window}}]))\n" +
+		"        total_query: sum(rate(" + service + "_requests_total[{{.window}}]))\n"
+	if err := os.WriteFile(filepath.Join(dir, service+".yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

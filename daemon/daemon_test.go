@@ -560,25 +560,7 @@ func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			slos, state := t.TempDir(), t.TempDir()
-			for _, f := range []string{id + ".yaml", "checkout-latency.yaml"} {
-				data, err := os.ReadFile(filepath.Join("..", "examples", "slos", f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(slos, f), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
-			a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-			inc, ok := findIncident(a.d.tracker.Open(), id)
-			if !ok {
-				t.Fatal("no checkout incident before the restart")
-			}
-			a.d.saveState(a.clock.Now())
-			_ = a.d.dispatcher.Close()
-
+			slos, state, inc := crashedDuringCheckoutIncident(t)
 			var cfg Config
 			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos; tc.restart(c, slos); cfg = *c }, nil)
 			if _, ok := findIncident(b.d.tracker.Open(), id); ok {
@@ -631,30 +613,12 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			slos, state := t.TempDir(), t.TempDir()
-			var good []byte
-			for _, f := range []string{id + ".yaml", "checkout-latency.yaml"} {
-				data, err := os.ReadFile(filepath.Join("..", "examples", "slos", f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if f == id+".yaml" {
-					good = data
-				}
-				if err := os.WriteFile(filepath.Join(slos, f), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
-			a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-			inc, ok := findIncident(a.d.tracker.Open(), id)
-			if !ok {
-				t.Fatal("no checkout incident before the restart")
-			}
-			a.d.saveState(a.clock.Now())
-			_ = a.d.dispatcher.Close()
-
+			slos, state, inc := crashedDuringCheckoutIncident(t)
 			file := filepath.Join(slos, id+".yaml")
+			good, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(file, []byte(strings.Replace(string(good), "objective:", "objectve:", 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -944,4 +908,32 @@ func eventsSLODir(t *testing.T, service, objective, extra string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// crashedDuringCheckoutIncident copies the checkout SLO files into a new SLO
+// directory, runs the demo into the checkout outage's incident, writes the
+// state snapshot and closes the outbox: a daemon stopped mid-incident. It
+// returns the SLO and state directories and the open incident.
+func crashedDuringCheckoutIncident(t *testing.T) (slos, state string, inc burnrate.Incident) {
+	t.Helper()
+	const id = "checkout-availability"
+	slos, state = t.TempDir(), t.TempDir()
+	for _, f := range []string{id + ".yaml", "checkout-latency.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "examples", "slos", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(slos, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
+	inc, ok := findIncident(a.d.tracker.Open(), id)
+	if !ok {
+		t.Fatal("no checkout incident before the restart")
+	}
+	a.d.saveState(a.clock.Now())
+	_ = a.d.dispatcher.Close()
+	return slos, state, inc
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 )
@@ -92,23 +91,7 @@ func TestExplainTable(t *testing.T) {
 // A 90% SLO fails lint (POL003), and explain shows why: the 1h page needs
 // a 144% error ratio and never fires.
 func TestExplainShowsRowsThatCanNeverFire(t *testing.T) {
-	dir := t.TempDir()
-	path := dir + "/shop.yaml"
-	doc := `version: slod/v1
-service: shop
-slos:
-  - name: availability
-    objective: 90
-    sli:
-      events:
-        error_query: sum(rate(errors_total[{{.window}}]))
-        total_query: sum(rate(requests_total[{{.window}}]))
-    annotations:
-      runbook: https://runbooks.example.com/shop
-`
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	const path = ninetyPercentSLO
 	var out, errb bytes.Buffer
 	if code := Main([]string{"explain", path}, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())

@@ -72,26 +72,14 @@ func TestGenerateToStdoutAndPerServiceDirectory(t *testing.T) {
 	}
 }
 
+// ninetyPercentSLO is a 90% SLO: the default 1h page would need a 144%
+// error ratio, so it can never fire (POL003 at line 5, column 16).
+const ninetyPercentSLO = "testdata/ninety-percent.yaml"
+
 // A 90% SLO cannot fire the default 1h page: lint reports POL003 and
 // generate refuses the file.
 func TestGenerateRefusesFilesWithLintErrors(t *testing.T) {
-	dir := t.TempDir()
-	slo := `version: slod/v1
-service: shop
-slos:
-  - name: availability
-    objective: 90
-    sli:
-      events:
-        error_query: sum(rate(errors_total[{{.window}}]))
-        total_query: sum(rate(requests_total[{{.window}}]))
-    annotations:
-      runbook: https://runbooks.example.com/shop
-`
-	path := filepath.Join(dir, "shop.yaml")
-	if err := os.WriteFile(path, []byte(slo), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	const path = ninetyPercentSLO
 	var out, errb bytes.Buffer
 	if code := Main([]string{"generate", path}, &out, &errb); code != exitFail {
 		t.Fatalf("exit %d, want %d", code, exitFail)

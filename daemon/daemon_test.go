@@ -16,10 +16,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/notify/notifytest"
 	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
@@ -59,23 +61,23 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
-// failingReader fails while fail is set, to stand for a source outage.
-type failingReader struct {
-	Reader
+// failingQuerier fails while fail is set, to stand for a source outage.
+type failingQuerier struct {
+	source.Querier
 	mu   sync.Mutex
 	fail bool
 }
 
-func (f *failingReader) set(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
+func (f *failingQuerier) set(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
 
-func (f *failingReader) Read(ctx context.Context, spec *slo.Spec, from, to time.Time, res, step time.Duration) (burnrate.Batch, error) {
+func (f *failingQuerier) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
 	f.mu.Lock()
 	fail := f.fail
 	f.mu.Unlock()
 	if fail {
-		return burnrate.Batch{}, errors.New("connection refused")
+		return nil, errors.New("connection refused")
 	}
-	return f.Reader.Read(ctx, spec, from, to, res, step)
+	return f.Querier.QueryRange(ctx, q, start, end, step)
 }
 
 // metricValue reads a counter or gauge.
@@ -94,7 +96,6 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 type harness struct {
 	d      *Daemon
 	clock  *clock
-	reader *QueryReader
 	out    *lockedBuffer
 	reg    *prometheus.Registry
 }
@@ -118,7 +119,7 @@ func demoEngine(t testing.TB) *Demo {
 
 // newDemoDaemon is a daemon over the demo traffic, driven tick by tick.
 // A test that wraps the reader passes wrap.
-func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(Reader) Reader) *harness {
+func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(source.Querier) source.Querier) *harness {
 	t.Helper()
 	dm := demoEngine(t)
 	cfg := DefaultConfig
@@ -129,13 +130,12 @@ func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(R
 	if mod != nil {
 		mod(&cfg)
 	}
-	h := &harness{clock: &clock{t: demoStart}, reader: &QueryReader{Querier: dm.Engine}, out: &lockedBuffer{},
-		reg: prometheus.NewRegistry()}
-	var r Reader = h.reader
+	h := &harness{clock: &clock{t: demoStart}, out: &lockedBuffer{}, reg: prometheus.NewRegistry()}
+	var q source.Querier = dm.Engine
 	if wrap != nil {
-		r = wrap(r)
+		q = wrap(q)
 	}
-	d, err := New(Options{Config: cfg, Reader: r, Logger: slog.New(slog.DiscardHandler), Registry: h.reg,
+	d, err := New(Options{Config: cfg, Querier: q, Logger: slog.New(slog.DiscardHandler), Registry: h.reg,
 		Now: h.clock.Now, Stdout: h.out, SourceName: "embedded",
 		BeforeTick: func(now time.Time) {
 			demoMu.Lock()
@@ -176,41 +176,41 @@ func TestDemoPagesAndResolvesTheScriptedIncident(t *testing.T) {
 	if !h.d.Snapshot().Ready {
 		t.Fatal("not ready after the first tick")
 	}
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); ok {
 		t.Fatal("checkout pages before its scripted outage")
 	}
-	if inc, ok := findIncident(h.d.tracker.Open(), "catalog-availability"); !ok || inc.Severity != burnrate.SeverityTicket {
+	if inc, ok := findIncident(h.d.eng.Open(), "catalog-availability"); !ok || inc.Severity != burnrate.SeverityTicket {
 		t.Fatalf("the catalog's two-day slow burn raises no ticket: %+v", inc)
 	}
 	// The full outage starts at +1m: the 1h row reaches 14.4 after 51.8 s
 	// (Workbook), so the page must come within two ticks of that.
 	detect := demoStart.Add(time.Minute + 51840*time.Millisecond)
 	h.runTo(detect.Add(-DemoStep))
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); ok {
 		t.Fatal("checkout paged before the Workbook detection time")
 	}
 	h.runTo(detect.Add(2 * DemoStep))
-	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	inc, ok := findIncident(h.d.eng.Open(), "checkout-availability")
 	if !ok || inc.Severity != burnrate.SeverityPage {
-		t.Fatalf("no checkout page two ticks after the detection time; open: %+v", h.d.tracker.Open())
+		t.Fatalf("no checkout page two ticks after the detection time; open: %+v", h.d.eng.Open())
 	}
 	// The outage ends at +3m; the 1h/5m row's 5m window clears by +8m and
 	// the 5m hold-down follows.
 	h.runTo(demoStart.Add(12*time.Minute + DemoStep))
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); !ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); !ok {
 		t.Fatal("checkout incident resolved before its window and hold-down passed")
 	}
 	h.runTo(demoStart.Add(14 * time.Minute))
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); ok {
 		t.Fatal("checkout incident still open 11 minutes after the outage")
 	}
-	res, ok := findIncident(h.d.tracker.Recent(), "checkout-availability")
+	res, ok := findIncident(h.d.eng.Recent(), "checkout-availability")
 	if !ok || !res.Start.Equal(inc.Start) {
 		t.Fatalf("resolved incident %+v, want the one opened at %v", res, inc.Start)
 	}
 	// The route SLO pages for /v1/orders only.
 	var orders int
-	for _, r := range append(h.d.tracker.Recent(), h.d.tracker.Open()...) {
+	for _, r := range append(h.d.eng.Recent(), h.d.eng.Open()...) {
 		if r.SLO == "api-gateway-route-availability" {
 			if r.Labels["route"] != "/v1/orders" {
 				t.Errorf("route %q paged", r.Labels["route"])
@@ -234,22 +234,22 @@ func TestRestartRestoresStateAndReadsOnlyTheGap(t *testing.T) {
 	dir := t.TempDir()
 	a := newDemoDaemon(t, dir, nil, nil)
 	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); !ok {
+	if _, ok := findIncident(a.d.eng.Open(), "checkout-availability"); !ok {
 		t.Fatal("no checkout incident before the restart")
 	}
-	_, coldSteps := a.reader.Stats()
+	coldSteps := a.d.eng.Stats().Steps
 	a.d.saveState(a.clock.Now())
 	_ = a.d.dispatcher.Close()
 
 	b := newDemoDaemon(t, dir, nil, nil)
-	if _, ok := findIncident(b.d.tracker.Open(), "checkout-availability"); !ok {
+	if _, ok := findIncident(b.d.eng.Open(), "checkout-availability"); !ok {
 		t.Fatal("the open incident was not restored")
 	}
 	b.clock.Set(demoStart.Add(3 * time.Minute))
 	b.runTo(demoStart.Add(3 * time.Minute))
-	_, steps := b.reader.Stats()
+	steps := b.d.eng.Stats().Steps
 	// 50s of gap plus 2 re-read steps, for 7 SLOs: a few dozen steps, not 30 days.
-	if max := int64(7 * (6 + rereadSteps + 1)); steps > max {
+	if max := int64(7 * (6 + engine.Rereads + 1)); steps > max {
 		t.Errorf("restart read %d steps (cold start read %d), want at most %d", steps, coldSteps, max)
 	}
 	if coldSteps < 7*259200/10 {
@@ -264,8 +264,8 @@ func TestRestartRestoresStateAndReadsOnlyTheGap(t *testing.T) {
 }
 
 func TestSourceOutageIsReportedBackfilledAndReplayed(t *testing.T) {
-	var fr *failingReader
-	h := newDemoDaemon(t, t.TempDir(), nil, func(r Reader) Reader { fr = &failingReader{Reader: r}; return fr })
+	var fr *failingQuerier
+	h := newDemoDaemon(t, t.TempDir(), nil, func(q source.Querier) source.Querier { fr = &failingQuerier{Querier: q}; return fr })
 	h.runTo(demoStart.Add(30 * time.Second))
 	// The source fails for the whole checkout outage (+1m to +5m).
 	fr.set(true)
@@ -280,7 +280,7 @@ func TestSourceOutageIsReportedBackfilledAndReplayed(t *testing.T) {
 	if metricValue(t, h.d.m.queryErrors) == 0 {
 		t.Error("no query errors counted")
 	}
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); ok {
 		t.Fatal("an incident opened without data")
 	}
 	fr.set(false)
@@ -288,7 +288,7 @@ func TestSourceOutageIsReportedBackfilledAndReplayed(t *testing.T) {
 	if !h.d.Snapshot().Source.Up {
 		t.Fatal("source still down after it recovered")
 	}
-	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	inc, ok := findIncident(h.d.eng.Open(), "checkout-availability")
 	if !ok {
 		t.Fatal("the burn during the outage was missed")
 	}
@@ -306,7 +306,7 @@ func TestShardsSplitInstancesExactlyOnce(t *testing.T) {
 	all := newDemoDaemon(t, t.TempDir(), nil, nil)
 	all.runTo(demoStart)
 	want := map[string]bool{}
-	for k := range all.d.lastEval {
+	for k := range all.d.eng.Latest() {
 		want[k] = true
 	}
 	if len(want) != 9 {
@@ -316,10 +316,10 @@ func TestShardsSplitInstancesExactlyOnce(t *testing.T) {
 	for i := range 2 {
 		h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.Shard = Shard{Index: i, Count: 2} }, nil)
 		h.runTo(demoStart)
-		if len(h.d.lastEval) == 0 {
+		if len(h.d.eng.Latest()) == 0 {
 			t.Errorf("shard %d/2 evaluates nothing", i)
 		}
-		for k := range h.d.lastEval {
+		for k := range h.d.eng.Latest() {
 			seen[k]++
 		}
 	}
@@ -347,8 +347,8 @@ func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
 	}
 	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
 	h.runTo(demoStart)
-	if len(h.d.slos) != 1 {
-		t.Fatalf("%d slos", len(h.d.slos))
+	if len(h.d.eng.SLOs()) != 1 {
+		t.Fatalf("%d slos", len(h.d.eng.SLOs()))
 	}
 	// A bad file next to a good one: reported, skipped, the rest runs.
 	bad := filepath.Join(dir, "bad.yaml")
@@ -358,8 +358,8 @@ func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
 	if err := h.d.load(); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.d.slos) != 1 || h.d.slos["checkout-availability"] == nil {
-		t.Fatalf("slos after a bad file: %v", sortedIDs(h.d.slos))
+	if len(h.d.eng.SLOs()) != 1 || h.d.eng.SLO("checkout-availability") == nil {
+		t.Fatalf("slos after a bad file: %v", sloIDs(h.d))
 	}
 	h.d.publish(h.clock.Now())
 	if p := h.d.Snapshot().Problems; len(p) == 0 || !strings.Contains(p[0].Where, "bad.yaml") {
@@ -369,7 +369,7 @@ func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
 		t.Errorf("slod_slo_files_invalid %v", got)
 	}
 	// The ring buffers survived the reload.
-	if h.d.slos["checkout-availability"].eval.LastStep().IsZero() {
+	if h.d.eng.SLO("checkout-availability").Evaluator().LastStep().IsZero() {
 		t.Error("reload dropped the ingested history")
 	}
 	// Nothing valid left: the old set stays.
@@ -379,7 +379,7 @@ func TestReloadSkipsBadFilesAndKeepsTheOldSet(t *testing.T) {
 	if err := h.d.load(); err != nil {
 		t.Fatal(err)
 	}
-	if h.d.slos["checkout-availability"] == nil {
+	if h.d.eng.SLO("checkout-availability") == nil {
 		t.Fatal("the old set was dropped although nothing valid replaced it")
 	}
 	if got := metricValue(t, h.d.m.reloads.WithLabelValues("failed")); got != 1 {
@@ -413,10 +413,10 @@ func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
 	}
 	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir }, nil)
 	h.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-	if len(h.d.slos) != 2 {
-		t.Fatalf("slos %v, want checkout availability and latency", sortedIDs(h.d.slos))
+	if len(h.d.eng.SLOs()) != 2 {
+		t.Fatalf("slos %v, want checkout availability and latency", sloIDs(h.d))
 	}
-	inc, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	inc, ok := findIncident(h.d.eng.Open(), "checkout-availability")
 	if !ok {
 		t.Fatal("no checkout incident before the typo")
 	}
@@ -436,10 +436,10 @@ func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
 	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves || len(h.d.pending) != 0 {
 		t.Fatalf("the typo queued a resolve (%v resolves, %d pending)", got-resolves, len(h.d.pending))
 	}
-	if _, ok := findIncident(h.d.tracker.Open(), "checkout-availability"); !ok {
+	if _, ok := findIncident(h.d.eng.Open(), "checkout-availability"); !ok {
 		t.Fatal("the typo closed the open incident")
 	}
-	r := h.d.slos["checkout-availability"]
+	r := h.d.eng.SLO("checkout-availability")
 	if r == nil {
 		t.Fatal("the typo removed the SLO")
 	}
@@ -447,9 +447,9 @@ func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
 	if p := h.d.Snapshot().Problems; len(p) == 0 || !strings.Contains(p[0].Where, "checkout-availability.yaml") {
 		t.Errorf("problems %+v do not name the broken file", p)
 	}
-	last := r.eval.LastStep()
+	last := r.Evaluator().LastStep()
 	h.runTo(demoStart.Add(3 * time.Minute))
-	if !h.d.slos["checkout-availability"].eval.LastStep().After(last) {
+	if !h.d.eng.SLO("checkout-availability").Evaluator().LastStep().After(last) {
 		t.Error("the SLO of the broken file is no longer evaluated")
 	}
 	if got := metricValue(t, h.d.m.pages.WithLabelValues("resolve")); got != resolves {
@@ -464,7 +464,7 @@ func TestATypoDuringAnIncidentKeepsTheSLOAndItsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.runTo(demoStart.Add(3*time.Minute + 30*time.Second))
-	now, ok := findIncident(h.d.tracker.Open(), "checkout-availability")
+	now, ok := findIncident(h.d.eng.Open(), "checkout-availability")
 	if !ok || !now.Start.Equal(inc.Start) {
 		t.Fatalf("incident after the fix %+v, want the one opened at %v", now, inc.Start)
 	}
@@ -490,12 +490,12 @@ func TestAPageTheOutboxRefusedSurvivesACrash(t *testing.T) {
 
 	a := newDemoDaemon(t, dir, mod, nil)
 	a.runTo(demoStart.Add(90 * time.Second)) // before the page at +1m51.8s
-	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); ok {
+	if _, ok := findIncident(a.d.eng.Open(), "checkout-availability"); ok {
 		t.Fatal("checkout paged before its outage")
 	}
 	_ = a.d.dispatcher.Close() // every Enqueue fails from now on
 	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-	if _, ok := findIncident(a.d.tracker.Open(), "checkout-availability"); !ok {
+	if _, ok := findIncident(a.d.eng.Open(), "checkout-availability"); !ok {
 		t.Fatal("no checkout incident")
 	}
 	if len(a.d.pending) == 0 {
@@ -563,18 +563,18 @@ func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 			slos, state, inc := crashedDuringCheckoutIncident(t)
 			var cfg Config
 			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos; tc.restart(c, slos); cfg = *c }, nil)
-			if _, ok := findIncident(b.d.tracker.Open(), id); ok {
+			if _, ok := findIncident(b.d.eng.Open(), id); ok {
 				t.Fatal("the restored incident stays open although nothing evaluates it")
 			}
-			res, ok := findIncident(b.d.tracker.Recent(), id)
+			res, ok := findIncident(b.d.eng.Recent(), id)
 			if !ok || !res.Start.Equal(inc.Start) || res.Resolved.IsZero() {
-				t.Fatalf("resolved incidents %+v, want the one opened at %v", b.d.tracker.Recent(), inc.Start)
+				t.Fatalf("resolved incidents %+v, want the one opened at %v", b.d.eng.Recent(), inc.Start)
 			}
 			if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 1 || len(b.d.pending) != 0 {
 				t.Errorf("%v resolve pages queued (%d pending), want 1", got, len(b.d.pending))
 			}
-			for _, o := range b.d.tracker.Open() {
-				if b.d.slos[o.SLO] == nil || !InShard(cfg.Shard, o.SLO, strings.TrimPrefix(o.Key, o.SLO)) {
+			for _, o := range b.d.eng.Open() {
+				if b.d.eng.SLO(o.SLO) == nil || !InShard(cfg.Shard, o.SLO, strings.TrimPrefix(o.Key, o.SLO)) {
 					t.Errorf("incident %s still open", o.Key)
 				}
 			}
@@ -629,7 +629,7 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 				b = newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
 				b.clock.Set(demoStart.Add(at))
 				b.runTo(demoStart.Add(at))
-				if _, ok := findIncident(b.d.tracker.Open(), id); !ok {
+				if _, ok := findIncident(b.d.eng.Open(), id); !ok {
 					t.Fatal("a typo in its file resolved the restored incident")
 				}
 				if got := metricValue(t, b.d.m.pages.WithLabelValues("resolve")); got != 0 {
@@ -645,8 +645,8 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.runTo(demoStart.Add(3 * time.Minute))
-			_, open := findIncident(b.d.tracker.Open(), id)
-			res, resolved := findIncident(b.d.tracker.Recent(), id)
+			_, open := findIncident(b.d.eng.Open(), id)
+			res, resolved := findIncident(b.d.eng.Recent(), id)
 			if tc.resolved {
 				if open || !resolved || !res.Start.Equal(inc.Start) {
 					t.Fatalf("incident open %v, resolved %+v; want the one opened at %v resolved", open, res, inc.Start)
@@ -656,7 +656,7 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 				}
 				return
 			}
-			now, ok := findIncident(b.d.tracker.Open(), id)
+			now, ok := findIncident(b.d.eng.Open(), id)
 			if !ok || !now.Start.Equal(inc.Start) {
 				t.Fatalf("incident after the fix %+v, want the one opened at %v", now, inc.Start)
 			}
@@ -706,21 +706,13 @@ func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
 	}
 }
 
-func TestAlignAndReplayTimes(t *testing.T) {
+func TestAlign(t *testing.T) {
 	at := time.Date(2026, 11, 1, 12, 0, 37, 0, time.UTC)
 	if got := alignDown(at, 10*time.Second); !got.Equal(at.Add(-7 * time.Second)) {
 		t.Errorf("alignDown %v", got)
 	}
 	if got := alignUp(at, time.Minute); !got.Equal(time.Date(2026, 11, 1, 12, 1, 0, 0, time.UTC)) {
 		t.Errorf("alignUp %v", got)
-	}
-	from, to := demoStart, demoStart.Add(time.Minute)
-	got := replayTimes(from, to, 20*time.Second, time.Hour)
-	if len(got) != 3 || !got[0].Equal(from.Add(20*time.Second)) || !got[2].Equal(to) {
-		t.Errorf("replay %v", got)
-	}
-	if got := replayTimes(from, from.Add(10*time.Hour), time.Minute, time.Hour); len(got) != 60 {
-		t.Errorf("replay bounded by max-replay: %d times", len(got))
 	}
 }
 
@@ -779,7 +771,7 @@ func TestRunServesReloadsAndShutsDownCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	d, err := New(Options{Config: cfg, Reader: &QueryReader{Querier: dm.Engine}, Listener: ln, Stdout: io.Discard,
+	d, err := New(Options{Config: cfg, Querier: dm.Engine, Listener: ln, Stdout: io.Discard,
 		BeforeTick: func(now time.Time) { mu.Lock(); defer mu.Unlock(); _ = dm.Advance(now) }})
 	if err != nil {
 		t.Fatal(err)
@@ -820,10 +812,10 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 	// The ghost metric lives in an engine of its own, empty at first.
 	ghostEngine := source.NewEmbedded()
 	h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.SLODir = dir },
-		func(Reader) Reader { return &QueryReader{Querier: ghostEngine} })
+		func(source.Querier) source.Querier { return ghostEngine })
 	h.runTo(demoStart)
 	var nodata []burnrate.Incident
-	for _, inc := range h.d.tracker.Open() {
+	for _, inc := range h.d.eng.Open() {
 		if inc.Class == burnrate.ClassNoData {
 			nodata = append(nodata, inc)
 		}
@@ -831,10 +823,10 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 	if len(nodata) != 1 || nodata[0].SLO != "ghost-availability" || nodata[0].Severity != burnrate.SeverityTicket {
 		t.Fatalf("no-data incidents %+v", nodata)
 	}
-	if _, ok := findIncident(h.d.tracker.Open(), "ghost-availability"); ok {
+	if _, ok := findIncident(h.d.eng.Open(), "ghost-availability"); ok {
 		t.Error("a burn incident opened without data")
 	}
-	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: nodata[0]}, h.d.slos["ghost-availability"].spec)
+	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: nodata[0]}, h.d.eng.SLO("ghost-availability").Spec())
 	if !ok || !strings.Contains(p.Summary, "no data") || p.DedupKey != DedupKey("ghost-availability", nil, burnrate.ClassNoData) {
 		t.Errorf("page %+v", p)
 	}
@@ -856,7 +848,7 @@ func TestSLIWithoutDataRaisesItsOwnIncident(t *testing.T) {
 		}
 	}
 	h.runTo(demoStart.Add(2 * time.Minute))
-	for _, inc := range h.d.tracker.Open() {
+	for _, inc := range h.d.eng.Open() {
 		if inc.Class == burnrate.ClassNoData {
 			t.Fatalf("no-data incident still open after data arrived: %+v", inc)
 		}
@@ -879,7 +871,7 @@ func TestAScrapeTooSparseForTheStepIsExplainedOnTheStatusPage(t *testing.T) {
 	h := newDemoDaemon(t, t.TempDir(), func(c *Config) {
 		c.SLODir = dir
 		c.Step, c.Interval = time.Minute, time.Minute
-	}, func(Reader) Reader { return &QueryReader{Querier: engine} })
+	}, func(source.Querier) source.Querier { return engine })
 	h.runTo(demoStart)
 	h.d.publish(demoStart)
 
@@ -929,11 +921,19 @@ func crashedDuringCheckoutIncident(t *testing.T) (slos, state string, inc burnra
 	}
 	a := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
 	a.runTo(demoStart.Add(2*time.Minute + 20*time.Second))
-	inc, ok := findIncident(a.d.tracker.Open(), id)
+	inc, ok := findIncident(a.d.eng.Open(), id)
 	if !ok {
 		t.Fatal("no checkout incident before the restart")
 	}
 	a.d.saveState(a.clock.Now())
 	_ = a.d.dispatcher.Close()
 	return slos, state, inc
+}
+
+func sloIDs(d *Daemon) []string {
+	var ids []string
+	for _, r := range d.eng.SLOs() {
+		ids = append(ids, r.Spec().ID)
+	}
+	return ids
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/internal/promtest"
 	"github.com/slodhq/slod/notify/notifytest"
 	"github.com/slodhq/slod/source"
@@ -62,7 +63,12 @@ func sloDir(t *testing.T, files map[string]string) string {
 // an injected clock, with its notify workers running.
 type promDaemon struct {
 	*harness
-	reader *QueryReader
+}
+
+// reads are the range queries and steps the daemon's engine has read.
+func (p *promDaemon) reads() (queries, steps int64) {
+	st := p.d.eng.Stats()
+	return st.Queries, st.Steps
 }
 
 func newPromDaemon(t *testing.T, prom *promtest.Server, slos, notifyCfg string, start time.Time, mod func(*Config)) *promDaemon {
@@ -79,8 +85,7 @@ func newPromDaemon(t *testing.T, prom *promtest.Server, slos, notifyCfg string, 
 		mod(&cfg)
 	}
 	h := &harness{clock: &clock{t: start}, out: &lockedBuffer{}, reg: prometheus.NewRegistry()}
-	reader := &QueryReader{Querier: q}
-	d, err := New(Options{Config: cfg, Reader: reader, Logger: slog.New(slog.DiscardHandler), Registry: h.reg,
+	d, err := New(Options{Config: cfg, Querier: q, Logger: slog.New(slog.DiscardHandler), Registry: h.reg,
 		Now: h.clock.Now, Stdout: h.out})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +96,7 @@ func newPromDaemon(t *testing.T, prom *promtest.Server, slos, notifyCfg string, 
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = d.dispatcher.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); _ = d.dispatcher.Close() })
-	return &promDaemon{harness: h, reader: reader}
+	return &promDaemon{harness: h}
 }
 
 // waitFor polls cond until it holds or the deadline passes; on timeout the
@@ -148,7 +153,7 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 	}
 	a.runTo(t0)
 	b.runTo(t0)
-	coldQueries, coldSteps := a.reader.Stats()
+	coldQueries, coldSteps := a.reads()
 	if code := httpStatus(t, srv.URL+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz %d after the backfill", code)
 	}
@@ -157,25 +162,25 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Triggers >= 2
 	})
-	if inc, ok := findIncident(a.d.tracker.Open(), "e2e-outage"); !ok || !inc.Start.Equal(t0) {
+	if inc, ok := findIncident(a.d.eng.Open(), "e2e-outage"); !ok || !inc.Start.Equal(t0) {
 		t.Fatalf("incident %+v, want one opened on the first tick at %v", inc, t0)
 	}
 	// The last erroring step ends at t0+1m: the 5m window holds it through
 	// t0+5m, and the 5m hold-down resolves the incident at t0+10m.
 	a.runTo(t0.Add(9 * time.Minute))
-	if len(a.d.tracker.Open()) != 1 {
+	if len(a.d.eng.Open()) != 1 {
 		t.Fatal("resolved before the hold-down")
 	}
 	a.runTo(t0.Add(10 * time.Minute))
 	b.runTo(t0.Add(10 * time.Minute))
-	if len(a.d.tracker.Open()) != 0 {
-		t.Fatalf("still open after the hold-down: %+v", a.d.tracker.Open())
+	if len(a.d.eng.Open()) != 0 {
+		t.Fatalf("still open after the hold-down: %+v", a.d.eng.Open())
 	}
 	waitFor(t, "the resolve at PagerDuty", 10*time.Second, func() bool {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Resolved
 	}, func() string {
-		return fmt.Sprintf("events %+v incidents %+v recent %+v", pd.Events(), pd.Incidents(), a.d.tracker.Recent())
+		return fmt.Sprintf("events %+v incidents %+v recent %+v", pd.Events(), pd.Incidents(), a.d.eng.Recent())
 	})
 	if incs := pd.Incidents(); len(incs) != 1 {
 		t.Errorf("PagerDuty has %d incidents, want 1: %+v", len(incs), incs)
@@ -189,12 +194,12 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 	if coldQueries == 0 || coldSteps < 30*24*60/10 {
 		t.Fatalf("cold start: %d queries for %d steps", coldQueries, coldSteps)
 	}
-	q0, s0 := a.reader.Stats()
+	q0, s0 := a.reads()
 	a.runTo(t0.Add(11 * time.Minute))
-	q1, s1 := a.reader.Stats()
-	if q, s := q1-q0, s1-s0; q < 1 || q > 2 || s < 1 || s > 1+rereadSteps {
+	q1, s1 := a.reads()
+	if q, s := q1-q0, s1-s0; q < 1 || q > 2 || s < 1 || s > 1+engine.Rereads {
 		t.Errorf("one tick after the backfill read %d steps in %d queries, want 1 to %d steps in at most 2 queries",
-			s, q, 1+rereadSteps)
+			s, q, 1+engine.Rereads)
 	}
 }
 
@@ -240,7 +245,7 @@ func TestPrometheusOutageMidRun(t *testing.T) {
 	if !a.d.Snapshot().Source.Up {
 		t.Fatal("source still down after Prometheus came back")
 	}
-	inc, ok := findIncident(a.d.tracker.Open(), "e2e-blip")
+	inc, ok := findIncident(a.d.eng.Open(), "e2e-blip")
 	if !ok {
 		t.Fatal("the burn during the outage was missed")
 	}
@@ -254,7 +259,7 @@ func TestPrometheusOutageMidRun(t *testing.T) {
 		incs := incidentsFor(pd, key)
 		return len(incs) == 1 && incs[0].Resolved
 	}, func() string {
-		return fmt.Sprintf("events %d incidents %+v recent %+v", len(pd.Events()), pd.Incidents(), a.d.tracker.Recent())
+		return fmt.Sprintf("events %d incidents %+v recent %+v", len(pd.Events()), pd.Incidents(), a.d.eng.Recent())
 	})
 }
 

@@ -69,7 +69,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return ExitError
 		}
 		log.Info("demo: synthetic traffic for examples/slos", "script", DemoScript, "status_page", "http://"+cfg.Listen+"/")
-		opts.Reader = &QueryReader{Querier: demo.Engine}
+		opts.Querier = demo.Engine
 		opts.SourceName = "embedded (demo)"
 		opts.BeforeTick = func(now time.Time) {
 			if err := demo.Advance(now); err != nil {
@@ -87,7 +87,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "slod: %v\n", err)
 			return ExitUsage
 		}
-		opts.Reader = &QueryReader{Querier: prom}
+		opts.Querier = prom
 		opts.SourceName = "prometheus"
 	}
 	opts.Config = cfg

@@ -28,6 +28,7 @@ type Metrics struct {
 	stepsRead      prometheus.Counter
 	lastStepTime   prometheus.Gauge
 	budgetRemained *prometheus.GaugeVec
+	stateDamaged   prometheus.Counter
 }
 
 // NewMetrics registers the daemon metrics with reg.
@@ -88,6 +89,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastStepTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slod_last_step_timestamp_seconds", Help: "End of the newest step ingested for every SLO.",
 		}),
+		stateDamaged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slod_state_damaged_total", Help: "State snapshots that could not be read at start-up and were moved aside.",
+		}),
 		budgetRemained: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_budget_remaining_ratio", Help: "Share of the error budget left over the SLO window, by SLO (worst instance).",
 		}, []string{"slo"}),
@@ -112,7 +116,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained)
+			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged)
 	}
 	return m
 }

@@ -1,21 +1,18 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/notify"
-	"github.com/slodhq/slod/slo"
 )
 
 // StateFile is the snapshot's file name inside the state directory.
@@ -37,10 +34,7 @@ type state struct {
 }
 
 type sloState struct {
-	// Fingerprint identifies what the counts mean (SLI queries, window,
-	// step, group_by); a snapshot of a changed SLO is not restored. The
-	// objective is left out on purpose: it changes budget figures, not the
-	// counts in the rings, so a new objective keeps the history.
+	// Fingerprint identifies what the counts mean (engine.Fingerprint).
 	Fingerprint string `json:"fingerprint"`
 	Evaluator   []byte `json:"evaluator"`
 	// File is the SLO file the SLO came from: while that file fails to
@@ -48,14 +42,101 @@ type sloState struct {
 	File string `json:"file,omitempty"`
 }
 
-// fingerprint hashes what makes stored counts valid for an SLO (not its
-// objective or policy: those are applied to the counts at evaluation).
-func fingerprint(spec *slo.Spec, step time.Duration) string {
-	errQ, totQ, _ := spec.SLI.Queries(spec.GroupBy...)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%s", spec.ID, errQ, totQ, spec.Window, step,
-		strings.Join(spec.GroupBy, ","), spec.SLI.Kind())
-	return hex.EncodeToString(h.Sum(nil))[:16]
+// restore reads the state snapshot into the engine (rings of SLOs whose
+// counts mean the same, every incident) and queues the pages the previous
+// run had not committed to the outbox. Open incidents nothing evaluates
+// any more resolve. A snapshot that cannot be read is moved aside, never
+// overwritten, and reported loudly; slod starts without it, and the
+// reconciliation after the first tick settles what receivers hold open.
+func (d *Daemon) restore() {
+	st, err := readState(d.cfg.StateDir)
+	if err != nil {
+		moved, merr := moveAside(filepath.Join(d.cfg.StateDir, StateFile), d.now())
+		d.stateDamage = fmt.Sprintf("state snapshot unreadable (%v): moved aside to %s; started without it", err, filepath.Base(moved))
+		if merr != nil {
+			d.stateDamage = fmt.Sprintf("state snapshot unreadable (%v) and could not be moved aside: %v", err, merr)
+		}
+		d.m.stateDamaged.Inc()
+		d.log.Error("state snapshot unreadable, moved aside; starting without it", "err", err, "moved_to", moved)
+		return
+	}
+	if st == nil {
+		d.log.Info("no state snapshot, backfilling the whole window")
+		return
+	}
+	r := engine.Restored{SLOs: map[string]engine.RestoredSLO{}, Incidents: st.Incidents}
+	for id, s := range st.SLOs {
+		r.SLOs[id] = engine.RestoredSLO{Fingerprint: s.Fingerprint, Evaluator: s.Evaluator, File: s.File}
+	}
+	if st.Shard != d.cfg.Shard.String() {
+		d.log.Warn("state snapshot written for another shard: incidents of instances this shard does not own resolve",
+			"snapshot_shard", shardName(st.Shard), "shard", shardName(d.cfg.Shard.String()))
+	}
+	// Pages the previous run had not committed to the outbox go first,
+	// before anything this run queues.
+	d.pending = append(slices.Clone(st.Pending), d.pending...)
+	changes, restored := d.eng.Restore(r, d.now())
+	d.handle(changes)
+	d.log.Info("state restored", "written_at", st.WrittenAt, "slos", restored, "open_incidents", len(d.eng.Open()),
+		"pages_pending", len(d.pending))
+}
+
+func shardName(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// moveAside renames a damaged file to NAME.damaged-<UTC time>, so nothing
+// overwrites it and an operator can look at it.
+func moveAside(path string, now time.Time) (string, error) {
+	to := path + ".damaged-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, to); err != nil {
+		return "", err
+	}
+	return to, nil
+}
+
+func (d *Daemon) saveState(now time.Time) {
+	st := &state{Format: stateFormat, WrittenAt: now.UTC(), Shard: d.cfg.Shard.String(), SLOs: map[string]sloState{}}
+	for _, r := range d.eng.SLOs() {
+		id := r.Spec().ID
+		data, err := r.Evaluator().MarshalBinary()
+		if err != nil {
+			d.log.Error("encode slo state", "slo", id, "err", err)
+			continue
+		}
+		st.SLOs[id] = sloState{Fingerprint: r.Fingerprint(), Evaluator: data, File: r.Spec().Pos.File}
+	}
+	open := d.eng.Open()
+	st.Incidents = append(open, d.eng.Recent()...)
+	for _, inc := range open {
+		// An SLO not running because its file fails to load: keep naming
+		// its file, so the next run keeps its incidents open too.
+		if _, ok := st.SLOs[inc.SLO]; !ok {
+			if f := d.eng.File(inc.SLO); f != "" {
+				st.SLOs[inc.SLO] = sloState{File: f}
+			}
+		}
+	}
+	for _, p := range d.pending {
+		// A page JSON cannot carry must not cost the whole snapshot.
+		if _, err := json.Marshal(p); err != nil {
+			d.log.Error("pending page left out of the state snapshot", "dedup_key", p.DedupKey, "err", err)
+			continue
+		}
+		st.Pending = append(st.Pending, p)
+	}
+	n, err := writeState(d.cfg.StateDir, st)
+	if err != nil {
+		d.m.snapshots.WithLabelValues("error").Inc()
+		d.log.Error("state snapshot failed", "err", err)
+		return
+	}
+	d.m.snapshots.WithLabelValues("ok").Inc()
+	d.m.snapshotBytes.Set(float64(n))
+	d.lastSave, d.dirty = now, false
 }
 
 // writeState writes the snapshot atomically: a temporary file in the same
@@ -96,7 +177,8 @@ func writeState(dir string, st *state) (int, error) {
 	return len(data), nil
 }
 
-// readState reads the snapshot; it returns nil and no error when there is none.
+// readState reads the snapshot; it returns nil and no error when there is
+// none. Any content that is not a snapshot of this format is an error.
 func readState(dir string) (*state, error) {
 	data, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -113,13 +195,4 @@ func readState(dir string) (*state, error) {
 		return nil, fmt.Errorf("state %s: format %d, want %d", filepath.Join(dir, StateFile), st.Format, stateFormat)
 	}
 	return &st, nil
-}
-
-func sortedIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }

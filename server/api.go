@@ -57,7 +57,9 @@ type SLOsResponse struct {
 	Shard    string        `json:"shard,omitempty"`
 	Source   SourceJSON    `json:"source"`
 	Problems []ProblemJSON `json:"problems"`
-	SLOs     []SLOJSON     `json:"slos"`
+	// Banners are damage the daemon recovered from (see Snapshot.Banners).
+	Banners []string  `json:"banners"`
+	SLOs    []SLOJSON `json:"slos"`
 }
 
 // SourceJSON is the source's health.
@@ -237,7 +239,7 @@ func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
 // NewSLOsResponse builds the /api/v1/slos body from a snapshot.
 func NewSLOsResponse(s *Snapshot) SLOsResponse {
 	out := SLOsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
-		Problems: []ProblemJSON{}, SLOs: []SLOJSON{}}
+		Problems: []ProblemJSON{}, Banners: append([]string{}, s.Banners...), SLOs: []SLOJSON{}}
 	out.Source = SourceJSON{Name: s.Source.Name, Up: s.Source.Up, LastError: s.Source.LastError,
 		LagSeconds: s.Source.Lag.Seconds()}
 	if !s.Source.LastSuccess.IsZero() {

@@ -34,6 +34,7 @@ type pageData struct {
 	Source    SourceStatus
 	SourceAge string
 	Problems  []Problem
+	Banners   []string
 	Incidents []incidentView
 	Recent    []incidentView
 	SLOs      []instanceView
@@ -104,7 +105,7 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 func newPageData(s *Snapshot) pageData {
 	d := pageData{
 		At: s.At.UTC().Format("2006-01-02 15:04:05 MST"), Ready: s.Ready, Reason: s.Reason,
-		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Counts: map[string]int{},
+		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Banners: s.Banners, Counts: map[string]int{},
 	}
 	if !s.Source.LastSuccess.IsZero() {
 		d.SourceAge = FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"

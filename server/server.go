@@ -71,9 +71,17 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 			reason = snap.Reason
 		}
 		_, _ = w.Write([]byte("not ready: " + reason + "\n"))
+		if snap != nil {
+			for _, b := range snap.Banners {
+				_, _ = w.Write([]byte("warning: " + b + "\n"))
+			}
+		}
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, b := range snap.Banners {
+		_, _ = w.Write([]byte("warning: " + b + "\n"))
+	}
 }
 
 func (s *Server) slos(w http.ResponseWriter, _ *http.Request) {

@@ -30,6 +30,10 @@ type Snapshot struct {
 	Problems []Problem
 	// Shard is "i/n" when the daemon evaluates only a shard, else empty.
 	Shard string
+	// Banners are damage the daemon recovered from that an operator must
+	// know about (a state or outbox file moved aside): shown at the top of
+	// the status page and as warnings in /readyz.
+	Banners []string
 }
 
 // SourceStatus is the health of the source (Prometheus or the embedded engine).

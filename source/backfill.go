@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
@@ -32,6 +33,10 @@ type SyncOptions struct {
 	Points int
 	// Progress, when set, is called after each segment.
 	Progress func(Progress)
+	// Keep, when set, drops the series whose instance key
+	// (burnrate.LabelsKey of its labels) it refuses before they are
+	// ingested: a shard keeps only the instances it owns.
+	Keep func(labelsKey string) bool
 }
 
 // Segment is a range (From, To] read at one resolution.
@@ -111,6 +116,15 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 		queries += n
 		if err != nil {
 			return queries, err
+		}
+		if o.Keep != nil {
+			b.Series = slices.DeleteFunc(b.Series, func(s burnrate.Series) bool {
+				key := s.Key
+				if key == "" {
+					key = burnrate.LabelsKey(s.Labels)
+				}
+				return !o.Keep(key)
+			})
 		}
 		if err := ev.Ingest(b); err != nil {
 			var ce *burnrate.CardinalityError

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/server"
+	"github.com/slodhq/slod/slo"
+)
+
+// DedupKey is the stable key of an incident's pages: the same SLO
+// instance and class give the same key on every replica and after every
+// restart, so receivers merge repeats into one incident.
+func DedupKey(sloID string, labels map[string]string, class burnrate.IncidentClass) string {
+	return notify.DedupKey(sloID, burnrate.LabelsKey(labels), string(class))
+}
+
+// PageFor turns an incident change into a page; false when the SLO disables
+// alerting for the incident's severity.
+func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
+	inc := c.Incident
+	sev := notify.Severity(inc.Severity)
+	labels := map[string]string{}
+	ann := map[string]string{}
+	var objective float64
+	if spec != nil {
+		objective = spec.Objective
+		class := spec.Alerting.Ticket
+		if inc.Severity == burnrate.SeverityPage {
+			class = spec.Alerting.Page
+		}
+		if class.Disabled && c.Kind != burnrate.ChangeResolved {
+			if inc.Severity == burnrate.SeverityPage && !spec.Alerting.Ticket.Disabled {
+				sev, class = notify.SeverityTicket, spec.Alerting.Ticket
+			} else {
+				return notify.Page{}, false
+			}
+		}
+		maps.Copy(labels, spec.Labels)
+		maps.Copy(labels, spec.Alerting.Labels)
+		maps.Copy(labels, class.Labels)
+		maps.Copy(ann, spec.Annotations)
+		maps.Copy(ann, spec.Alerting.Annotations)
+		maps.Copy(ann, class.Annotations)
+		labels["service"] = spec.Service
+		if spec.Description != "" {
+			ann["description"] = spec.Description
+		}
+	}
+	maps.Copy(labels, inc.Labels)
+	labels["slo"] = inc.SLO
+	labels["class"] = string(inc.Class)
+	p := notify.Page{
+		DedupKey: DedupKey(inc.SLO, inc.Labels, inc.Class),
+		Action:   notify.Trigger,
+		Severity: sev,
+		Summary:  summary(inc, spec),
+		Labels:   labels, Annotations: ann,
+		StartsAt: inc.Start,
+		Details: notify.Details{
+			Burn:      map[string]float64{},
+			Objective: objective,
+			Extra: map[string]string{
+				"budget_spent_since_start": "unknown",
+				"time_to_exhaustion":       server.FormatTimeToExhaustion(inc),
+				"current_burn":             "unknown",
+			},
+		},
+	}
+	// Figures without data stay unknown: a no-data page must not read
+	// "budget 0%, exhausted".
+	if !inc.Unknown.BudgetRemaining {
+		p.Details.BudgetRemaining = new(server.Round(inc.BudgetRemaining))
+	}
+	if !inc.Unknown.BudgetSpent {
+		p.Details.Extra["budget_spent_since_start"] = fmt.Sprintf("%.2f%%", 100*inc.BudgetSpent)
+	}
+	if !inc.Unknown.Burn {
+		p.Details.Extra["current_burn"] = fmt.Sprintf("%.3g", inc.Burn)
+	}
+	if !inc.Unknown.TimeToExhaustion && inc.TimeToExhaustion != burnrate.Never {
+		p.Details.TimeToExhaustion = new(inc.TimeToExhaustion)
+	}
+	for _, pb := range inc.PeakBurn {
+		p.Details.Burn[server.FormatDuration(pb.Window)] = server.Round(pb.Burn)
+	}
+	for _, k := range []string{"runbook", "runbook_url", "dashboard", "dashboard_url"} {
+		if v := ann[k]; v != "" {
+			p.Links = append(p.Links, notify.Link{Href: v, Text: strings.TrimSuffix(k, "_url")})
+		}
+	}
+	if c.Kind == burnrate.ChangeResolved {
+		p.Action = notify.Resolve
+		p.EndsAt = inc.Resolved
+	}
+	if host, err := os.Hostname(); err == nil {
+		p.Source = "slod@" + host
+	}
+	return p, true
+}
+
+func summary(inc burnrate.Incident, spec *slo.Spec) string {
+	inst := ""
+	if len(inc.Labels) > 0 {
+		inst = " " + burnrate.LabelsKey(inc.Labels)
+	}
+	obj := ""
+	if spec != nil {
+		obj = fmt.Sprintf(" (%s%% over %s)", trimZeros(spec.Objective), server.FormatDuration(spec.Window))
+	}
+	if inc.Class == burnrate.ClassNoData {
+		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, server.FormatDuration(inc.NoDataFor))
+	}
+	return fmt.Sprintf("%s%s%s: error budget burning %.3g× — %.1f%% left, gone in %s",
+		inc.SLO, inst, obj, inc.Burn, 100*inc.BudgetRemaining, server.FormatDuration(inc.TimeToExhaustion))
+}
+
+func trimZeros(f float64) string {
+	s := fmt.Sprintf("%.4f", f)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// specOf is the running SLO's spec, or nil when the SLO is not running
+// (its pages then carry only what the incident holds).
+func (d *Daemon) specOf(id string) *slo.Spec {
+	if r := d.eng.SLO(id); r != nil {
+		return r.Spec()
+	}
+	return nil
+}

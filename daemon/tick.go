@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/server"
+)
+
+// tick drives one engine tick at now: it reads and evaluates every SLO
+// (backfilling gaps and replaying missed ticks, see engine.Tick), pages
+// the incident changes, tracks the source's health and readiness, writes
+// the state snapshot when something changed, and publishes the view.
+func (d *Daemon) tick(ctx context.Context, now time.Time) {
+	began := time.Now()
+	if d.opts.BeforeTick != nil {
+		d.opts.BeforeTick(now)
+	}
+	before := d.eng.Stats()
+	res := d.eng.Tick(ctx, now)
+	if ctx.Err() != nil {
+		return
+	}
+	d.lastTarget = res.Target
+	after := d.eng.Stats()
+	d.m.stepsRead.Add(float64(after.Steps - before.Steps))
+	for id, err := range res.Warnings {
+		d.log.Warn("ingest", "slo", id, "err", err)
+	}
+	for _, b := range res.Backfills {
+		steps := int64(b.To.Sub(b.From) / d.cfg.Step)
+		d.m.backfillSteps.Add(float64(steps))
+		d.log.Info("backfilled", "slo", b.SLO, "from", b.From, "to", b.To, "steps", steps, "cold", b.Cold)
+	}
+	if err := res.Err(); err != nil {
+		d.m.queryErrors.Add(float64(len(res.Failed)))
+		if d.source.Up {
+			d.log.Error("source failed, evaluation waits for it", "err", err)
+		}
+		d.source.Up, d.source.LastError = false, err.Error()
+	} else {
+		if !d.source.Up {
+			d.log.Info("source recovered, gap backfilled")
+		}
+		d.source.Up, d.source.LastError, d.source.LastSuccess = true, "", d.now()
+		if !d.ready {
+			d.ready = true
+			d.m.ready.Set(1)
+			d.log.Info("ready", "evaluating_slos", len(d.eng.SLOs()), "step", res.Target)
+		}
+	}
+	d.handle(res.Changes)
+	oldest := d.eng.OldestStep()
+	if !oldest.IsZero() {
+		d.m.lastStepTime.Set(float64(oldest.Unix()))
+	}
+	d.source.Lag = now.Add(-d.cfg.QueryDelay).Sub(oldest)
+	d.m.sourceUp.Set(b2f(d.source.Up))
+	d.flushPending(ctx)
+	if d.dirty || now.Sub(d.lastSave) >= d.cfg.SnapshotInterval {
+		d.saveState(now)
+	}
+	d.publish(now)
+	d.m.tickDuration.Observe(time.Since(began).Seconds())
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// handle counts incident changes, turns them into pages and queues them.
+func (d *Daemon) handle(changes []burnrate.Change) {
+	for _, c := range changes {
+		d.dirty = true
+		d.m.changes.WithLabelValues(string(c.Kind)).Inc()
+		inc := c.Incident
+		d.log.Info("incident "+string(c.Kind), "slo", inc.SLO, "labels", burnrate.LabelsKey(inc.Labels),
+			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn, inc.Unknown.Burn),
+			"budget_remaining", figure(inc.BudgetRemaining, inc.Unknown.BudgetRemaining),
+			"time_to_exhaustion", server.FormatTimeToExhaustion(inc))
+		var spec = d.specOf(inc.SLO)
+		if p, ok := PageFor(c, spec); ok {
+			d.pending = append(d.pending, p)
+		}
+	}
+	if len(changes) > 0 {
+		d.flushPending(context.Background())
+	}
+}
+
+// flushPending commits queued pages to the outbox, in order; a page that
+// fails stays queued (with those after it) for the next tick, and the state
+// snapshot carries it so a crash does not lose it. A committed page marks
+// the state dirty, so the next snapshot stops carrying it.
+func (d *Daemon) flushPending(ctx context.Context) {
+	for len(d.pending) > 0 && d.dispatcher != nil {
+		p := d.pending[0]
+		if err := d.dispatcher.Enqueue(ctx, p); err != nil {
+			d.m.pageErrors.Inc()
+			d.log.Error("page not queued, retrying next tick", "dedup_key", p.DedupKey, "err", err)
+			return
+		}
+		d.m.pages.WithLabelValues(string(p.Action)).Inc()
+		d.pending = d.pending[1:]
+		d.dirty = true
+	}
+}
+
+// figure is a log value: the rounded number, or "unknown" when the incident
+// has no data for it.
+func figure(x float64, unknown bool) any {
+	if unknown {
+		return "unknown"
+	}
+	return server.Round(x)
+}

@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/server"
+)
+
+// publish builds a new snapshot for the HTTP interface.
+func (d *Daemon) publish(now time.Time) {
+	snap := &server.Snapshot{
+		At: now, Ready: d.ready, Shard: d.cfg.Shard.String(),
+		Incidents: d.eng.Open(), Recent: d.eng.Recent(),
+		Source: d.source, Problems: slices.Clone(d.problems), Banners: d.banners(),
+	}
+	for _, r := range d.eng.SLOs() {
+		if h := r.Hint(); h != "" {
+			snap.Problems = append(snap.Problems, server.Problem{Where: "source", Message: "slo " + r.Spec().ID + ": " + h})
+		}
+	}
+	if !d.ready {
+		snap.Reason = "backfilling from " + d.source.Name
+		if !d.source.Up {
+			snap.Reason = d.source.Name + " failing: " + d.source.LastError
+		}
+	}
+	total := 0
+	for _, r := range d.eng.SLOs() {
+		total += r.Evaluator().Len()
+	}
+	charts := total <= 500
+	latest := d.eng.Latest()
+	bySLO := map[string][]string{}
+	for key, rec := range latest {
+		bySLO[rec.SLO] = append(bySLO[rec.SLO], key)
+	}
+	sevs := map[[2]string]int{}
+	for _, inc := range snap.Incidents {
+		sevs[[2]string{string(inc.Severity), string(inc.Class)}]++
+	}
+	for _, s := range []burnrate.Severity{burnrate.SeverityPage, burnrate.SeverityTicket} {
+		for _, c := range []burnrate.IncidentClass{burnrate.ClassBurn, burnrate.ClassNoData} {
+			d.m.incidents.WithLabelValues(string(s), string(c)).Set(float64(sevs[[2]string{string(s), string(c)}]))
+		}
+	}
+	for _, r := range d.eng.SLOs() {
+		spec, id := r.Spec(), r.Spec().ID
+		s := server.SLO{ID: id, Name: spec.Name, Service: spec.Service, Description: spec.Description,
+			Objective: spec.Objective, Window: spec.Window, Policy: r.Policy().Name, Labels: spec.Labels}
+		keys := bySLO[id]
+		sort.Strings(keys)
+		worst := 1.0
+		for _, key := range keys {
+			rec := latest[key]
+			in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation}
+			if charts {
+				in.Budget = burndown(r, rec.Labels, rec.At)
+			}
+			if b := rec.BudgetRemaining; b == b { // not NaN
+				worst = min(worst, b)
+			}
+			s.Instances = append(s.Instances, in)
+		}
+		if len(keys) == 0 {
+			s.Instances = append(s.Instances, server.Instance{Key: id + "{}"})
+		}
+		if d.metricSLOs == nil {
+			d.metricSLOs = map[string]bool{}
+		}
+		d.metricSLOs[id] = true
+		d.m.instances.WithLabelValues(id).Set(float64(len(keys)))
+		d.m.budgetRemained.WithLabelValues(id).Set(worst)
+		snap.SLOs = append(snap.SLOs, s)
+	}
+	d.snap.Store(snap)
+}
+
+// burndown is the budget remaining over the current window: at each of 61
+// points from the window's start to now, 1 − errors since the start ÷ the
+// budget of the whole window (objective's error ratio × events in W).
+func burndown(r *engine.SLO, labels map[string]string, now time.Time) []server.BudgetPoint {
+	in := r.Evaluator().Instance(labels)
+	if in == nil || now.IsZero() {
+		return nil
+	}
+	w := r.Spec().Window
+	start := now.Add(-w)
+	all := in.Window(now, w)
+	budget := r.Spec().ErrorBudget() * all.Total
+	if budget <= 0 {
+		return nil
+	}
+	const n = 60
+	out := make([]server.BudgetPoint, 0, n+1)
+	for i := 0; i <= n; i++ {
+		t := start.Add(time.Duration(int64(w) / n * int64(i)))
+		spent := 0.0
+		if i > 0 {
+			spent = in.Window(t, t.Sub(start)).Errors
+		}
+		out = append(out, server.BudgetPoint{At: t, Remaining: 1 - spent/budget})
+	}
+	return out
+}
+
+// banners are the loud messages of the status page and /readyz: damage
+// slod recovered from that an operator must know about.
+func (d *Daemon) banners() []string {
+	var out []string
+	if d.stateDamage != "" {
+		out = append(out, d.stateDamage)
+	}
+	return out
+}

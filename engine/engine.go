@@ -1,0 +1,552 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
+)
+
+// Rereads is how many of the newest steps every tick reads again: their
+// samples may have arrived late. Ingest sets slots, so this is idempotent.
+const Rereads = 2
+
+// DefaultConcurrency bounds the SLOs read at once within a tick.
+const DefaultConcurrency = 8
+
+// DefaultMaxReplay bounds how far back a tick after a gap evaluates every
+// missed tick: the span of the finest ring tier, beyond which short windows
+// can no longer be told apart.
+const DefaultMaxReplay = 6 * time.Hour
+
+// Options configure an Engine. Querier is required.
+type Options struct {
+	// Querier is where counts come from: the Prometheus HTTP API or the
+	// embedded PromQL engine.
+	Querier source.Querier
+	// Step is the evaluator step (default burnrate.DefaultStep).
+	Step time.Duration
+	// Interval is the time between ticks (default Step): after a gap longer
+	// than it, every missed tick is evaluated.
+	Interval time.Duration
+	// QueryDelay leaves the newest steps to the source's ingestion.
+	QueryDelay time.Duration
+	// MaxReplay bounds the replay after a gap (default DefaultMaxReplay).
+	MaxReplay time.Duration
+	// HoldDown, when > 0, replaces each incident's default hold-down.
+	HoldDown time.Duration
+	// KeepResolved is how many resolved incidents Recent keeps (default 50).
+	KeepResolved int
+	// Concurrency bounds the SLOs read at once (default DefaultConcurrency).
+	Concurrency int
+	// Owns reports whether this engine evaluates an SLO instance (sharding);
+	// nil owns all. labelsKey is burnrate.LabelsKey of the instance labels.
+	Owns func(sloID, labelsKey string) bool
+	// Diagnose, when set, explains (source.Diagnose) an SLO whose first read
+	// left its newest steps without data.
+	Diagnose bool
+	// Observe, when set, sees every evaluation in order, before the tracker.
+	Observe func(id string, ie burnrate.InstanceEvaluation)
+	// Progress, when set, sees every backfill segment read.
+	Progress func(source.Progress)
+	Logger   *slog.Logger
+}
+
+// SLO is one running SLO: spec, policy and evaluator.
+type SLO struct {
+	spec   *slo.Spec
+	policy burnrate.Policy
+	eval   *burnrate.Evaluator
+	fp     string
+	// hint says why the first read had no recent data ("" when it had).
+	hint      string
+	diagnosed bool
+}
+
+// Spec is the SLO's definition.
+func (s *SLO) Spec() *slo.Spec { return s.spec }
+
+// Policy is the SLO's resolved policy.
+func (s *SLO) Policy() burnrate.Policy { return s.policy }
+
+// Evaluator holds the SLO's rings.
+func (s *SLO) Evaluator() *burnrate.Evaluator { return s.eval }
+
+// Fingerprint identifies what the SLO's stored counts mean.
+func (s *SLO) Fingerprint() string { return s.fp }
+
+// Hint says why the SLO's first read found no recent data, or "".
+func (s *SLO) Hint() string { return s.hint }
+
+// Latest is the newest evaluation of one SLO instance.
+type Latest struct {
+	SLO    string
+	Labels map[string]string
+	burnrate.Evaluation
+}
+
+// Engine is the catalogue of running SLOs, their rings and their
+// incidents. It reads no clock: every call takes its time. It is not safe
+// for concurrent use; Tick parallelises its reads internally.
+type Engine struct {
+	o       Options
+	log     *slog.Logger
+	slos    map[string]*SLO
+	ids     []string
+	tracker *burnrate.Tracker
+	latest  map[string]Latest
+	// files names, for SLOs known from a restored state, their file;
+	// badFiles are the files that failed on the last Apply.
+	files    map[string]string
+	badFiles map[string]bool
+	stats    Stats
+}
+
+// Stats count what the engine has read since it was made.
+type Stats struct {
+	Queries int64
+	// Steps are evaluator steps covered by segments read.
+	Steps int64
+}
+
+// Problem is something an operator should see: a skipped file, an SLO kept
+// on its previous version.
+type Problem struct {
+	Where   string
+	Message string
+}
+
+// New returns an engine with no SLOs.
+func New(o Options) (*Engine, error) {
+	if o.Querier == nil {
+		return nil, errors.New("engine: no querier")
+	}
+	if o.Step <= 0 {
+		o.Step = burnrate.DefaultStep
+	}
+	if o.Interval <= 0 {
+		o.Interval = o.Step
+	}
+	if o.MaxReplay == 0 {
+		o.MaxReplay = DefaultMaxReplay
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		o: o, log: o.Logger, slos: map[string]*SLO{}, latest: map[string]Latest{},
+		files: map[string]string{}, badFiles: map[string]bool{},
+		tracker: burnrate.NewTracker(burnrate.TrackerOptions{HoldDown: o.HoldDown, KeepResolved: o.KeepResolved}),
+	}, nil
+}
+
+// Fingerprint hashes what makes stored counts valid for an SLO at a step
+// (not its objective or policy: those apply to the counts at evaluation,
+// so a new objective keeps the history).
+func Fingerprint(spec *slo.Spec, step time.Duration) string {
+	errQ, totQ, _ := spec.SLI.Queries(spec.GroupBy...)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%s", spec.ID, errQ, totQ, spec.Window, step,
+		strings.Join(spec.GroupBy, ","), spec.SLI.Kind())
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ErrNoSLO is returned by Apply when nothing can run.
+var ErrNoSLO = errors.New("no valid SLO")
+
+// Apply swaps in a catalogue. Evaluators of SLOs whose counts mean the same
+// keep their rings. A typo must not resolve a live page: an SLO whose file
+// fails this time (or whose policy is missing) keeps running on its
+// previous version; only SLOs whose file was deleted, or now loads cleanly
+// without them, are forgotten, and their open incidents resolve at at.
+// When nothing runnable remains the previous set stays and ErrNoSLO is
+// returned (alone when there was no previous set).
+func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Problem, error) {
+	var problems []Problem
+	for _, d := range cat.Diagnostics {
+		if d.Severity == slo.SeverityError {
+			problems = append(problems, Problem{Where: d.Pos.File, Message: d.String() + " (file skipped)"})
+		}
+	}
+	for _, d := range cat.Unresolved {
+		problems = append(problems, Problem{Where: d.Pos.String(), Message: d.Message + " (skipped)"})
+	}
+	next := map[string]*SLO{}
+	listed := map[string]bool{}
+	for _, en := range cat.Entries {
+		listed[en.Spec.ID] = true
+		r := &SLO{spec: en.Spec, policy: en.Policy, fp: Fingerprint(en.Spec, e.o.Step)}
+		ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: en.Spec, Policy: en.Policy, Step: e.o.Step})
+		if err != nil {
+			problems = append(problems, Problem{Where: en.Spec.Pos.String(), Message: err.Error() + " (skipped)"})
+			continue
+		}
+		r.eval = ev
+		if old := e.slos[en.Spec.ID]; old != nil && old.fp == r.fp {
+			r.diagnosed, r.hint = old.diagnosed, old.hint
+			if data, err := old.eval.MarshalBinary(); err == nil {
+				if err := ev.UnmarshalBinary(data); err != nil {
+					e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
+				}
+			}
+		}
+		next[en.Spec.ID] = r
+	}
+	fresh := len(next)
+	for _, id := range e.ids {
+		old := e.slos[id]
+		if next[id] != nil || !(cat.BadFiles[old.spec.Pos.File] || listed[id]) {
+			continue
+		}
+		next[id] = old
+		problems = append(problems, Problem{Where: old.spec.Pos.File,
+			Message: fmt.Sprintf("slo %q: still running its previous version until the file loads again", id)})
+		e.log.Warn("slo kept on its previous version", "slo", id, "file", old.spec.Pos.File)
+	}
+	e.badFiles = cat.BadFiles
+	if fresh == 0 {
+		if len(e.slos) == 0 {
+			return nil, problems, ErrNoSLO
+		}
+		return nil, problems, fmt.Errorf("%w left: still running the previous set", ErrNoSLO)
+	}
+	var changes []burnrate.Change
+	for _, id := range e.ids {
+		if next[id] == nil {
+			changes = append(changes, e.forgetSLO(id, at)...)
+		}
+	}
+	e.slos = next
+	e.ids = sortedKeys(next)
+	changes = append(changes, e.resolveOrphans(at)...)
+	return changes, problems, nil
+}
+
+func (e *Engine) forgetSLO(id string, at time.Time) []burnrate.Change {
+	var changes []burnrate.Change
+	prefix := id + "{"
+	for _, key := range e.tracker.Keys() {
+		if strings.HasPrefix(key, prefix) {
+			changes = append(changes, e.tracker.Forget(key, at)...)
+		}
+	}
+	for key := range e.latest {
+		if strings.HasPrefix(key, prefix) {
+			delete(e.latest, key)
+		}
+	}
+	return changes
+}
+
+// Restored is what a state snapshot gives back to an engine.
+type Restored struct {
+	// SLOs are the rings per SLO id, valid for the fingerprint they carry.
+	SLOs map[string]RestoredSLO
+	// Incidents are open and recently resolved incidents.
+	Incidents []burnrate.Incident
+}
+
+// RestoredSLO is one SLO's saved rings and the file it came from.
+type RestoredSLO struct {
+	Fingerprint string
+	Evaluator   []byte
+	File        string
+}
+
+// Restore loads saved rings into the running SLOs whose fingerprint
+// matches, restores the incidents, and resolves at at the open incidents
+// nothing will evaluate again (their SLO is gone, or another shard owns
+// their instance). It returns those resolves and how many SLOs got rings.
+func (e *Engine) Restore(r Restored, at time.Time) ([]burnrate.Change, int) {
+	restored := 0
+	for _, id := range sortedKeys(r.SLOs) {
+		s := r.SLOs[id]
+		e.files[id] = s.File
+		run := e.slos[id]
+		if run == nil || run.fp != s.Fingerprint || len(s.Evaluator) == 0 {
+			continue
+		}
+		if err := run.eval.UnmarshalBinary(s.Evaluator); err != nil {
+			e.log.Warn("slo state not restored", "slo", id, "err", err)
+			continue
+		}
+		restored++
+	}
+	e.tracker.Restore(r.Incidents)
+	return e.resolveOrphans(at), restored
+}
+
+// resolveOrphans resolves the open incidents that nothing evaluates: their
+// SLO no longer exists, or their instance belongs to another shard. An SLO
+// missing because its file fails to load (or, when it is not known which
+// file held it, while any file fails) keeps its incidents open.
+func (e *Engine) resolveOrphans(at time.Time) []burnrate.Change {
+	var changes []burnrate.Change
+	seen := map[string]bool{}
+	for _, inc := range e.tracker.Open() {
+		if seen[inc.Key] {
+			continue
+		}
+		seen[inc.Key] = true
+		why := ""
+		switch {
+		case e.slos[inc.SLO] == nil:
+			if file, ok := e.files[inc.SLO]; (ok && file != "" && e.badFiles[file]) || ((!ok || file == "") && len(e.badFiles) > 0) {
+				e.log.Warn("incident kept open: its slo's file fails to load", "slo", inc.SLO, "key", inc.Key)
+				continue
+			}
+			why = "slo no longer exists"
+		case !e.owns(inc.SLO, strings.TrimPrefix(inc.Key, inc.SLO)):
+			why = "instance belongs to another shard"
+		default:
+			continue
+		}
+		e.log.Warn("incident resolved: nothing evaluates it", "slo", inc.SLO, "key", inc.Key, "why", why)
+		changes = append(changes, e.tracker.Forget(inc.Key, at)...)
+	}
+	return changes
+}
+
+func (e *Engine) owns(id, labelsKey string) bool {
+	return e.o.Owns == nil || e.o.Owns(id, labelsKey)
+}
+
+// TickResult is what one tick did.
+type TickResult struct {
+	// Target is the newest step evaluated: now − QueryDelay, down to the step.
+	Target time.Time
+	// Changes are incident transitions, in evaluation order.
+	Changes []burnrate.Change
+	// Failed maps the SLOs whose read failed to the error; they were not
+	// evaluated and their rings keep what they had.
+	Failed map[string]error
+	// Backfills are the SLOs that read more than one interval.
+	Backfills []Backfill
+	// Warnings are ingest problems that did not stop the read (instance cap).
+	Warnings map[string]error
+}
+
+// Backfill is one SLO's read of a gap (or, Cold, of its whole window).
+type Backfill struct {
+	SLO      string
+	From, To time.Time
+	Cold     bool
+}
+
+// Err is the first read failure of the tick (by SLO id), or nil.
+func (r TickResult) Err() error {
+	for _, id := range sortedKeys(r.Failed) {
+		return fmt.Errorf("slo %q: %w", id, r.Failed[id])
+	}
+	return nil
+}
+
+// Tick reads, for every SLO, the steps that completed since the last tick
+// (the whole window on a cold start, the gap after a restart or an outage)
+// through source.Sync, several SLOs at once; then, in SLO order, evaluates
+// every instance — at every missed tick when a gap was filled, so a burn
+// that happened while the source was down still opens (and resolves) its
+// incident — and folds the evaluations into incidents.
+func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
+	target := now.Add(-e.o.QueryDelay).Truncate(e.o.Step)
+	res := TickResult{Target: target, Failed: map[string]error{}, Warnings: map[string]error{}}
+	type read struct {
+		from      time.Time
+		cold, ran bool
+		err, warn error
+		queries   int
+		steps     int64
+	}
+	reads := make([]read, len(e.ids))
+	sem := make(chan struct{}, e.o.Concurrency)
+	var wg sync.WaitGroup
+	for i, id := range e.ids {
+		r := e.slos[id]
+		if len(r.spec.GroupBy) == 0 && !e.owns(id, burnrate.LabelsKey(nil)) {
+			continue // the SLO's only instance belongs to another shard
+		}
+		last := r.eval.LastStep()
+		from := last
+		if last.IsZero() || target.Sub(last) > r.spec.Window {
+			from = target.Add(-r.spec.Window)
+		}
+		if !target.After(from) {
+			continue
+		}
+		reads[i] = read{from: from, cold: last.IsZero(), ran: true}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			rd := &reads[i]
+			opts := source.SyncOptions{Reread: Rereads, Progress: func(p source.Progress) {
+				rd.steps += int64(p.To.Sub(p.From) / e.o.Step)
+				if e.o.Progress != nil {
+					e.o.Progress(p)
+				}
+			}}
+			if e.o.Owns != nil {
+				opts.Keep = func(key string) bool { return e.o.Owns(id, key) }
+			}
+			n, err := source.Sync(ctx, r.eval, e.o.Querier, target, opts)
+			rd.queries = n
+			var ce *burnrate.CardinalityError
+			if errors.As(err, &ce) || errors.Is(err, burnrate.ErrStepTooOld) {
+				rd.warn, err = err, nil
+			}
+			rd.err = err
+			if err == nil && !r.diagnosed && e.o.Diagnose {
+				hint, derr := source.Diagnose(ctx, e.o.Querier, r.eval, target)
+				if derr != nil {
+					e.log.Warn("no-data diagnosis failed", "slo", id, "err", derr)
+				} else if hint != "" {
+					e.log.Warn("no recent step has data", "slo", id, "hint", hint)
+				}
+				r.hint, r.diagnosed = hint, derr == nil
+			}
+		}()
+	}
+	wg.Wait()
+	for i, id := range e.ids {
+		rd := reads[i]
+		if !rd.ran {
+			continue
+		}
+		e.stats.Queries += int64(rd.queries)
+		e.stats.Steps += rd.steps
+		if rd.warn != nil {
+			res.Warnings[id] = rd.warn
+		}
+		if rd.err != nil {
+			res.Failed[id] = rd.err
+			continue
+		}
+		r := e.slos[id]
+		gap := target.Sub(rd.from)
+		if gap > e.o.Interval {
+			res.Backfills = append(res.Backfills, Backfill{SLO: id, From: rd.from, To: target, Cold: rd.cold})
+		}
+		times := []time.Time{target}
+		if !rd.cold && gap > e.o.Interval {
+			times = replayTimes(rd.from, target, e.o.Interval, e.o.MaxReplay)
+		}
+		for _, at := range times {
+			res.Changes = append(res.Changes, e.evaluate(id, r, at, at.Equal(target))...)
+		}
+		for _, key := range r.eval.Prune(target, 0) {
+			res.Changes = append(res.Changes, e.tracker.Forget(id+key, target)...)
+			delete(e.latest, id+key)
+		}
+	}
+	if ctx.Err() != nil {
+		// A cancelled tick is no source failure.
+		for id, err := range res.Failed {
+			if errors.Is(err, context.Canceled) {
+				delete(res.Failed, id)
+			}
+		}
+	}
+	return res
+}
+
+func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate.Change {
+	var changes []burnrate.Change
+	for _, ie := range r.eval.Evaluate(at) {
+		if !e.owns(id, ie.Key) {
+			continue
+		}
+		if e.o.Observe != nil {
+			e.o.Observe(id, ie)
+		}
+		subj := burnrate.Subject{Key: id + ie.Key, SLO: id, Labels: ie.Labels, Window: r.spec.Window,
+			NoDataAfter: r.spec.Alerting.NoData}
+		changes = append(changes, e.tracker.Observe(subj, ie.Evaluation)...)
+		if keep {
+			e.latest[subj.Key] = Latest{SLO: id, Labels: ie.Labels, Evaluation: ie.Evaluation}
+		}
+	}
+	return changes
+}
+
+// replayTimes are the tick times in (from, to], at most maxReplay back, and to.
+func replayTimes(from, to time.Time, interval, maxReplay time.Duration) []time.Time {
+	if maxReplay > 0 && to.Sub(from) > maxReplay {
+		from = to.Add(-maxReplay)
+	}
+	var out []time.Time
+	for t := from.Truncate(interval).Add(interval); t.Before(to); t = t.Add(interval) {
+		out = append(out, t)
+	}
+	return append(out, to)
+}
+
+// SLOs are the running SLOs in id order.
+func (e *Engine) SLOs() []*SLO {
+	out := make([]*SLO, 0, len(e.ids))
+	for _, id := range e.ids {
+		out = append(out, e.slos[id])
+	}
+	return out
+}
+
+// SLO is the running SLO with that id, or nil.
+func (e *Engine) SLO(id string) *SLO { return e.slos[id] }
+
+// File is the SLO file that held id: the running SLO's, else the one a
+// restored snapshot named ("" when unknown).
+func (e *Engine) File(id string) string {
+	if r := e.slos[id]; r != nil {
+		return r.spec.Pos.File
+	}
+	return e.files[id]
+}
+
+// Latest is the newest evaluation of every instance, by instance key
+// (SLO id and labels), as of the last tick.
+func (e *Engine) Latest() map[string]Latest { return e.latest }
+
+// Open are the open incidents; Recent the recently resolved, newest first.
+func (e *Engine) Open() []burnrate.Incident   { return e.tracker.Open() }
+func (e *Engine) Recent() []burnrate.Incident { return e.tracker.Recent() }
+
+// Forget resolves the incidents of an instance key at at.
+func (e *Engine) Forget(key string, at time.Time) []burnrate.Change {
+	return e.tracker.Forget(key, at)
+}
+
+// Stats are the queries and steps read so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// OldestStep is the oldest newest-ingested step over the SLOs (zero when
+// none has data yet): how far behind the slowest SLO is.
+func (e *Engine) OldestStep() time.Time {
+	var oldest time.Time
+	for _, r := range e.slos {
+		if l := r.eval.LastStep(); !l.IsZero() && (oldest.IsZero() || l.Before(oldest)) {
+			oldest = l
+		}
+	}
+	return oldest
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -94,10 +94,10 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 }
 
 type harness struct {
-	d      *Daemon
-	clock  *clock
-	out    *lockedBuffer
-	reg    *prometheus.Registry
+	d     *Daemon
+	clock *clock
+	out   *lockedBuffer
+	reg   *prometheus.Registry
 }
 
 // sharedDemo builds the 30-day demo history once for all tests that only read it.

@@ -38,4 +38,3 @@ func TestFingerprintCoversTheCountsNotTheObjective(t *testing.T) {
 		})
 	}
 }
-

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slodhq/slod/burnrate"
-	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/source"
 )
 
@@ -99,38 +98,6 @@ func parseBacktestTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor Unix seconds", s)
 }
 
-// BacktestReport is one SLO in `sloctl backtest --format json`.
-type BacktestReport struct {
-	SLO       string             `json:"slo"`
-	Service   string             `json:"service"`
-	Objective float64            `json:"objective"`
-	Window    string             `json:"window"`
-	Policy    string             `json:"policy"`
-	From      time.Time          `json:"from"`
-	To        time.Time          `json:"to"`
-	Queries   int                `json:"queries"`
-	Instances []BacktestInstance `json:"instances"`
-	Warnings  []string           `json:"warnings,omitempty"`
-	state     map[string]*instanceTrack
-	// noData says why no step of the range had data ("" when some did).
-	noData string
-}
-
-// BacktestInstance is one SLO instance's replay.
-type BacktestInstance struct {
-	Labels map[string]string `json:"labels"`
-	Rows   []BacktestRow     `json:"rows"`
-	// Incidents are ordered by start.
-	Incidents []burnrate.Incident `json:"incidents"`
-	// BudgetRemainingStart/End are the share of W's budget left at the
-	// first and last step; BudgetSpent is the errors counted in the range
-	// over W's budget at the end.
-	// They are null when W holds no data.
-	BudgetRemainingStart Float `json:"budget_remaining_start"`
-	BudgetRemainingEnd   Float `json:"budget_remaining_end"`
-	BudgetSpent          Float `json:"budget_spent"`
-}
-
 // Float is a float64 that encodes NaN and ±Inf (no data) as JSON null.
 type Float float64
 
@@ -149,27 +116,6 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, (*float64)(f))
-}
-
-// BacktestRow is one policy row's firing intervals.
-type BacktestRow struct {
-	Severity burnrate.Severity `json:"severity"`
-	Long     string            `json:"long"`
-	Short    string            `json:"short"`
-	Factor   float64           `json:"factor"`
-	Firings  []Firing          `json:"firings"`
-}
-
-// Firing is one interval during which a row fired; Resolved is absent when
-// it still fired at the end of the range.
-type Firing struct {
-	Fired    time.Time `json:"fired"`
-	Resolved time.Time `json:"resolved,omitzero"`
-	PeakBurn Float     `json:"peak_burn"`
-}
-
-type instanceTrack struct {
-	out *BacktestInstance
 }
 
 func runBacktest(opts *BacktestOptions) error {
@@ -193,17 +139,15 @@ func runBacktest(opts *BacktestOptions) error {
 	if !to.After(from) {
 		return usageErrorf("--from %s is not before --to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	set, diags := slo.Check(opts.Paths...)
-	diags = append(diags, burnrate.Lint(set)...)
-	slo.SortDiagnostics(diags)
-	for _, d := range diags {
+	cat := engine.Load(opts.Paths...)
+	for _, d := range cat.Diagnostics {
 		fmt.Fprintln(opts.IO.Err, d.String())
 	}
-	if slo.HasErrors(diags) {
+	if cat.HasErrors() {
 		fmt.Fprintln(opts.IO.Err, "sloctl: fix the errors above (see sloctl lint) before backtesting")
 		return errFindings
 	}
-	if len(set.SLOs) == 0 {
+	if len(cat.Entries) == 0 {
 		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
 	}
 	headers := map[string]string{}
@@ -216,152 +160,28 @@ func runBacktest(opts *BacktestOptions) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	policies := burnrate.Policies(set)
-	ctx := context.Background()
-	var reports []*BacktestReport
-	for _, spec := range set.SLOs {
-		p, ok := burnrate.PolicyFor(spec, policies)
-		if !ok {
-			continue // lint reported the unknown policy
-		}
-		rep, err := backtestSLO(ctx, spec, p, src, from, to, opts.Step)
-		if err != nil {
-			return &exitError{code: exitFail, err: err}
-		}
+	reports, queries, err := backtest(context.Background(), cat, src, from, to, opts.Step, backtestProgress(opts.IO.Err, from, opts.Step))
+	if err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	for _, rep := range reports {
 		if rep.noData != "" {
-			fmt.Fprintf(opts.IO.Err, "sloctl: slo %s: %s\n", spec.ID, rep.noData)
-			if opts.Format == "json" {
-				rep.Warnings = append(rep.Warnings, rep.noData)
-			}
+			fmt.Fprintf(opts.IO.Err, "sloctl: slo %s: %s\n", rep.SLO, rep.noData)
 		}
-		reports = append(reports, rep)
 	}
 	if opts.Format == "json" {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(jsonSafe(reports))
-	}
-	return writeBacktestText(opts.IO.Out, reports)
-}
-
-// backtestSLO replays one SLO and records row firings and incidents.
-func backtestSLO(ctx context.Context, spec *slo.Spec, p burnrate.Policy, q source.Querier, from, to time.Time, step time.Duration) (*BacktestReport, error) {
-	ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec, Policy: p, Step: step})
-	if err != nil {
-		return nil, err
-	}
-	rep := &BacktestReport{SLO: spec.ID, Service: spec.Service, Objective: spec.Objective, Window: burnrate.FormatDuration(spec.Window),
-		Policy: p.Name, From: from, To: to, Instances: []BacktestInstance{}, state: map[string]*instanceTrack{}}
-	tracker := burnrate.NewTracker(burnrate.TrackerOptions{NoDataAfter: spec.Alerting.NoData, KeepResolved: math.MaxInt32})
-	var last []burnrate.InstanceEvaluation
-	known := false // some instance had data at some step of the range
-	n, err := source.Replay(ctx, ev, q, from, to, source.ReplayOptions{}, func(now time.Time) error {
-		last = ev.EvaluateInto(last, now) // nothing of it is kept past this step
-		for _, ie := range last {
-			st, ok := rep.state[ie.Key]
-			if !ok {
-				st = &instanceTrack{out: &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: Float(ie.BudgetRemaining)}}
-				for _, r := range ie.Rows {
-					st.out.Rows = append(st.out.Rows, BacktestRow{Severity: r.Row.Severity, Long: burnrate.FormatDuration(r.Row.Long),
-						Short: burnrate.FormatDuration(r.Row.Short), Factor: r.Factor, Firings: []Firing{}})
-				}
-				rep.state[ie.Key] = st
-			}
-			for i, r := range ie.Rows {
-				row := &st.out.Rows[i]
-				open := len(row.Firings) > 0 && row.Firings[len(row.Firings)-1].Resolved.IsZero()
-				switch {
-				case r.Fires && !open:
-					row.Firings = append(row.Firings, Firing{Fired: now, PeakBurn: Float(math.Min(r.LongBurn, r.ShortBurn))})
-				case r.Fires:
-					f := &row.Firings[len(row.Firings)-1]
-					f.PeakBurn = Float(math.Max(float64(f.PeakBurn), math.Min(r.LongBurn, r.ShortBurn)))
-				case open:
-					row.Firings[len(row.Firings)-1].Resolved = now
-				}
-			}
-			st.out.BudgetRemainingEnd = Float(ie.BudgetRemaining)
-			known = known || ie.NoDataFor == 0
-			tracker.Observe(burnrate.Subject{Key: spec.ID + ie.Key, SLO: spec.ID, Labels: ie.Labels, Window: spec.Window}, ie.Evaluation)
+		if reports == nil {
+			reports = []*BacktestReport{}
 		}
-		return nil
-	})
-	rep.Queries = n
-	if err != nil {
-		return nil, err
+		return enc.Encode(reports)
 	}
-	if !known {
-		// Say why rather than report instances without data: a scrape too
-		// sparse for the step, or series that do not exist.
-		hint, err := source.DiagnoseEmpty(ctx, q, spec, step, to)
-		switch {
-		case err != nil:
-			rep.noData = fmt.Sprintf("no step from %s to %s has data (diagnosis failed: %v)", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-		case hint == "":
-			rep.noData = fmt.Sprintf("no step from %s to %s has data", from.Format(time.RFC3339), to.Format(time.RFC3339))
-		default:
-			rep.noData = fmt.Sprintf("no step from %s to %s has data: %s", from.Format(time.RFC3339), to.Format(time.RFC3339), hint)
-		}
+	if err := writeBacktestText(opts.IO.Out, reports); err != nil {
+		return err
 	}
-	if d := ev.Dropped(); d > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d label sets over the instance cap were dropped", d))
-	}
-	incidents := append(tracker.Recent(), tracker.Open()...)
-	sort.SliceStable(incidents, func(i, j int) bool { return incidents[i].Start.Before(incidents[j].Start) })
-	keys := make([]string, 0, len(rep.state))
-	for k := range rep.state {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out := rep.state[k].out
-		out.Incidents = []burnrate.Incident{}
-		for _, inc := range incidents {
-			if inc.Key == spec.ID+k {
-				out.Incidents = append(out.Incidents, inc)
-			}
-		}
-		out.BudgetSpent = Float(math.NaN())
-		if in := ev.Instance(out.Labels); in != nil {
-			rng := in.Window(to, to.Sub(from))
-			w := in.Window(to, spec.Window)
-			if w.Total > 0 {
-				out.BudgetSpent = Float(rng.Errors / (spec.ErrorBudget() * w.Total))
-			}
-		}
-		rep.Instances = append(rep.Instances, *out)
-	}
-	return rep, nil
-}
-
-// jsonSafe replaces any NaN and ±Inf left in incidents with 0, since
-// encoding/json cannot encode them; figures unknown for lack of data are
-// flagged in Incident.Unknown. Our own figures use Float (null).
-func jsonSafe(reports []*BacktestReport) []*BacktestReport {
-	fix := func(x *float64) {
-		if math.IsNaN(*x) || math.IsInf(*x, 0) {
-			*x = 0
-		}
-	}
-	for _, r := range reports {
-		for i := range r.Instances {
-			in := &r.Instances[i]
-			for j := range in.Incidents {
-				inc := &in.Incidents[j]
-				fix(&inc.BudgetAtStart)
-				fix(&inc.BudgetSpent)
-				fix(&inc.BudgetRemaining)
-				fix(&inc.Burn)
-				for k := range inc.PeakBurn {
-					fix(&inc.PeakBurn[k].Burn)
-				}
-			}
-		}
-	}
-	if reports == nil {
-		return []*BacktestReport{}
-	}
-	return reports
+	_, err = fmt.Fprintf(opts.IO.Out, "\n%d range queries\n", queries)
+	return err
 }
 
 func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
@@ -376,8 +196,8 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s (service %s): objective %s%% over %s, policy %s, %s .. %s (%d queries)\n",
-			r.SLO, r.Service, strconv.FormatFloat(r.Objective, 'g', -1, 64), r.Window, r.Policy, ts(r.From), ts(r.To), r.Queries)
+		fmt.Fprintf(w, "%s (service %s): objective %s%% over %s, policy %s, %s .. %s\n",
+			r.SLO, r.Service, strconv.FormatFloat(r.Objective, 'g', -1, 64), seconds(r.WindowSeconds), r.Policy, ts(r.From), ts(r.To))
 		for _, warn := range r.Warnings {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
@@ -397,7 +217,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 					if !f.Resolved.IsZero() {
 						res = ts(f.Resolved)
 					}
-					fmt.Fprintf(tw, "    %s\t%s/%s\t%s\t%s\t%s\t%s\n", row.Severity, row.Long, row.Short,
+					fmt.Fprintf(tw, "    %s\t%s/%s\t%s\t%s\t%s\t%s\n", row.Severity, seconds(row.LongSeconds), seconds(row.ShortSeconds),
 						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res, strconv.FormatFloat(float64(f.PeakBurn), 'f', 2, 64))
 				}
 			}
@@ -407,7 +227,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			for _, inc := range in.Incidents {
+			for _, inc := range in.incidents {
 				end := "open at the end"
 				if !inc.Resolved.IsZero() {
 					end = "resolved " + ts(inc.Resolved)
@@ -424,7 +244,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 	var open []burnrate.Incident
 	for _, r := range reports {
 		for _, in := range r.Instances {
-			for _, inc := range in.Incidents {
+			for _, inc := range in.incidents {
 				if inc.Open() {
 					open = append(open, inc)
 				}
@@ -453,4 +273,23 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		}
 	}
 	return nil
+}
+
+// seconds formats a duration given in seconds.
+func seconds(s float64) string {
+	return burnrate.FormatDuration(time.Duration(s * float64(time.Second)))
+}
+
+// backtestProgress reports, on stderr, every tenth of a long replay.
+func backtestProgress(w io.Writer, from time.Time, step time.Duration) func(done, total int) {
+	last := -1
+	return func(done, total int) {
+		if total < 10000 {
+			return // a week at 1m: quick enough to say nothing
+		}
+		if pct := 100 * done / total; pct/10 != last/10 && pct < 100 {
+			last = pct
+			fmt.Fprintf(w, "sloctl: backtest at %s (%d%%)\n", from.Add(time.Duration(done)*step).UTC().Format(time.RFC3339), pct)
+		}
+	}
 }

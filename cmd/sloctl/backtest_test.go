@@ -117,7 +117,7 @@ func TestBacktestScenarios(t *testing.T) {
 		in := bySLO["fixture-outage"]
 		outage := fx.Scenarios[promtest.ScenarioOutage][0].From
 		page := in.Rows[0] // page 1h/5m, factor 14.4
-		if page.Long != "1h" || page.Factor != 14.4 || len(page.Firings) != 1 {
+		if page.LongSeconds != 3600 || page.Factor != 14.4 || len(page.Firings) != 1 {
 			t.Fatalf("page row %+v", page)
 		}
 		// t = share × W × (1 − objective) / error ratio = 0.02 × 30d × 0.001 = 51.84 s;
@@ -133,7 +133,7 @@ func TestBacktestScenarios(t *testing.T) {
 		if res.Before(stop) || res.After(stop.Add(10*time.Minute)) {
 			t.Fatalf("page resolved at %s, outage stopped at %s", res, stop)
 		}
-		if len(in.Incidents) != 1 || in.Incidents[0].Severity != burnrate.SeverityPage || !in.Incidents[0].Start.Equal(page.Firings[0].Fired) {
+		if len(in.Incidents) != 1 || in.Incidents[0].Severity != string(burnrate.SeverityPage) || !in.Incidents[0].Start.Equal(page.Firings[0].Fired) {
 			t.Fatalf("incidents %+v, want one page incident from the first firing", in.Incidents)
 		}
 		// 120,000 errors against a budget of 0.001 × 43.2M events: 277.8%.
@@ -155,7 +155,7 @@ func TestBacktestScenarios(t *testing.T) {
 		if want := start.Add(36 * time.Hour); first.Before(want) || first.After(want.Add(time.Minute)) {
 			t.Fatalf("ticket fired at %s, want within one step after %s", first, want)
 		}
-		if len(in.Incidents) != 1 || in.Incidents[0].Severity != burnrate.SeverityTicket {
+		if len(in.Incidents) != 1 || in.Incidents[0].Severity != string(burnrate.SeverityTicket) {
 			t.Fatalf("incidents %+v, want one ticket", in.Incidents)
 		}
 	})
@@ -194,7 +194,7 @@ func TestBacktestScenarios(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := reps[0].Instances[0]
-		if len(in.Incidents) != 1 || in.Incidents[0].Class != burnrate.ClassNoData {
+		if len(in.Incidents) != 1 || in.Incidents[0].Class != string(burnrate.ClassNoData) {
 			t.Fatalf("incidents %+v, want one no-data incident", in.Incidents)
 		}
 		// stderr and the report's warnings say the series do not exist.

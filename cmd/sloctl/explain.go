@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/slo"
 )
 
@@ -96,10 +97,9 @@ func explainSet(set *slo.Set) []sloExplanation {
 func runExplain(opts *ExplainOptions) error {
 	// Unlike generate, explain goes on after lint errors: it is the tool
 	// that shows why a row can never fire (its trigger ratio above 100%).
-	set, diags := slo.Check(opts.Paths...)
-	diags = append(diags, burnrate.Lint(set)...)
-	slo.SortDiagnostics(diags)
-	for _, d := range diags {
+	cat := engine.Load(opts.Paths...)
+	set := cat.Set
+	for _, d := range cat.Diagnostics {
 		fmt.Fprintln(opts.IO.Err, d.String())
 	}
 	if len(set.SLOs) == 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/rules"
 	"github.com/slodhq/slod/slo"
 )
@@ -79,17 +80,15 @@ PrometheusRule object per service (monitoring.coreos.com/v1).`,
 // stderr; it fails when any is an error, since rules from a file that does
 // not lint would alert wrongly or not at all.
 func loadForRules(io IO, paths []string) (*slo.Set, error) {
-	set, diags := slo.Check(paths...)
-	diags = append(diags, burnrate.Lint(set)...)
-	slo.SortDiagnostics(diags)
-	for _, d := range diags {
+	cat := engine.Load(paths...)
+	for _, d := range cat.Diagnostics {
 		fmt.Fprintln(io.Err, d.String())
 	}
-	if slo.HasErrors(diags) {
+	if cat.HasErrors() {
 		fmt.Fprintln(io.Err, "sloctl: fix the errors above (see sloctl lint) before generating")
 		return nil, errFindings
 	}
-	return set, nil
+	return cat.Set, nil
 }
 
 func runGenerate(opts *GenerateOptions) error {

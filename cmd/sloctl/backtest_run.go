@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/server"
+	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
+)
+
+// BacktestReport is one SLO in `sloctl backtest --format json`. Durations
+// are in seconds; a figure that is unknown (no data) is null.
+type BacktestReport struct {
+	SLO           string             `json:"slo"`
+	Service       string             `json:"service"`
+	Objective     float64            `json:"objective"`
+	WindowSeconds float64            `json:"window_seconds"`
+	Policy        string             `json:"policy"`
+	From          time.Time          `json:"from"`
+	To            time.Time          `json:"to"`
+	Instances     []BacktestInstance `json:"instances"`
+	Warnings      []string           `json:"warnings,omitempty"`
+	// noData says why no step of the range had data ("" when some did).
+	noData string
+}
+
+// BacktestInstance is one SLO instance's replay.
+type BacktestInstance struct {
+	Labels map[string]string `json:"labels"`
+	Rows   []BacktestRow     `json:"rows"`
+	// Incidents are ordered by start, encoded as the HTTP API encodes them.
+	Incidents []server.IncidentJSON `json:"incidents"`
+	// BudgetRemainingStart/End are the share of W's budget left at the
+	// first and last step; BudgetSpent is the errors counted in the range
+	// over W's budget at the end.
+	BudgetRemainingStart Float `json:"budget_remaining_start"`
+	BudgetRemainingEnd   Float `json:"budget_remaining_end"`
+	BudgetSpent          Float `json:"budget_spent"`
+	// incidents are the domain incidents behind Incidents, for the text.
+	incidents []burnrate.Incident
+}
+
+// BacktestRow is one policy row's firing intervals.
+type BacktestRow struct {
+	Severity     burnrate.Severity `json:"severity"`
+	LongSeconds  float64           `json:"long_seconds"`
+	ShortSeconds float64           `json:"short_seconds"`
+	Factor       float64           `json:"factor"`
+	Firings      []Firing          `json:"firings"`
+}
+
+// Firing is one interval during which a row fired; Resolved is absent when
+// it still fired at the end of the range.
+type Firing struct {
+	Fired    time.Time `json:"fired"`
+	Resolved time.Time `json:"resolved,omitzero"`
+	PeakBurn Float     `json:"peak_burn"`
+}
+
+// recorder keeps, per SLO instance, when each policy row fired: it sees
+// every evaluation the engine makes in the range.
+type recorder struct {
+	from      time.Time
+	instances map[string]*BacktestInstance // by SLO id + instance key
+	known     map[string]bool              // SLO ids with a known step in the range
+}
+
+func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
+	now := ie.At
+	if !now.After(r.from) {
+		return // the backfill's evaluation at from is before the range
+	}
+	key := id + ie.Key
+	in, ok := r.instances[key]
+	if !ok {
+		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: Float(ie.BudgetRemaining)}
+		for _, row := range ie.Rows {
+			in.Rows = append(in.Rows, BacktestRow{Severity: row.Row.Severity, LongSeconds: row.Row.Long.Seconds(),
+				ShortSeconds: row.Row.Short.Seconds(), Factor: row.Factor, Firings: []Firing{}})
+		}
+		r.instances[key] = in
+	}
+	for i, row := range ie.Rows {
+		out := &in.Rows[i]
+		open := len(out.Firings) > 0 && out.Firings[len(out.Firings)-1].Resolved.IsZero()
+		burn := math.Min(row.LongBurn, row.ShortBurn)
+		switch {
+		case row.Fires && !open:
+			out.Firings = append(out.Firings, Firing{Fired: now, PeakBurn: Float(burn)})
+		case row.Fires:
+			f := &out.Firings[len(out.Firings)-1]
+			f.PeakBurn = Float(math.Max(float64(f.PeakBurn), burn))
+		case open:
+			out.Firings[len(out.Firings)-1].Resolved = now
+		}
+	}
+	in.BudgetRemainingEnd = Float(ie.BudgetRemaining)
+	if ie.NoDataFor == 0 {
+		r.known[id] = true
+	}
+}
+
+// backtest replays (from, to] through the engine on a simulated clock,
+// one step per tick, exactly as the daemon would have ticked: the first
+// tick at from backfills the window before it, each later one reads its
+// newest steps (answered from chunked reads by source.Prefetch).
+func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from, to time.Time, step time.Duration,
+	progress func(done, total int)) ([]*BacktestReport, int, error) {
+	pf := &source.Prefetch{Querier: q, Step: step, Until: to}
+	rec := &recorder{from: from, instances: map[string]*BacktestInstance{}, known: map[string]bool{}}
+	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: rec.observe})
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, _, err := eng.Apply(cat, from); err != nil {
+		return nil, 0, err
+	}
+	warnings := map[string][]string{}
+	total := int(to.Sub(from) / step)
+	for i, now := 0, from; !now.After(to); i, now = i+1, now.Add(step) {
+		res := eng.Tick(ctx, now)
+		if err := res.Err(); err != nil {
+			return nil, pf.Queries(), err
+		}
+		for id, w := range res.Warnings {
+			warnings[id] = appendOnce(warnings[id], w.Error())
+		}
+		if progress != nil {
+			progress(i, total)
+		}
+	}
+	incidents := append(eng.Recent(), eng.Open()...)
+	sort.SliceStable(incidents, func(i, j int) bool { return incidents[i].Start.Before(incidents[j].Start) })
+	var reports []*BacktestReport
+	for _, s := range eng.SLOs() {
+		spec := s.Spec()
+		rep := &BacktestReport{SLO: spec.ID, Service: spec.Service, Objective: spec.Objective, WindowSeconds: spec.Window.Seconds(),
+			Policy: s.Policy().Name, From: from, To: to, Instances: []BacktestInstance{}, Warnings: warnings[spec.ID]}
+		if !rec.known[spec.ID] {
+			rep.noData = noDataReason(ctx, q, spec, step, from, to)
+			rep.Warnings = append(rep.Warnings, rep.noData)
+		}
+		if d := s.Evaluator().Dropped(); d > 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d label sets over the instance cap were dropped", d))
+		}
+		var keys []string
+		for k := range rec.instances {
+			if strings.HasPrefix(k, spec.ID+"{") {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			in := rec.instances[k]
+			in.Incidents = []server.IncidentJSON{}
+			for _, inc := range incidents {
+				if inc.Key == k {
+					in.incidents = append(in.incidents, inc)
+					in.Incidents = append(in.Incidents, server.NewIncidentJSON(inc, 0))
+				}
+			}
+			in.BudgetSpent = Float(math.NaN())
+			if inst := s.Evaluator().Instance(in.Labels); inst != nil {
+				rng := inst.Window(to, to.Sub(from))
+				w := inst.Window(to, spec.Window)
+				if w.Total > 0 {
+					in.BudgetSpent = Float(rng.Errors / (spec.ErrorBudget() * w.Total))
+				}
+			}
+			rep.Instances = append(rep.Instances, *in)
+		}
+		reports = append(reports, rep)
+	}
+	return reports, pf.Queries(), nil
+}
+
+// noDataReason says why no step of the range had data: a scrape too
+// sparse for the step, or series that do not exist.
+func noDataReason(ctx context.Context, q source.Querier, spec *slo.Spec, step time.Duration, from, to time.Time) string {
+	rng := fmt.Sprintf("no step from %s to %s has data", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	hint, err := source.DiagnoseEmpty(ctx, q, spec, step, to)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s (diagnosis failed: %v)", rng, err)
+	case hint == "":
+		return rng
+	default:
+		return rng + ": " + hint
+	}
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

@@ -35,7 +35,7 @@ func ExampleEvaluator() {
 	for _, ie := range ev.Evaluate(ev.LastStep()) {
 		for _, r := range ie.Rows {
 			fmt.Printf("%-6s %s/%s factor %4.1f: long burn %6.1f short burn %6.1f fires %v\n",
-				r.Row.Severity, burnrate.FormatDuration(r.Row.Long), burnrate.FormatDuration(r.Row.Short), r.Factor, r.LongBurn, r.ShortBurn, r.Fires)
+				r.Row.Severity, slo.FormatDuration(r.Row.Long), slo.FormatDuration(r.Row.Short), r.Factor, r.LongBurn, r.ShortBurn, r.Fires)
 		}
 		fmt.Printf("budget remaining %.4f, no data for %s\n", ie.BudgetRemaining, ie.NoDataFor)
 	}

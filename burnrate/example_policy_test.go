@@ -15,7 +15,7 @@ func ExampleDefaultPolicy() {
 	w := 30 * 24 * time.Hour
 	for _, r := range burnrate.DefaultPolicy().Rows {
 		fmt.Printf("%-6s %3s/%-3s factor %-4g error ratio %.2f%%\n", r.Severity,
-			burnrate.FormatDuration(r.Long), burnrate.FormatDuration(r.Short), r.Factor(w), 100*r.ErrorRatio(w, 0.001))
+			slo.FormatDuration(r.Long), slo.FormatDuration(r.Short), r.Factor(w), 100*r.ErrorRatio(w, 0.001))
 	}
 	// Output:
 	// page    1h/5m  factor 14.4 error ratio 1.44%

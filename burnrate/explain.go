@@ -3,6 +3,8 @@ package burnrate
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/slodhq/slod/slo"
 )
 
 // ExplainRatios are the constant error ratios Explain reports detection for
@@ -60,8 +62,8 @@ func (p Policy) Explain(window time.Duration, errorBudget float64, ratios ...flo
 		x := RowExplanation{
 			Row:         r,
 			Severity:    r.Severity,
-			Long:        FormatDuration(r.Long),
-			Short:       FormatDuration(r.Short),
+			Long:        slo.FormatDuration(r.Long),
+			Short:       slo.FormatDuration(r.Short),
 			BudgetShare: r.BudgetShare,
 			Factor:      r.Factor(window),
 			ErrorRatio:  threshold,

@@ -84,14 +84,3 @@ func TestValidate(t *testing.T) {
 		t.Error("a policy without rows is accepted")
 	}
 }
-
-func TestFormatDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		30 * 24 * time.Hour: "30d", 6 * time.Hour: "6h", 90 * time.Minute: "90m", 5 * time.Minute: "5m",
-		90 * time.Second: "90s", 1500 * time.Millisecond: "1500ms", 0: "0s",
-	} {
-		if got := FormatDuration(d); got != want {
-			t.Errorf("FormatDuration(%v) = %s, want %s", d, got, want)
-		}
-	}
-}

@@ -76,7 +76,7 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 			if r.Short <= 0 || r.Short >= r.Long {
 				diags = append(diags, slo.Diagnostic{Pos: r.Pos, Severity: slo.SeverityError, Rule: RulePolicyRow,
 					Message: fmt.Sprintf("policy %q: row %d: short window %s must be shorter than long window %s",
-						ps.Name, i+1, FormatDuration(r.Short), FormatDuration(r.Long))})
+						ps.Name, i+1, slo.FormatDuration(r.Short), slo.FormatDuration(r.Long))})
 				bad[ps.Name] = true
 			}
 		}
@@ -97,7 +97,7 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 			if r.Long > s.Window {
 				diags = append(diags, slo.Diagnostic{Pos: s.PosOf("window"), Severity: slo.SeverityError, Rule: RulePolicyWindow,
 					Message: fmt.Sprintf("slo %q: policy %q row %d: long window %s exceeds the SLO window %s",
-						s.ID, p.Name, i+1, FormatDuration(r.Long), FormatDuration(s.Window))})
+						s.ID, p.Name, i+1, slo.FormatDuration(r.Long), slo.FormatDuration(s.Window))})
 				continue
 			}
 			if !r.CanFire(s.Window, budget) {
@@ -105,8 +105,8 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 					Message: fmt.Sprintf("slo %q: policy %q row %d (%s %s/%s, %s%% of budget) can never fire: "+
 						"it needs an error ratio of %s%%, above 100%%, at objective %s%% over %s; "+
 						"lower the row's budget share, lengthen its long window or drop it",
-						s.ID, p.Name, i+1, r.Severity, FormatDuration(r.Long), FormatDuration(r.Short),
-						percent(r.BudgetShare), percent(r.ErrorRatio(s.Window, budget)), trim(s.Objective), FormatDuration(s.Window))})
+						s.ID, p.Name, i+1, r.Severity, slo.FormatDuration(r.Long), slo.FormatDuration(r.Short),
+						percent(r.BudgetShare), percent(r.ErrorRatio(s.Window, budget)), trim(s.Objective), slo.FormatDuration(s.Window))})
 				continue
 			}
 			possible[r.Severity] = true
@@ -115,7 +115,7 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 			if !disabled(s, sev) && !possible[sev] {
 				diags = append(diags, slo.Diagnostic{Pos: pos, Severity: slo.SeverityError, Rule: RuleSeverityCannotFire,
 					Message: fmt.Sprintf("slo %q: no %s row of policy %q can fire at objective %s%% over %s: this SLO will never %s",
-						s.ID, sev, p.Name, trim(s.Objective), FormatDuration(s.Window), sev)})
+						s.ID, sev, p.Name, trim(s.Objective), slo.FormatDuration(s.Window), sev)})
 			}
 		}
 	}

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/slodhq/slod/slo"
 )
 
 // Severity is the class of an alert: a page wakes someone, a ticket waits.
@@ -151,7 +152,7 @@ func (p Policy) Validate(window time.Duration) error {
 		errs = append(errs, fmt.Errorf("policy %q: no rows", p.Name))
 	}
 	for i, r := range p.Rows {
-		pre := fmt.Sprintf("policy %q: row %d (%s %s/%s)", p.Name, i+1, r.Severity, FormatDuration(r.Long), FormatDuration(r.Short))
+		pre := fmt.Sprintf("policy %q: row %d (%s %s/%s)", p.Name, i+1, r.Severity, slo.FormatDuration(r.Long), slo.FormatDuration(r.Short))
 		if r.Severity.Tier() == 0 {
 			errs = append(errs, fmt.Errorf("%s: severity %q is neither page nor ticket", pre, r.Severity))
 		}
@@ -162,28 +163,8 @@ func (p Policy) Validate(window time.Duration) error {
 			errs = append(errs, fmt.Errorf("%s: short window must be positive and shorter than the long window", pre))
 		}
 		if window > 0 && r.Long > window {
-			errs = append(errs, fmt.Errorf("%s: long window is longer than the SLO window %s", pre, FormatDuration(window)))
+			errs = append(errs, fmt.Errorf("%s: long window is longer than the SLO window %s", pre, slo.FormatDuration(window)))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// FormatDuration renders d in the largest PromQL unit that divides it
-// exactly ("30d", "6h", "5m", "90s"), the form used in rule names and text.
-func FormatDuration(d time.Duration) string {
-	units := []struct {
-		suffix string
-		d      time.Duration
-	}{
-		{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond},
-	}
-	if d <= 0 {
-		return "0s"
-	}
-	for _, u := range units {
-		if d%u.d == 0 {
-			return strconv.FormatInt(int64(d/u.d), 10) + u.suffix
-		}
-	}
-	return d.String()
 }

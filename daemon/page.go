@@ -86,7 +86,7 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 		p.Details.TimeToExhaustion = new(inc.TimeToExhaustion)
 	}
 	for _, pb := range inc.PeakBurn {
-		p.Details.Burn[server.FormatDuration(pb.Window)] = server.Round(pb.Burn)
+		p.Details.Burn[slo.FormatDuration(pb.Window)] = server.Round(pb.Burn)
 	}
 	for _, k := range []string{"runbook", "runbook_url", "dashboard", "dashboard_url"} {
 		if v := ann[k]; v != "" {
@@ -110,13 +110,13 @@ func summary(inc burnrate.Incident, spec *slo.Spec) string {
 	}
 	obj := ""
 	if spec != nil {
-		obj = fmt.Sprintf(" (%s%% over %s)", trimZeros(spec.Objective), server.FormatDuration(spec.Window))
+		obj = fmt.Sprintf(" (%s%% over %s)", trimZeros(spec.Objective), slo.FormatDuration(spec.Window))
 	}
 	if inc.Class == burnrate.ClassNoData {
-		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, server.FormatDuration(inc.NoDataFor))
+		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, slo.FormatDuration(inc.NoDataFor))
 	}
 	return fmt.Sprintf("%s%s%s: error budget burning %.3g× — %.1f%% left, gone in %s",
-		inc.SLO, inst, obj, inc.Burn, 100*inc.BudgetRemaining, server.FormatDuration(inc.TimeToExhaustion))
+		inc.SLO, inst, obj, inc.Burn, 100*inc.BudgetRemaining, slo.FormatDuration(inc.TimeToExhaustion))
 }
 
 func trimZeros(f float64) string {

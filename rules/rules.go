@@ -227,8 +227,8 @@ func generate(s *slo.Spec, p burnrate.Policy, o Options) ([]Group, error) {
 	// hour, so that the W window (for dashboards only, no alert reads it)
 	// sums 720 samples for 30d instead of 43,200.
 	sel := "{slo=" + strconv.Quote(s.ID) + "}"
-	base := burnrate.FormatDuration(o.BaseWindow)
-	tier := burnrate.FormatDuration(BudgetTier)
+	base := slo.FormatDuration(o.BaseWindow)
+	tier := slo.FormatDuration(BudgetTier)
 	labels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
 	b := Group{Name: "slod-" + s.ID + "-budget", Interval: tier, Service: s.Service, Rules: []Rule{
 		{Record: ErrorsRate + tier, Expr: fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorsRate, base, sel, tier), Labels: labels},
@@ -263,10 +263,10 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	budget := s.ErrorBudget()
 	g := Group{Name: "slod-" + s.ID, Service: s.Service}
 	if o.Interval > 0 {
-		g.Interval = burnrate.FormatDuration(o.Interval)
+		g.Interval = slo.FormatDuration(o.Interval)
 	}
 	sel := "{slo=" + strconv.Quote(s.ID) + "}"
-	base := burnrate.FormatDuration(o.BaseWindow)
+	base := slo.FormatDuration(o.BaseWindow)
 	recLabels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
 	record := func(name, expr string) {
 		g.Rules = append(g.Rules, Rule{Record: name, Expr: expr, Labels: recLabels})
@@ -285,7 +285,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	slices.Sort(windows)
 	windows = slices.Compact(windows)
 	for _, w := range windows {
-		ws := burnrate.FormatDuration(w)
+		ws := slo.FormatDuration(w)
 		var expr string
 		switch {
 		case q.ratio != "" && w <= o.DirectMax:
@@ -296,7 +296,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		case w == o.BaseWindow:
 			expr = fmt.Sprintf("%s%s%s\n/\n%s%s%s", ErrorsRate, base, sel, TotalRate, base, sel)
 		case w == s.Window && budgetTier(s, p):
-			tier := burnrate.FormatDuration(BudgetTier)
+			tier := slo.FormatDuration(BudgetTier)
 			expr = fmt.Sprintf("sum_over_time(%s%s%s[%s])\n/\nsum_over_time(%s%s%s[%s])",
 				ErrorsRate, tier, sel, ws, TotalRate, tier, sel, ws)
 		case w <= o.DirectMax:
@@ -318,8 +318,8 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	// 3. Budget metadata for dashboards.
 	record(Objective, "vector("+formatFloat(s.Objective/100)+")")
 	record(ErrorBudget, "vector("+formatFloat(budget)+")")
-	record(BudgetRemaining, fmt.Sprintf("1 - %s%s%s / %s", ErrorRatio, burnrate.FormatDuration(s.Window), sel, formatFloat(budget)))
-	record(CurrentBurn, fmt.Sprintf("%s%s%s / %s", ErrorRatio, burnrate.FormatDuration(windows[0]), sel, formatFloat(budget)))
+	record(BudgetRemaining, fmt.Sprintf("1 - %s%s%s / %s", ErrorRatio, slo.FormatDuration(s.Window), sel, formatFloat(budget)))
+	record(CurrentBurn, fmt.Sprintf("%s%s%s / %s", ErrorRatio, slo.FormatDuration(windows[0]), sel, formatFloat(budget)))
 
 	// 4. One alert per severity class: any of its rows firing.
 	name := cmp.Or(s.Alerting.Name, DefaultBurnAlert)
@@ -341,13 +341,13 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			}
 			th := formatFloat(r.ErrorRatio(s.Window, budget))
 			c := fmt.Sprintf("  %s%s%s >= %s\n  and\n  %s%s%s >= %s",
-				ErrorRatio, burnrate.FormatDuration(r.Long), sel, th,
-				ErrorRatio, burnrate.FormatDuration(r.Short), sel, th)
+				ErrorRatio, slo.FormatDuration(r.Long), sel, th,
+				ErrorRatio, slo.FormatDuration(r.Short), sel, th)
 			if s.MinEvents > 0 && q.ratio == "" {
 				// Low-traffic guard: the events in the long window, from
 				// the mean recorded total rate times the window's seconds.
 				c += fmt.Sprintf("\n  and\n  avg_over_time(%s%s%s[%s]) * %s >= %s",
-					TotalRate, base, sel, burnrate.FormatDuration(r.Long),
+					TotalRate, base, sel, slo.FormatDuration(r.Long),
 					formatFloat(r.Long.Seconds()), formatFloat(s.MinEvents))
 			}
 			conds = append(conds, "(\n"+c+"\n)")
@@ -363,11 +363,11 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			Annotations: merge(map[string]string{
 				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", s.ID, s.Service),
 				"description": fmt.Sprintf("%s: error ratio {{ $value | humanizePercentage }} over the alert's long window; "+
-					"objective %s%% over %s.", sev, formatFloat(s.Objective), burnrate.FormatDuration(s.Window)),
+					"objective %s%% over %s.", sev, formatFloat(s.Objective), slo.FormatDuration(s.Window)),
 			}, s.Annotations, s.Alerting.Annotations, class.Annotations),
 		}
 		if o.For > 0 {
-			rule.For = burnrate.FormatDuration(o.For)
+			rule.For = slo.FormatDuration(o.For)
 		}
 		g.Rules = append(g.Rules, rule)
 	}
@@ -387,11 +387,11 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	g.Rules = append(g.Rules, Rule{
 		Alert:  ndName,
 		Expr:   fmt.Sprintf(cond, probe, sel),
-		For:    burnrate.FormatDuration(noData),
+		For:    slo.FormatDuration(noData),
 		Labels: merge(s.Labels, s.Alerting.Labels, map[string]string{"severity": string(burnrate.SeverityTicket)}, fixedLabels(s, burnrate.SeverityTicket)),
 		Annotations: merge(map[string]string{
 			"summary":     fmt.Sprintf("SLO %s of %s has no SLI data", s.ID, s.Service),
-			"description": fmt.Sprintf("The SLI of %s returned no series or no traffic for %s; its burn-rate alerts cannot fire.", s.ID, burnrate.FormatDuration(noData)),
+			"description": fmt.Sprintf("The SLI of %s returned no series or no traffic for %s; its burn-rate alerts cannot fire.", s.ID, slo.FormatDuration(noData)),
 		}, s.Annotations, s.Alerting.Annotations),
 	})
 	return g, nil

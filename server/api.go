@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
 )
 
 // The JSON API's types. They are exported so that clients such as
@@ -140,7 +141,7 @@ func FormatTimeToExhaustion(inc burnrate.Incident) string {
 	if inc.Unknown.TimeToExhaustion {
 		return unknownText
 	}
-	return FormatDuration(inc.TimeToExhaustion)
+	return slo.FormatDuration(inc.TimeToExhaustion)
 }
 
 // Round keeps six significant digits: prefix sums leave float noise such as
@@ -154,35 +155,6 @@ func Round(x float64) float64 {
 		return x
 	}
 	return r
-}
-
-// FormatDuration renders a duration the way SLO windows are written: 30d,
-// 6h, 5m, 1h30m; sub-second parts are dropped.
-func FormatDuration(d time.Duration) string {
-	if d == burnrate.Never {
-		return "never"
-	}
-	d = d.Truncate(time.Second)
-	if d <= 0 {
-		return "0s"
-	}
-	var out string
-	if days := d / (24 * time.Hour); days > 0 {
-		out = itoa(int64(days)) + "d"
-		d -= days * 24 * time.Hour
-	}
-	if h := d / time.Hour; h > 0 {
-		out += itoa(int64(h)) + "h"
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		out += itoa(int64(m)) + "m"
-		d -= m * time.Minute
-	}
-	if s := d / time.Second; s > 0 {
-		out += itoa(int64(s)) + "s"
-	}
-	return out
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -217,7 +189,7 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 	if len(inc.PeakBurn) > 0 {
 		out.PeakBurn = map[string]float64{}
 		for _, p := range inc.PeakBurn {
-			out.PeakBurn[FormatDuration(p.Window)] = Round(p.Burn)
+			out.PeakBurn[slo.FormatDuration(p.Window)] = Round(p.Burn)
 		}
 	}
 	return out
@@ -249,11 +221,11 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 	for _, p := range s.Problems {
 		out.Problems = append(out.Problems, ProblemJSON(p))
 	}
-	for _, slo := range s.SLOs {
-		js := SLOJSON{ID: slo.ID, Name: slo.Name, Service: slo.Service, Description: slo.Description,
-			Objective: slo.Objective, Window: FormatDuration(slo.Window), WindowSeconds: slo.Window.Seconds(),
-			Policy: slo.Policy, Labels: slo.Labels, Instances: []InstanceJSON{}}
-		for _, in := range slo.Instances {
+	for _, sl := range s.SLOs {
+		js := SLOJSON{ID: sl.ID, Name: sl.Name, Service: sl.Service, Description: sl.Description,
+			Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
+			Policy: sl.Policy, Labels: sl.Labels, Instances: []InstanceJSON{}}
+		for _, in := range sl.Instances {
 			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{}}
 			if in.Evaluated {
 				ev := in.Evaluation
@@ -263,8 +235,8 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 				ji.NoDataSeconds = ev.NoDataFor.Seconds()
 				for _, r := range ev.Rows {
 					ji.Rows = append(ji.Rows, RowJSON{
-						Severity: string(r.Row.Severity), Long: FormatDuration(r.Row.Long),
-						Short: FormatDuration(r.Row.Short), Factor: Round(r.Factor),
+						Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),
+						Short: slo.FormatDuration(r.Row.Short), Factor: Round(r.Factor),
 						LongBurn: known(r.LongBurn), ShortBurn: known(r.ShortBurn), Fires: r.Fires,
 					})
 				}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
 )
 
 //go:embed status.html.tmpl
@@ -108,7 +109,7 @@ func newPageData(s *Snapshot) pageData {
 		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Banners: s.Banners, Counts: map[string]int{},
 	}
 	if !s.Source.LastSuccess.IsZero() {
-		d.SourceAge = FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"
+		d.SourceAge = slo.FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"
 	}
 	for i, inc := range s.Incidents {
 		d.Incidents = append(d.Incidents, newIncidentView(inc, i+1, s.At))
@@ -116,22 +117,22 @@ func newPageData(s *Snapshot) pageData {
 	for _, inc := range s.Recent {
 		d.Recent = append(d.Recent, newIncidentView(inc, 0, s.At))
 	}
-	for _, slo := range s.SLOs {
-		for _, in := range slo.Instances {
+	for _, sl := range s.SLOs {
+		for _, in := range sl.Instances {
 			v := instanceView{
-				SLO: slo.ID, Service: slo.Service, Labels: FormatLabels(in.Labels),
-				Objective: strconv.FormatFloat(slo.Objective, 'f', -1, 64) + "%", Window: FormatDuration(slo.Window),
+				SLO: sl.ID, Service: sl.Service, Labels: FormatLabels(in.Labels),
+				Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%", Window: slo.FormatDuration(sl.Window),
 				State: in.State(s.Incidents), Remaining: "–",
 			}
 			d.Counts[v.State]++
 			if in.Evaluated {
 				v.Remaining = percent(in.Evaluation.BudgetRemaining)
 				if in.Evaluation.NoDataFor > 0 {
-					v.NoData = FormatDuration(in.Evaluation.NoDataFor)
+					v.NoData = slo.FormatDuration(in.Evaluation.NoDataFor)
 				}
 				v.Burns = newBurnChart(in.Evaluation)
 			}
-			v.Budget = newBudgetChart(in.Budget, slo.Window)
+			v.Budget = newBudgetChart(in.Budget, sl.Window)
 			d.SLOs = append(d.SLOs, v)
 		}
 	}
@@ -163,10 +164,10 @@ func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentVie
 		end = inc.Resolved
 		v.Resolved = inc.Resolved.UTC().Format("01-02 15:04")
 	}
-	v.Duration = FormatDuration(end.Sub(inc.Start))
+	v.Duration = slo.FormatDuration(end.Sub(inc.Start))
 	var peaks []string
 	for _, p := range inc.PeakBurn {
-		peaks = append(peaks, FormatDuration(p.Window)+" "+trimFloat(p.Burn)+"×")
+		peaks = append(peaks, slo.FormatDuration(p.Window)+" "+trimFloat(p.Burn)+"×")
 	}
 	v.PeakBurn = strings.Join(peaks, ", ")
 	return v
@@ -212,7 +213,7 @@ func newBudgetChart(points []BudgetPoint, window time.Duration) budgetChart {
 	case last < 0.25:
 		c.Fill = "#ef6c00"
 	}
-	c.Title = fmt.Sprintf("budget remaining over the last %s: %s now", FormatDuration(window), percent(last))
+	c.Title = fmt.Sprintf("budget remaining over the last %s: %s now", slo.FormatDuration(window), percent(last))
 	return c
 }
 
@@ -263,9 +264,9 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 		}
 		c.Bars = append(c.Bars, burnBar{
 			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: plotH - h, H: h,
-			Label: FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
+			Label: slo.FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
 			Fires: w.fires, FactorY: plotH - scale(w.factor),
-			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", FormatDuration(w.d), burn, trimFloat(w.factor)),
+			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), burn, trimFloat(w.factor)),
 		})
 	}
 	return c

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
 )
 
 var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -268,7 +270,7 @@ func TestFormatDuration(t *testing.T) {
 		26*time.Hour + time.Second: "1d2h1s",
 	}
 	for d, want := range cases {
-		if got := FormatDuration(d); got != want {
+		if got := slo.FormatDuration(d); got != want {
 			t.Errorf("%v: %q, want %q", d, got, want)
 		}
 	}

@@ -205,10 +205,33 @@ func ParseDuration(s string) (time.Duration, error) {
 	return time.Duration(d), nil
 }
 
-// FormatDuration renders d the Prometheus way (30d, 1h30m, 5m), the inverse
-// of ParseDuration, for messages and generated queries.
+// FormatDuration is the one way slod writes a duration, in files, rules,
+// logs, pages, the API and the status page: whole units from days down to
+// seconds, largest first ("30d", "1d12h", "5m30s"), milliseconds for a
+// part-second under a minute ("1500ms"), "0s" for zero or less, and "never" for the largest Duration,
+// which stands for a budget that never runs out. Weeks are not used, so 14
+// days read "14d". Prometheus parses every form it writes.
 func FormatDuration(d time.Duration) string {
-	return model.Duration(d).String()
+	switch {
+	case d == math.MaxInt64:
+		return "never"
+	case d <= 0:
+		return "0s"
+	case d < time.Minute && d%time.Second != 0:
+		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
+		if n := d / u.d; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10))
+			b.WriteString(u.suffix)
+			d -= n * u.d
+		}
+	}
+	return b.String()
 }
 
 // stringMap reads a mapping of strings to strings (labels, annotations).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
 
@@ -277,7 +278,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 
 // seconds formats a duration given in seconds.
 func seconds(s float64) string {
-	return burnrate.FormatDuration(time.Duration(s * float64(time.Second)))
+	return slo.FormatDuration(time.Duration(s * float64(time.Second)))
 }
 
 // backtestProgress reports, on stderr, every tenth of a long replay.

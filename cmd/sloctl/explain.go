@@ -85,7 +85,7 @@ func explainSet(set *slo.Set) []sloExplanation {
 			continue // lint reported the unknown policy
 		}
 		out = append(out, sloExplanation{
-			SLO: s.ID, Service: s.Service, Objective: s.Objective, Window: burnrate.FormatDuration(s.Window),
+			SLO: s.ID, Service: s.Service, Objective: s.Objective, Window: slo.FormatDuration(s.Window),
 			ErrorBudget: s.ErrorBudget(), Policy: p.Name,
 			Rows:   p.Explain(s.Window, s.ErrorBudget(), burnrate.ExplainRatios...),
 			window: s.Window,

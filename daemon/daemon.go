@@ -44,6 +44,10 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Speed is how many times faster than the wall clock Now runs (default
+	// 1): the evaluation loop waits 1/Speed of each interval. Tests of the
+	// real process run it on a VirtualClock.
+	Speed float64
 	// Stdout is where the log receiver writes pages (default os.Stdout).
 	Stdout io.Writer
 	// BeforeTick, when set, runs at the start of every tick with its time
@@ -99,6 +103,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
+	}
+	if opts.Speed <= 0 {
+		opts.Speed = 1
 	}
 	if opts.SourceName == "" {
 		opts.SourceName = "prometheus"
@@ -299,7 +306,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 	for {
 		now := d.now()
 		next := alignUp(now, d.cfg.Interval)
-		timer := time.NewTimer(next.Sub(now))
+		timer := time.NewTimer(time.Duration(float64(next.Sub(now)) / d.opts.Speed))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -320,6 +327,16 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 			d.tick(ctx, next)
 		}
+	}
+}
+
+// VirtualClock returns a clock that reads start now and runs speed times
+// as fast as the wall clock: the crash and fault tests run the real slod
+// process on fixtures with a fixed end, minutes of evaluation in seconds.
+func VirtualClock(start time.Time, speed float64) func() time.Time {
+	origin := time.Now()
+	return func() time.Time {
+		return start.Add(time.Duration(float64(time.Since(origin)) * speed))
 	}
 }
 

@@ -75,6 +75,10 @@ type Dispatcher struct {
 	running bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	damage  []Damage
+	// refused and refusedOldest are set by SetRefused.
+	refused       int
+	refusedOldest time.Time
 }
 
 // New opens (or creates) the outbox and prepares one worker per receiver.
@@ -153,30 +157,9 @@ func New(opts Options) (*Dispatcher, error) {
 		d.workers[name] = w
 	}
 
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := d.openOutbox(path)
 	if err != nil {
-		return nil, fmt.Errorf("notify: open outbox %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketActive); err != nil {
-			return err
-		}
-		for _, top := range [][]byte{bucketOutbox, bucketDead} {
-			b, err := tx.CreateBucketIfNotExists(top)
-			if err != nil {
-				return err
-			}
-			for _, name := range d.names {
-				if _, err := b.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("notify: outbox %s: %w", path, err)
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	d.db = db
 	if opts.Registerer != nil {
@@ -186,6 +169,9 @@ func New(opts Options) (*Dispatcher, error) {
 			db.Close()
 			return nil, fmt.Errorf("notify: metrics: %w", err)
 		}
+	}
+	if err := d.dropUndecodableActive(); err != nil {
+		d.log.Error("notify outbox: dropping undecodable active records failed", "err", err)
 	}
 	// Pages for receivers no longer in the config stay; say so.
 	_ = db.View(func(tx *bolt.Tx) error {
@@ -241,7 +227,7 @@ func (d *Dispatcher) EnqueueAll(ctx context.Context, pages []Page) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		clear(woken)
 		for _, p := range pages {
-			receivers, err := d.put(tx, p, now)
+			receivers, err := d.put(tx, p, now, nil)
 			if err != nil {
 				return fmt.Errorf("page %s: %w", p.DedupKey, err)
 			}
@@ -254,9 +240,15 @@ func (d *Dispatcher) EnqueueAll(ctx context.Context, pages []Page) error {
 	if err != nil {
 		return fmt.Errorf("notify: enqueue: %w", err)
 	}
-	for r, n := range woken {
+	d.wake(woken)
+	return nil
+}
+
+// wake counts pages newly committed per receiver and wakes their workers.
+func (d *Dispatcher) wake(added map[string]int) {
+	for r, n := range added {
 		w, ok := d.workers[r]
-		if !ok {
+		if !ok || n == 0 {
 			continue
 		}
 		d.m.enqueued.WithLabelValues(r).Add(float64(n))
@@ -265,7 +257,6 @@ func (d *Dispatcher) EnqueueAll(ctx context.Context, pages []Page) error {
 		default:
 		}
 	}
-	return nil
 }
 
 // Run delivers pages until ctx is done or Close is called, one goroutine per

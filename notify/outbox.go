@@ -3,12 +3,19 @@ package notify
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // OutboxFile is the outbox's file name inside Options.StateDir.
@@ -43,18 +50,97 @@ type DeadLetter struct {
 	Reason     string    `json:"reason"`
 	Error      string    `json:"error"`
 	Attempts   int       `json:"attempts"`
+	// Raw holds the stored bytes of an entry that could not be decoded
+	// (Reason "undecodable"); Page is then empty.
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// decodeEntry reads an outbox entry. An entry that is not JSON of this
+// shape, or whose page could never be sent (no dedup key, no action), is
+// undecodable: retrying it cannot help.
+func decodeEntry(v []byte) (entry, error) {
+	var e entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return e, err
+	}
+	if err := e.Page.Validate(); err != nil {
+		return e, fmt.Errorf("page: %w", err)
+	}
+	if e.EnqueuedAt.IsZero() {
+		return e, errors.New("no enqueued_at")
+	}
+	return e, nil
+}
+
+// decodeActive reads an active record; like decodeEntry, a record that
+// does not hold a valid trigger is undecodable.
+func decodeActive(v []byte) (active, error) {
+	var a active
+	if err := json.Unmarshal(v, &a); err != nil {
+		return a, err
+	}
+	if err := a.Page.Validate(); err != nil {
+		return a, fmt.Errorf("page: %w", err)
+	}
+	if a.Page.Action != Trigger {
+		return a, fmt.Errorf("action %q, not a trigger", a.Page.Action)
+	}
+	return a, nil
+}
+
+// dropActive deletes an undecodable active record: its receivers are
+// unknown, so neither a resolve nor a refresh can be built from it. The
+// next trigger of its key writes a new one.
+func (d *Dispatcher) dropActive(b *bolt.Bucket, key []byte, err error) error {
+	d.m.undecodable.WithLabelValues("active").Inc()
+	d.log.Error("notify active record undecodable, dropped", "dedup_key", string(key), "err", err)
+	return b.Delete(key)
+}
+
+// dropUndecodableActive drops every undecodable active record (see
+// dropActive); New calls it so later reads meet only good records.
+func (d *Dispatcher) dropUndecodableActive() error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketActive)
+		type bad struct {
+			key []byte
+			err error
+		}
+		var drop []bad
+		err := b.ForEach(func(k, v []byte) error {
+			if _, err := decodeActive(v); err != nil {
+				drop = append(drop, bad{slices.Clone(k), err})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range drop {
+			if err := d.dropActive(b, x.key, x.err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // put routes one page inside tx and appends it to each receiver's outbox.
 // A trigger is remembered as active with its receivers; a resolve goes to
-// the receivers of its active trigger and ends it.
-func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time) ([]string, error) {
+// the receivers of its active trigger and ends it. With a non-nil only, the
+// page is appended for those of its receivers only (the active record still
+// names them all); put returns the receivers it appended to.
+func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time, only []string) ([]string, error) {
 	act := tx.Bucket(bucketActive)
 	var prev *active
 	if v := act.Get([]byte(p.DedupKey)); v != nil {
-		prev = &active{}
-		if err := json.Unmarshal(v, prev); err != nil {
-			prev = nil
+		a, err := decodeActive(v)
+		if err != nil {
+			if err := d.dropActive(act, []byte(p.DedupKey), err); err != nil {
+				return nil, err
+			}
+		} else {
+			prev = &a
 		}
 	}
 	var receivers []string
@@ -104,6 +190,9 @@ func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time) ([]string, error) {
 	val, err := json.Marshal(entry{Page: p, EnqueuedAt: now})
 	if err != nil {
 		return nil, err
+	}
+	if only != nil {
+		receivers = slices.DeleteFunc(slices.Clone(receivers), func(r string) bool { return !slices.Contains(only, r) })
 	}
 	ob := tx.Bucket(bucketOutbox)
 	for _, r := range receivers {
@@ -181,9 +270,9 @@ func (d *Dispatcher) refresh(receiver string) (int, error) {
 			return nil
 		}
 		return tx.Bucket(bucketActive).ForEach(func(_, v []byte) error {
-			var a active
-			if err := json.Unmarshal(v, &a); err != nil || !slices.Contains(a.Receivers, receiver) {
-				return nil
+			a, err := decodeActive(v)
+			if err != nil || !slices.Contains(a.Receivers, receiver) {
+				return nil // undecodable records are dropped by New
 			}
 			val, err := json.Marshal(entry{Page: a.Page, EnqueuedAt: now})
 			if err != nil {
@@ -205,21 +294,15 @@ func seqKey(seq uint64) []byte {
 	return k[:]
 }
 
-func (d *Dispatcher) head(receiver string) ([]byte, entry, bool, error) {
-	var key []byte
-	var e entry
-	err := d.db.View(func(tx *bolt.Tx) error {
+// head returns the key and stored bytes of receiver's oldest entry (nil
+// when its outbox is empty).
+func (d *Dispatcher) head(receiver string) (key, raw []byte, err error) {
+	err = d.db.View(func(tx *bolt.Tx) error {
 		k, v := tx.Bucket(bucketOutbox).Bucket([]byte(receiver)).Cursor().First()
-		if k == nil {
-			return nil
-		}
-		key = append([]byte(nil), k...)
-		return json.Unmarshal(v, &e)
+		key, raw = slices.Clone(k), slices.Clone(v)
+		return nil
 	})
-	if err != nil {
-		return nil, entry{}, false, err
-	}
-	return key, e, key != nil, nil
+	return key, raw, err
 }
 
 func (d *Dispatcher) remove(receiver string, key []byte) error {
@@ -228,8 +311,11 @@ func (d *Dispatcher) remove(receiver string, key []byte) error {
 	})
 }
 
-func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, e entry, reason, msg string, attempts int) {
-	dl := DeadLetter{Page: e.Page, EnqueuedAt: e.EnqueuedAt, DeadAt: d.clock.Now(), Reason: reason, Error: msg, Attempts: attempts}
+// deadLetter moves the entry at key from receiver's outbox to its dead
+// letters.
+func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, dl DeadLetter) {
+	dl.DeadAt = d.clock.Now()
+	reason, msg, attempts := dl.Reason, dl.Error, dl.Attempts
 	val, err := json.Marshal(dl)
 	if err == nil {
 		// Counted before the commit makes the move visible, so a
@@ -249,7 +335,9 @@ func (d *Dispatcher) deadLetter(log *slog.Logger, receiver string, key []byte, e
 	log.Error("notify page dead-lettered", "reason", reason, "err", msg, "attempts", attempts)
 }
 
-// DeadLetters returns the dead-lettered pages of a receiver, oldest first.
+// DeadLetters returns the dead-lettered pages of a receiver, oldest first. A
+// dead letter that cannot be decoded is returned with Reason "undecodable"
+// and its bytes in Raw.
 func (d *Dispatcher) DeadLetters(receiver string) ([]DeadLetter, error) {
 	var out []DeadLetter
 	err := d.db.View(func(tx *bolt.Tx) error {
@@ -260,7 +348,8 @@ func (d *Dispatcher) DeadLetters(receiver string) ([]DeadLetter, error) {
 		return b.ForEach(func(_, v []byte) error {
 			var dl DeadLetter
 			if err := json.Unmarshal(v, &dl); err != nil {
-				return err
+				// Shown, not hidden: its bytes are all there is.
+				dl = DeadLetter{Reason: ReasonUndecodable, Error: "dead letter undecodable: " + err.Error(), Raw: slices.Clone(v)}
 			}
 			out = append(out, dl)
 			return nil
@@ -275,12 +364,44 @@ type OutboxStats struct {
 	Depth       int
 	OldestAge   time.Duration
 	DeadLetters int
+	// Refused marks the entry (Receiver RefusedReceiver) that counts the
+	// pages the caller holds because Enqueue refused them (SetRefused):
+	// Depth is their number, OldestAge the age of the oldest.
+	Refused bool
+}
+
+// RefusedReceiver is the receiver label under which Stats and the
+// slod_notify_outbox_depth and _oldest_age_seconds gauges count refused
+// pages (see SetRefused). They are not routed yet, so no receiver owns them;
+// the parentheses keep the name apart from any configured receiver.
+const RefusedReceiver = "(refused)"
+
+// SetRefused tells the dispatcher how many pages the caller holds in memory
+// (and in its own state) because Enqueue refused them, for example with the
+// disk full, and when the oldest of them was first refused. The daemon calls
+// it after every tick (n = 0 once they are all enqueued), so the outbox
+// depth and oldest-age gauges, slod_notify_refused_pages and Stats show
+// pages that are waiting anywhere, not only on disk.
+func (d *Dispatcher) SetRefused(n int, oldest time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n <= 0 {
+		n, oldest = 0, time.Time{}
+	}
+	d.refused, d.refusedOldest = n, oldest
 }
 
 // Stats reads every configured receiver's outbox depth, oldest page age and
-// dead-letter count.
+// dead-letter count, and ends with the RefusedReceiver entry (always
+// present, so its series exist from the start).
 func (d *Dispatcher) Stats() ([]OutboxStats, error) {
 	now := d.clock.Now()
+	d.mu.Lock()
+	ref := OutboxStats{Receiver: RefusedReceiver, Depth: d.refused, Refused: true}
+	if d.refused > 0 && !d.refusedOldest.IsZero() {
+		ref.OldestAge = max(now.Sub(d.refusedOldest), 0)
+	}
+	d.mu.Unlock()
 	var out []OutboxStats
 	err := d.db.View(func(tx *bolt.Tx) error {
 		for _, name := range d.names {
@@ -288,8 +409,7 @@ func (d *Dispatcher) Stats() ([]OutboxStats, error) {
 			b := tx.Bucket(bucketOutbox).Bucket([]byte(name))
 			if k, v := b.Cursor().First(); k != nil {
 				s.Depth = b.Stats().KeyN
-				var e entry
-				if err := json.Unmarshal(v, &e); err == nil {
+				if e, err := decodeEntry(v); err == nil {
 					s.OldestAge = max(now.Sub(e.EnqueuedAt), 0)
 				}
 			}
@@ -298,5 +418,164 @@ func (d *Dispatcher) Stats() ([]OutboxStats, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ref), nil
+}
+
+// Damage records an outbox file that could not be used and was moved aside:
+// the pages it held were not delivered by this run. The daemon shows it
+// (banner, /readyz detail) until an operator has looked at the file.
+type Damage struct {
+	// File is the outbox path; MovedTo where the damaged file now is.
+	File, MovedTo string
+	// Reason says what was wrong, for example "truncated: ..." or
+	// "consistency check: ...".
+	Reason string
+	At     time.Time
+}
+
+// Damage returns the outbox files this dispatcher found damaged and moved
+// aside when it opened, oldest first (empty when the outbox was sound).
+func (d *Dispatcher) Damage() []Damage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.damage)
+}
+
+// errLocked says another process (or dispatcher) holds the outbox.
+var errLocked = fmt.Errorf("outbox is locked by another process: %w", berrors.ErrTimeout)
+
+// damagedSuffix starts the name a damaged outbox is moved to; a UTC
+// timestamp follows.
+const damagedSuffix = ".damaged-"
+
+// openOutbox opens the bbolt file at path with its buckets. A file whose
+// content cannot be used (0 bytes, truncated, garbled pages, failing bbolt's
+// open or its consistency check) is moved aside, never deleted, recorded
+// in Damage and counted, and a new outbox is started. Errors are for what
+// says nothing about the content: the file is locked by another process,
+// cannot be read, or cannot be moved.
+func (d *Dispatcher) openOutbox(path string) (*bolt.DB, error) {
+	db, reason, err := openChecked(path, d.names)
+	if err != nil || reason == "" {
+		return db, err
+	}
+	now := d.clock.Now()
+	moved, err := moveAside(path, now)
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s is damaged (%s) and could not be moved aside: %w", path, reason, err)
+	}
+	d.damage = append(d.damage, Damage{File: path, MovedTo: moved, Reason: reason, At: now})
+	d.m.damaged.Inc()
+	d.log.Error("notify outbox damaged: moved aside, starting with an empty outbox; its undelivered pages are lost unless recovered by hand",
+		"file", path, "moved_to", moved, "reason", reason)
+	db, reason, err = openChecked(path, d.names)
+	if err == nil && reason != "" {
+		err = fmt.Errorf("new outbox %s: %s", path, reason)
+	}
+	return db, err
+}
+
+// openChecked opens path with bbolt once it has passed inspectOutbox, runs
+// bbolt's consistency check and creates the buckets. A non-empty reason
+// says the file is damaged (nothing is left open then).
+func openChecked(path string, receivers []string) (*bolt.DB, string, error) {
+	const lockTimeout = 2 * time.Second
+	if _, err := os.Stat(path); err == nil {
+		unlock, err := lockFile(path, lockTimeout)
+		if err != nil {
+			return nil, "", fmt.Errorf("outbox %s: %w", path, err)
+		}
+		reason, err := inspectOutbox(path)
+		unlock()
+		if err != nil || reason != "" {
+			return nil, reason, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		return err
+	})
+	var pe panicError
+	var perr *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, "", fmt.Errorf("outbox %s: %w", path, errLocked)
+	case errors.As(err, &pe):
+		return nil, "bbolt could not open it: " + err.Error(), nil
+	case errors.As(err, &perr) || errors.As(err, &errno):
+		return nil, "", err
+	case err != nil:
+		return nil, "bbolt could not open it: " + err.Error(), nil
+	}
+	err = guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() {
+				if len(errs) < 5 {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		})
+	})
+	if err != nil {
+		_ = guard(db.Close)
+		return nil, "consistency check: " + strings.ReplaceAll(err.Error(), "\n", "; "), nil
+	}
+	err = guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(bucketActive); err != nil {
+				return fmt.Errorf("bucket %s: %w", bucketActive, err)
+			}
+			for _, top := range [][]byte{bucketOutbox, bucketDead} {
+				b, err := tx.CreateBucketIfNotExists(top)
+				if err != nil {
+					return fmt.Errorf("bucket %s: %w", top, err)
+				}
+				for _, name := range receivers {
+					if _, err := b.CreateBucketIfNotExists([]byte(name)); err != nil {
+						return fmt.Errorf("bucket %s/%s: %w", top, name, err)
+					}
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		_ = guard(db.Close)
+		if errors.As(err, &perr) || errors.As(err, &errno) {
+			return nil, "", err // a write failed: the disk, not the content
+		}
+		return nil, "unexpected layout: " + err.Error(), nil
+	}
+	return db, "", nil
+}
+
+// moveAside renames a damaged outbox to path.damaged-<UTC time>, adding
+// -2, -3... when that name is taken, and syncs the directory so the rename
+// survives a crash.
+func moveAside(path string, now time.Time) (string, error) {
+	base := path + damagedSuffix + now.UTC().Format("20060102T150405Z")
+	to := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		to = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.Rename(path, to); err != nil {
+		return "", err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	return to, nil
 }

@@ -31,7 +31,7 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 	attempts := 0
 	var lastErr error
 	for ctx.Err() == nil {
-		key, e, ok, err := d.head(w.name)
+		key, raw, err := d.head(w.name)
 		if err != nil {
 			log.Error("notify outbox read failed", "err", err)
 			if !d.wait(ctx, del.BackoffInitial) {
@@ -39,12 +39,24 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 			}
 			continue
 		}
-		if !ok {
+		if key == nil {
 			select {
 			case <-ctx.Done():
 				return
 			case <-w.wake:
 			}
+			continue
+		}
+		e, err := decodeEntry(raw)
+		if err != nil {
+			// Retrying cannot make it readable; the queue behind it
+			// must move on.
+			d.m.undecodable.WithLabelValues("outbox").Inc()
+			d.deadLetter(log.With("key", fmt.Sprintf("%x", key)), w.name, key, DeadLetter{
+				Page: e.Page, EnqueuedAt: e.EnqueuedAt, Reason: ReasonUndecodable, Error: err.Error(), Raw: raw,
+			})
+			attempts, lastErr = 0, nil
+			bo.Reset()
 			continue
 		}
 		plog := log.With("dedup_key", e.Page.DedupKey, "action", string(e.Page.Action))
@@ -53,7 +65,7 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 			if lastErr != nil {
 				reason += "; last error: " + lastErr.Error()
 			}
-			d.deadLetter(plog, w.name, key, e, ReasonMaxAge, reason, attempts)
+			d.deadLetter(plog, w.name, key, DeadLetter{Page: e.Page, EnqueuedAt: e.EnqueuedAt, Reason: ReasonMaxAge, Error: reason, Attempts: attempts})
 			attempts, lastErr = 0, nil
 			bo.Reset()
 			continue
@@ -85,7 +97,7 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 			plog.Debug("notify breaker open, page waits", "retry_in", wait)
 		case errors.As(err, &se) && se.Permanent:
 			d.m.failed.WithLabelValues(w.name, reasonOf(err)).Inc()
-			d.deadLetter(plog, w.name, key, e, se.Reason, err.Error(), attempts)
+			d.deadLetter(plog, w.name, key, DeadLetter{Page: e.Page, EnqueuedAt: e.EnqueuedAt, Reason: se.Reason, Error: err.Error(), Attempts: attempts})
 			attempts, lastErr = 0, nil
 			bo.Reset()
 			continue

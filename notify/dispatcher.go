@@ -62,6 +62,7 @@ type Options struct {
 // wait on each other.
 type Dispatcher struct {
 	cfg     *Config
+	router  *Router
 	db      *bolt.DB
 	log     *slog.Logger
 	clock   Clock
@@ -87,6 +88,10 @@ func New(opts Options) (*Dispatcher, error) {
 	if opts.Config == nil || opts.Config.Route == nil {
 		return nil, errors.New("notify: Options.Config is required")
 	}
+	router, err := NewRouter(opts.Config.Route)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
 	path := opts.Path
 	if path == "" {
 		if opts.StateDir == "" {
@@ -99,6 +104,7 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{
 		cfg:     opts.Config,
+		router:  router,
 		log:     opts.Logger,
 		clock:   opts.Clock,
 		jitter:  opts.Jitter,

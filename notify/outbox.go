@@ -148,7 +148,7 @@ func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time, only []string) ([]s
 	// send before p (see AlertIdentifier).
 	superseded := map[string][]byte{}
 	if p.Action == Trigger {
-		receivers = d.cfg.Route.Receivers(p.RouteLabels())
+		receivers = d.router.Receivers(p.RouteLabels())
 		if prev != nil {
 			// An escalation (ticket -> page) may add receivers; the
 			// resolve must reach all of them.
@@ -185,7 +185,7 @@ func (d *Dispatcher) put(tx *bolt.Tx, p Page, now time.Time, only []string) ([]s
 			return nil, err
 		}
 	} else {
-		receivers = d.cfg.Route.Receivers(p.RouteLabels())
+		receivers = d.router.Receivers(p.RouteLabels())
 	}
 	val, err := json.Marshal(entry{Page: p, EnqueuedAt: now})
 	if err != nil {

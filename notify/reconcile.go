@@ -103,7 +103,7 @@ func (d *Dispatcher) Reconcile(ctx context.Context, live []Page) (ReconcileResul
 		for _, p := range live {
 			var only []string
 			if prev, ok := told[p.DedupKey]; ok && prev.Page.Severity == p.Severity {
-				for _, r := range d.cfg.Route.Receivers(p.RouteLabels()) {
+				for _, r := range d.router.Receivers(p.RouteLabels()) {
 					if !slices.Contains(prev.Receivers, r) {
 						only = append(only, r)
 					}

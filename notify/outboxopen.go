@@ -6,9 +6,174 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
+
+// Damage records an outbox file that could not be used and was moved aside:
+// the pages it held were not delivered by this run. The daemon shows it
+// (banner, /readyz detail) until an operator has looked at the file.
+type Damage struct {
+	// File is the outbox path; MovedTo where the damaged file now is.
+	File, MovedTo string
+	// Reason says what was wrong, for example "truncated: ..." or
+	// "consistency check: ...".
+	Reason string
+	At     time.Time
+}
+
+// Damage returns the outbox files this dispatcher found damaged and moved
+// aside when it opened, oldest first (empty when the outbox was sound).
+func (d *Dispatcher) Damage() []Damage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.damage)
+}
+
+// errLocked says another process (or dispatcher) holds the outbox.
+var errLocked = fmt.Errorf("outbox is locked by another process: %w", berrors.ErrTimeout)
+
+// damagedSuffix starts the name a damaged outbox is moved to; a UTC
+// timestamp follows.
+const damagedSuffix = ".damaged-"
+
+// openOutbox opens the bbolt file at path with its buckets. A file whose
+// content cannot be used (0 bytes, truncated, garbled pages, failing bbolt's
+// open or its consistency check) is moved aside, never deleted, recorded
+// in Damage and counted, and a new outbox is started. Errors are for what
+// says nothing about the content: the file is locked by another process,
+// cannot be read, or cannot be moved.
+func (d *Dispatcher) openOutbox(path string) (*bolt.DB, error) {
+	db, reason, err := openChecked(path, d.names)
+	if err != nil || reason == "" {
+		return db, err
+	}
+	now := d.clock.Now()
+	moved, err := moveAside(path, now)
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s is damaged (%s) and could not be moved aside: %w", path, reason, err)
+	}
+	d.damage = append(d.damage, Damage{File: path, MovedTo: moved, Reason: reason, At: now})
+	d.m.damaged.Inc()
+	d.log.Error("notify outbox damaged: moved aside, starting with an empty outbox; its undelivered pages are lost unless recovered by hand",
+		"file", path, "moved_to", moved, "reason", reason)
+	db, reason, err = openChecked(path, d.names)
+	if err == nil && reason != "" {
+		err = fmt.Errorf("new outbox %s: %s", path, reason)
+	}
+	return db, err
+}
+
+// openChecked opens path with bbolt once it has passed inspectOutbox, runs
+// bbolt's consistency check and creates the buckets. A non-empty reason
+// says the file is damaged (nothing is left open then).
+func openChecked(path string, receivers []string) (*bolt.DB, string, error) {
+	const lockTimeout = 2 * time.Second
+	if _, err := os.Stat(path); err == nil {
+		unlock, err := lockFile(path, lockTimeout)
+		if err != nil {
+			return nil, "", fmt.Errorf("outbox %s: %w", path, err)
+		}
+		reason, err := inspectOutbox(path)
+		unlock()
+		if err != nil || reason != "" {
+			return nil, reason, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		return err
+	})
+	var pe panicError
+	var perr *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, "", fmt.Errorf("outbox %s: %w", path, errLocked)
+	case errors.As(err, &pe):
+		return nil, "bbolt could not open it: " + err.Error(), nil
+	case errors.As(err, &perr) || errors.As(err, &errno):
+		return nil, "", err
+	case err != nil:
+		return nil, "bbolt could not open it: " + err.Error(), nil
+	}
+	err = guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() {
+				if len(errs) < 5 {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		})
+	})
+	if err != nil {
+		_ = guard(db.Close)
+		return nil, "consistency check: " + strings.ReplaceAll(err.Error(), "\n", "; "), nil
+	}
+	err = guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(bucketActive); err != nil {
+				return fmt.Errorf("bucket %s: %w", bucketActive, err)
+			}
+			for _, top := range [][]byte{bucketOutbox, bucketDead} {
+				b, err := tx.CreateBucketIfNotExists(top)
+				if err != nil {
+					return fmt.Errorf("bucket %s: %w", top, err)
+				}
+				for _, name := range receivers {
+					if _, err := b.CreateBucketIfNotExists([]byte(name)); err != nil {
+						return fmt.Errorf("bucket %s/%s: %w", top, name, err)
+					}
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		_ = guard(db.Close)
+		if errors.As(err, &perr) || errors.As(err, &errno) {
+			return nil, "", err // a write failed: the disk, not the content
+		}
+		return nil, "unexpected layout: " + err.Error(), nil
+	}
+	return db, "", nil
+}
+
+// moveAside renames a damaged outbox to path.damaged-<UTC time>, adding
+// -2, -3... when that name is taken, and syncs the directory so the rename
+// survives a crash.
+func moveAside(path string, now time.Time) (string, error) {
+	base := path + damagedSuffix + now.UTC().Format("20060102T150405Z")
+	to := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		to = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.Rename(path, to); err != nil {
+		return "", err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	return to, nil
+}
 
 // inspectOutbox reads the bbolt file at path as bbolt's on-disk format lays
 // it out, without bbolt, and returns what makes it unusable, or "" when bbolt

@@ -213,20 +213,20 @@ func inspectOutbox(path string) (string, error) {
 		return "no freelist page (slod always syncs it)", nil
 	}
 	if err := r.freelist(m.freelist); err != nil {
-		return reasonOf2(err)
+		return splitWalkErr(err)
 	}
 	if m.root < 2 || m.root >= m.pgid {
 		return fmt.Sprintf("root page %d is outside pages 2..%d", m.root, m.pgid-1), nil
 	}
 	if err := r.tree(m.root, 0); err != nil {
-		return reasonOf2(err)
+		return splitWalkErr(err)
 	}
 	return "", nil
 }
 
-// reasonOf2 splits what a walk returned into a reason (the content is
+// splitWalkErr splits what a walk returned into a reason (the content is
 // damaged) or an I/O error.
-func reasonOf2(err error) (string, error) {
+func splitWalkErr(err error) (string, error) {
 	var ioe *ioError
 	if errors.As(err, &ioe) {
 		return "", ioe.err

@@ -192,8 +192,6 @@ type Route struct {
 	// matched.
 	Continue bool     `yaml:"continue"`
 	Routes   []*Route `yaml:"routes"`
-
-	re map[string]*regexp.Regexp
 }
 
 // LoadConfig reads and validates a config file. Secrets are read from their
@@ -254,6 +252,11 @@ func ParseConfig(data []byte, name string, lookupEnv func(string) (string, bool)
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// Router compiles the config's routing tree (see NewRouter).
+func (c *Config) Router() (*Router, error) {
+	return NewRouter(c.Route)
 }
 
 // ReceiverNames lists the receivers in file order.
@@ -454,12 +457,14 @@ func (c *Config) validate(p positions, baseDir string, lookupEnv func(string) (s
 		if len(c.Route.Match)+len(c.Route.MatchRE) > 0 {
 			errs = append(errs, p.errorf("route: the root route matches every page; put matchers on child routes")("route"))
 		}
-		errs = append(errs, c.Route.compile(p, names, []any{"route"})...)
+		errs = append(errs, c.Route.check(p, names, []any{"route"})...)
 	}
 	return errors.Join(errs...)
 }
 
-func (r *Route) compile(p positions, receivers map[string]bool, path []any) []error {
+// check reports, at their file positions, what NewRouter would reject and
+// what it cannot know (receivers that are not defined, label names).
+func (r *Route) check(p positions, receivers map[string]bool, path []any) []error {
 	var errs []error
 	at := func(more ...any) []any { return append(append([]any{}, path...), more...) }
 	if r.Receiver != "" && !receivers[r.Receiver] {
@@ -470,17 +475,13 @@ func (r *Route) compile(p positions, receivers map[string]bool, path []any) []er
 			errs = append(errs, p.errorf("route: match: %q is not a label name", k)(at("match", k)...))
 		}
 	}
-	r.re = map[string]*regexp.Regexp{}
 	for _, k := range sortedKeys(r.MatchRE) {
 		if !labelName.MatchString(k) {
 			errs = append(errs, p.errorf("route: match_re: %q is not a label name", k)(at("match_re", k)...))
 		}
-		re, err := regexp.Compile("^(?:" + r.MatchRE[k] + ")$")
-		if err != nil {
+		if _, err := compileMatchRE(r.MatchRE[k]); err != nil {
 			errs = append(errs, p.errorf("route: match_re %s: %w", k, err)(at("match_re", k)...))
-			continue
 		}
-		r.re[k] = re
 	}
 	for i, child := range r.Routes {
 		if child == nil {
@@ -490,7 +491,7 @@ func (r *Route) compile(p positions, receivers map[string]bool, path []any) []er
 		if child.Receiver == "" {
 			child.Receiver = r.Receiver
 		}
-		errs = append(errs, child.compile(p, receivers, at("routes", i))...)
+		errs = append(errs, child.check(p, receivers, at("routes", i))...)
 	}
 	return errs
 }

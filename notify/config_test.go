@@ -285,7 +285,7 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Join(cfg.Route.Receivers(tc.labels), ",")
+			got := strings.Join(mustRouter(t, cfg).Receivers(tc.labels), ",")
 			if got != tc.want {
 				t.Errorf("receivers = %s, want %s", got, tc.want)
 			}
@@ -315,7 +315,7 @@ route:
 		t.Fatal(err)
 	}
 	for labels, want := range map[string]string{"page": "c", "ticket": "b", "": "b"} {
-		got := strings.Join(cfg.Route.Receivers(map[string]string{"service": "api", "severity": labels}), ",")
+		got := strings.Join(mustRouter(t, cfg).Receivers(map[string]string{"service": "api", "severity": labels}), ",")
 		if got != want {
 			t.Errorf("severity %q: receivers %s, want %s", labels, got, want)
 		}

@@ -16,7 +16,7 @@ func ExampleDedupKey() {
 	// Output: 32 true false
 }
 
-func ExampleRoute_Receivers() {
+func ExampleRouter_Receivers() {
 	cfg, err := notify.ParseConfig([]byte(`
 receivers:
   - {name: pagerduty, webhook: {url: "http://127.0.0.1:1"}}
@@ -31,9 +31,13 @@ route:
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(cfg.Route.Receivers(map[string]string{"team": "payments", "severity": "page"}))
-	fmt.Println(cfg.Route.Receivers(map[string]string{"team": "payments", "severity": "ticket"}))
-	fmt.Println(cfg.Route.Receivers(map[string]string{"team": "search", "severity": "page"}))
+	router, err := notify.NewRouter(cfg.Route)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(router.Receivers(map[string]string{"team": "payments", "severity": "page"}))
+	fmt.Println(router.Receivers(map[string]string{"team": "payments", "severity": "ticket"}))
+	fmt.Println(router.Receivers(map[string]string{"team": "search", "severity": "page"}))
 	// Output:
 	// [pagerduty chat]
 	// [chat]

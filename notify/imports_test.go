@@ -41,7 +41,7 @@ func TestNotifyImportsNoOtherSlodPackage(t *testing.T) {
 
 func TestLogOnlyConfig(t *testing.T) {
 	cfg := notify.LogOnlyConfig()
-	if got := cfg.Route.Receivers(map[string]string{"severity": "page"}); len(got) != 1 || got[0] != "stdout" || cfg.Receivers[0].Log == nil {
+	if got := mustRouter(t, cfg).Receivers(map[string]string{"severity": "page"}); len(got) != 1 || got[0] != "stdout" || cfg.Receivers[0].Log == nil {
 		t.Errorf("receivers %v", got)
 	}
 }

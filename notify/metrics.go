@@ -17,6 +17,11 @@ type metrics struct {
 	dead     *prometheus.CounterVec
 	breaker  *prometheus.GaugeVec
 	latency  *prometheus.HistogramVec
+	// damaged counts outbox files moved aside (see Damage).
+	damaged prometheus.Counter
+	// undecodable counts records that could not be read, by bucket:
+	// outbox entries (dead-lettered), active records (dropped).
+	undecodable *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error) {
@@ -46,6 +51,14 @@ func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error)
 			Help:    "Duration of delivery attempts, by receiver.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"receiver"}),
+		damaged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slod_notify_outbox_damaged_total",
+			Help: "Outbox files found damaged at start-up and moved aside.",
+		}),
+		undecodable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_notify_undecodable_total",
+			Help: "Outbox records that could not be decoded, by bucket (outbox: dead-lettered; active: dropped).",
+		}, []string{"bucket"}),
 	}
 	// A dispatcher made again on the same registry (a config reload)
 	// continues the series of the one before.
@@ -56,9 +69,13 @@ func newMetrics(reg prometheus.Registerer, receivers []string) (*metrics, error)
 	m.dead = reuse(reg, m.dead, &errs)
 	m.breaker = reuse(reg, m.breaker, &errs)
 	m.latency = reuse(reg, m.latency, &errs)
+	m.damaged = reuse(reg, m.damaged, &errs)
+	m.undecodable = reuse(reg, m.undecodable, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	m.undecodable.WithLabelValues("outbox")
+	m.undecodable.WithLabelValues("active")
 	for _, r := range receivers {
 		m.enqueued.WithLabelValues(r)
 		m.sent.WithLabelValues(r)
@@ -100,12 +117,14 @@ func breakerValue(s gobreaker.State) float64 {
 }
 
 // outboxCollector reports each receiver's outbox depth and the age of its
-// oldest page, read from the outbox at scrape time.
+// oldest page, read from the outbox at scrape time, and the refused pages
+// (SetRefused) under the receiver label RefusedReceiver.
 type outboxCollector struct {
 	d     *Dispatcher
 	depth *prometheus.Desc
 	age   *prometheus.Desc
 	deadN *prometheus.Desc
+	refN  *prometheus.Desc
 }
 
 func newOutboxCollector(d *Dispatcher) *outboxCollector {
@@ -114,6 +133,7 @@ func newOutboxCollector(d *Dispatcher) *outboxCollector {
 		depth: prometheus.NewDesc("slod_notify_outbox_depth", "Pages waiting in the outbox, by receiver.", []string{"receiver"}, nil),
 		age:   prometheus.NewDesc("slod_notify_outbox_oldest_age_seconds", "Age of the oldest page waiting in the outbox (0 when empty), by receiver.", []string{"receiver"}, nil),
 		deadN: prometheus.NewDesc("slod_notify_dead_letters", "Pages held in the dead-letter bucket, by receiver.", []string{"receiver"}, nil),
+		refN:  prometheus.NewDesc("slod_notify_refused_pages", "Pages the daemon holds in memory because the outbox refused them (disk full); also counted in slod_notify_outbox_depth{receiver=\"(refused)\"}.", nil, nil),
 	}
 }
 
@@ -121,6 +141,7 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.depth
 	ch <- c.age
 	ch <- c.deadN
+	ch <- c.refN
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -129,8 +150,13 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		return // closed: no series rather than wrong ones
 	}
 	for _, s := range stats {
+		if s.Refused {
+			ch <- prometheus.MustNewConstMetric(c.refN, prometheus.GaugeValue, float64(s.Depth))
+		}
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(s.Depth), s.Receiver)
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Receiver)
-		ch <- prometheus.MustNewConstMetric(c.deadN, prometheus.GaugeValue, float64(s.DeadLetters), s.Receiver)
+		if !s.Refused {
+			ch <- prometheus.MustNewConstMetric(c.deadN, prometheus.GaugeValue, float64(s.DeadLetters), s.Receiver)
+		}
 	}
 }

@@ -142,7 +142,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		labels := map[string]string{"severity": "page", "team": "payments", "service": "search-api"}
-		a, b := cfg.Route.Receivers(labels), cfg2.Route.Receivers(labels)
+		a, b := mustRouter(t, cfg).Receivers(labels), mustRouter(t, cfg2).Receivers(labels)
 		if len(a) == 0 || len(a) != len(b) {
 			t.Fatalf("routing: %v vs %v", a, b)
 		}

@@ -34,11 +34,14 @@ const (
 	ReasonInvalid     = "invalid"
 	ReasonOther       = "other"
 	ReasonMaxAge      = "max_age"
+	// ReasonUndecodable dead-letters an outbox entry that cannot be read
+	// back (garbled, or of a shape this version does not know).
+	ReasonUndecodable = "undecodable"
 )
 
 var failureReasons = []string{ReasonRateLimited, ReasonServerError, ReasonClientError, ReasonTimeout, ReasonConnection, ReasonInvalid, ReasonOther}
 
-var deadReasons = []string{ReasonClientError, ReasonInvalid, ReasonMaxAge}
+var deadReasons = []string{ReasonClientError, ReasonInvalid, ReasonMaxAge, ReasonUndecodable}
 
 // SendError classifies a failed delivery.
 type SendError struct {

@@ -71,11 +71,16 @@ type Daemon struct {
 	reloadC    chan string
 
 	// Owned by the evaluation loop (and New before it starts).
-	eng        *engine.Engine
-	problems   []server.Problem
-	source     server.SourceStatus
-	ready      bool
-	pending    []notify.Page
+	eng      *engine.Engine
+	problems []server.Problem
+	source   server.SourceStatus
+	ready    bool
+	pending  []notify.Page
+	// pendingSince is when the outbox first refused the oldest pending page.
+	pendingSince time.Time
+	// reconciled is set once the receivers' open keys were reconciled with
+	// the live incidents, after the first complete tick.
+	reconciled bool
 	lastSave   time.Time
 	dirty      bool
 	lastTarget time.Time

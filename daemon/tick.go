@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/server"
 )
 
@@ -51,6 +52,9 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 		}
 	}
 	d.handle(res.Changes)
+	if d.ready && !d.reconciled {
+		d.reconcile(ctx)
+	}
 	oldest := d.eng.OldestStep()
 	if !oldest.IsZero() {
 		d.m.lastStepTime.Set(float64(oldest.Unix()))
@@ -92,12 +96,51 @@ func (d *Daemon) handle(changes []burnrate.Change) {
 	}
 }
 
+// reconcile settles, once after start-up, what each receiver was last told
+// with the live incidents: every key a receiver believes open that no open
+// incident owns is resolved, and every open incident a receiver was not
+// told is triggered (notify.Dispatcher.Reconcile). Dedup keys make both
+// idempotent. It matters after damage: a lost state snapshot forgets
+// incidents the receivers still hold open; a lost outbox forgets what they
+// were told. It waits for pages the outbox refused, which are not told yet.
+func (d *Daemon) reconcile(ctx context.Context) {
+	if d.dispatcher == nil || len(d.pending) > 0 {
+		return
+	}
+	var live []notify.Page
+	for _, inc := range d.eng.Open() {
+		if p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, d.specOf(inc.SLO)); ok {
+			live = append(live, p)
+		}
+	}
+	res, err := d.dispatcher.Reconcile(ctx, live)
+	if err != nil {
+		d.log.Error("reconciling receivers with the live incidents failed, retrying next tick", "err", err)
+		return
+	}
+	d.reconciled = true
+	d.log.Info("receivers reconciled with the live incidents", "open_incidents", len(live),
+		"resolves_queued", res.Resolves, "triggers_queued", res.Triggers)
+}
+
 // flushPending commits queued pages to the outbox, in order; a page that
 // fails stays queued (with those after it) for the next tick, and the state
 // snapshot carries it so a crash does not lose it. A committed page marks
 // the state dirty, so the next snapshot stops carrying it.
 func (d *Daemon) flushPending(ctx context.Context) {
-	for len(d.pending) > 0 && d.dispatcher != nil {
+	if d.dispatcher == nil {
+		return
+	}
+	defer func() {
+		if len(d.pending) == 0 {
+			d.pendingSince = time.Time{}
+		} else if d.pendingSince.IsZero() {
+			d.pendingSince = d.now()
+		}
+		// Refused pages count where operators look: outbox depth and age.
+		d.dispatcher.SetRefused(len(d.pending), d.pendingSince)
+	}()
+	for len(d.pending) > 0 {
 		p := d.pending[0]
 		if err := d.dispatcher.Enqueue(ctx, p); err != nil {
 			d.m.pageErrors.Inc()

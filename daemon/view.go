@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -113,6 +115,16 @@ func (d *Daemon) banners() []string {
 	var out []string
 	if d.stateDamage != "" {
 		out = append(out, d.stateDamage)
+	}
+	if d.dispatcher != nil {
+		for _, dm := range d.dispatcher.Damage() {
+			out = append(out, fmt.Sprintf("notify outbox %s unreadable (%s): moved aside to %s at %s; started a new one and reconciled with the receivers",
+				filepath.Base(dm.File), dm.Reason, filepath.Base(dm.MovedTo), dm.At.UTC().Format(time.RFC3339)))
+		}
+	}
+	if n := len(d.pending); n > 0 {
+		out = append(out, fmt.Sprintf("%d page(s) not delivered: the notify outbox refuses them since %s (retried every tick, kept in the state snapshot)",
+			n, d.pendingSince.UTC().Format(time.RFC3339)))
 	}
 	return out
 }

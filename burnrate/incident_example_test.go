@@ -28,7 +28,7 @@ func ExampleTracker() {
 	subject := burnrate.Subject{Key: "checkout-availability", SLO: "checkout-availability", Window: window}
 
 	for _, c := range tr.Observe(subject, evaluate(0, 1000, 0.75)) {
-		fmt.Println(c.Kind, c.Incident.Severity, "exhausted in", c.Incident.TimeToExhaustion)
+		fmt.Println(c.Kind, c.Incident.Severity, "exhausted in", burnrate.FormatTimeToExhaustion(c.Incident.TimeToExhaustion))
 	}
 	tr.Observe(subject, evaluate(2*time.Minute, 0, 0.7))
 	for _, c := range tr.Observe(subject, evaluate(7*time.Minute, 0, 0.7)) {

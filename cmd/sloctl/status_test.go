@@ -25,9 +25,9 @@ func statusServer(t *testing.T) *httptest.Server {
 	snap := &server.Snapshot{At: now, Ready: true, Source: server.SourceStatus{Name: "prometheus", Up: true},
 		Incidents: []burnrate.Incident{
 			{Key: "a{}", SLO: "checkout-availability", Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage,
-				Start: now.Add(-time.Hour), Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour},
+				Start: now.Add(-time.Hour), Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: burnrate.Figure((18 * time.Hour).Seconds())},
 			{Key: `b{route="/v1/orders"}`, SLO: "gateway", Labels: map[string]string{"route": "/v1/orders"}, Class: burnrate.ClassBurn,
-				Severity: burnrate.SeverityTicket, Start: now.Add(-2 * time.Hour), Burn: 3, BudgetRemaining: 0.8, TimeToExhaustion: 8 * 24 * time.Hour},
+				Severity: burnrate.SeverityTicket, Start: now.Add(-2 * time.Hour), Burn: 3, BudgetRemaining: 0.8, TimeToExhaustion: burnrate.Figure((8 * 24 * time.Hour).Seconds())},
 		},
 		SLOs: []server.SLO{{ID: "checkout-availability", Objective: 99.9, Window: 30 * 24 * time.Hour,
 			Instances: []server.Instance{{Key: "a{}", Evaluated: true, Evaluation: ev}}}},
@@ -98,7 +98,7 @@ func TestStatusShowsUnknownFiguresOfANoDataIncident(t *testing.T) {
 		t.Errorf("rank 1 is not the outage page:\n%s", out.String())
 	}
 	if f := strings.Fields(nodata); !strings.Contains(nodata, "empty-slo") || len(f) < 9 ||
-		f[5] != "-" || f[6] != "-" || f[7] != "-" || f[8] != "unknown" {
+		f[5] != "unknown" || f[6] != "unknown" || f[7] != "unknown" || f[8] != "unknown" {
 		t.Errorf("rank 2 should be the no-data incident with burn, budget, spent unknown and gone in unknown:\n%s", out.String())
 	}
 	if strings.Contains(nodata, "0.0%") || strings.Contains(nodata, "0s") {

@@ -293,7 +293,7 @@ func TestFormatDuration(t *testing.T) {
 		90 * time.Minute:           "1h30m",
 		0:                          "0s",
 		math.MaxInt64:              "never",
-		1500 * time.Millisecond:    "1s",
+		1500 * time.Millisecond:    "1500ms",
 		26*time.Hour + time.Second: "1d2h1s",
 	}
 	for d, want := range cases {

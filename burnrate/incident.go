@@ -397,7 +397,10 @@ func update(inc *Incident, ev Evaluation) {
 	inc.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn)
 }
 
-func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
+// raisePeak raises the peak of window w to burn; an unknown (or infinite)
+// burn is no peak, so peaks are always known.
+func raisePeak(peaks []WindowBurn, w time.Duration, f Figure) []WindowBurn {
+	burn := float64(f)
 	if math.IsNaN(burn) || math.IsInf(burn, 0) {
 		return peaks
 	}
@@ -416,11 +419,11 @@ func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
 // unknown when no window holds data.
 func CurrentBurn(ev Evaluation) Figure {
 	best, burn := time.Duration(math.MaxInt64), Unknown()
-	consider := func(w time.Duration, b float64) {
-		if math.IsNaN(b) || math.IsInf(b, 0) || w >= best {
+	consider := func(w time.Duration, b Figure) {
+		if !b.Known() || math.IsInf(float64(b), 0) || w >= best {
 			return
 		}
-		best, burn = w, Figure(b)
+		best, burn = w, b
 	}
 	for _, r := range ev.Rows {
 		consider(r.Row.Short, r.ShortBurn)
@@ -500,11 +503,11 @@ func Rank(incs []Incident) {
 	})
 }
 
-// measured is a budget figure of an evaluation as a Figure: unknown when it
-// is NaN or ±Inf, which it is when its window holds no known step.
-func measured(x float64) Figure {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+// measured is a budget figure of an evaluation, unknown when it is ±Inf
+// as well as when it is unknown: an infinite budget share measures nothing.
+func measured(f Figure) Figure {
+	if math.IsInf(float64(f), 0) {
 		return Unknown()
 	}
-	return Figure(x)
+	return f
 }

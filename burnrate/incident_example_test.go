@@ -15,11 +15,11 @@ func ExampleTracker() {
 	window := 30 * 24 * time.Hour
 	policy := burnrate.DefaultPolicy()
 	evaluate := func(at time.Duration, burn, remaining float64) burnrate.Evaluation {
-		ev := burnrate.Evaluation{At: start.Add(at), BudgetRemaining: remaining}
+		ev := burnrate.Evaluation{At: start.Add(at), BudgetRemaining: burnrate.Figure(remaining)}
 		for _, r := range policy.Rows {
 			f := r.Factor(window)
 			ev.Rows = append(ev.Rows, burnrate.RowResult{
-				Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f,
+				Row: r, Factor: f, LongBurn: burnrate.Figure(burn), ShortBurn: burnrate.Figure(burn), Fires: burn >= f,
 			})
 		}
 		return ev

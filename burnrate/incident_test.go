@@ -16,11 +16,11 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 // every window burns at burn except the ones listed in override.
 func eval(at time.Duration, remaining float64, burns [4][2]float64) Evaluation {
 	p := DefaultPolicy()
-	ev := Evaluation{At: t0.Add(at), BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	ev := Evaluation{At: t0.Add(at), BudgetRemaining: Figure(remaining), WindowBurn: Figure(1 - remaining)}
 	for i, r := range p.Rows {
 		f := r.Factor(30 * day)
 		ev.Rows = append(ev.Rows, RowResult{
-			Row: r, Factor: f, LongBurn: burns[i][0], ShortBurn: burns[i][1],
+			Row: r, Factor: f, LongBurn: Figure(burns[i][0]), ShortBurn: Figure(burns[i][1]),
 			Fires: burns[i][0] >= f && burns[i][1] >= f,
 		})
 	}

@@ -124,9 +124,6 @@ type RowJSON struct {
 // round is Round of a figure; an unknown one stays unknown.
 func round(f burnrate.Figure) burnrate.Figure { return burnrate.Figure(Round(float64(f))) }
 
-// figure is an evaluation's figure rounded, unknown when it is NaN.
-func figure(x float64) burnrate.Figure { return round(burnrate.Figure(x)) }
-
 // Round keeps six significant digits: prefix sums leave float noise such as
 // 4.000000000000286 that says nothing to a reader.
 func Round(x float64) float64 {
@@ -212,14 +209,14 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 			if in.Evaluated {
 				ev := in.Evaluation
 				ji.At = ev.At
-				ji.BudgetRemaining = figure(ev.BudgetRemaining)
-				ji.WindowBurn = figure(ev.WindowBurn)
+				ji.BudgetRemaining = round(ev.BudgetRemaining)
+				ji.WindowBurn = round(ev.WindowBurn)
 				ji.NoDataSeconds = ev.NoDataFor.Seconds()
 				for _, r := range ev.Rows {
 					ji.Rows = append(ji.Rows, RowJSON{
 						Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),
 						Short: slo.FormatDuration(r.Row.Short), Factor: Round(r.Factor),
-						LongBurn: figure(r.LongBurn), ShortBurn: figure(r.ShortBurn), Fires: r.Fires,
+						LongBurn: round(r.LongBurn), ShortBurn: round(r.ShortBurn), Fires: r.Fires,
 					})
 				}
 			}

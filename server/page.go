@@ -126,7 +126,7 @@ func newPageData(s *Snapshot) pageData {
 			}
 			d.Counts[v.State]++
 			if in.Evaluated {
-				v.Remaining = percent(burnrate.Figure(in.Evaluation.BudgetRemaining))
+				v.Remaining = percent(in.Evaluation.BudgetRemaining)
 				if in.Evaluation.NoDataFor > 0 {
 					v.NoData = slo.FormatDuration(in.Evaluation.NoDataFor)
 				}
@@ -215,12 +215,12 @@ func newBudgetChart(points []BudgetPoint, window time.Duration) budgetChart {
 func newBurnChart(ev burnrate.Evaluation) burnChart {
 	type win struct {
 		d      time.Duration
-		burn   float64
+		burn   burnrate.Figure
 		factor float64
 		fires  bool
 	}
 	var wins []win
-	add := func(d time.Duration, b, f float64, fires bool) {
+	add := func(d time.Duration, b burnrate.Figure, f float64, fires bool) {
 		for i := range wins {
 			if wins[i].d == d {
 				wins[i].fires = wins[i].fires || fires
@@ -249,12 +249,12 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 	}
 	slot := burnW / float64(len(wins))
 	for i, w := range wins {
-		h := scale(w.burn)
+		h := scale(float64(w.burn))
 		c.Bars = append(c.Bars, burnBar{
 			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: plotH - h, H: h,
 			Label: slo.FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
 			Fires: w.fires, FactorY: plotH - scale(w.factor),
-			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), times(burnrate.Figure(w.burn)), trimFloat(w.factor)),
+			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), times(w.burn), trimFloat(w.factor)),
 		})
 	}
 	return c

@@ -20,10 +20,10 @@ import (
 var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func evaluation(burn float64, remaining float64) burnrate.Evaluation {
-	ev := burnrate.Evaluation{At: now, BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	ev := burnrate.Evaluation{At: now, BudgetRemaining: burnrate.Figure(remaining), WindowBurn: burnrate.Figure(1 - remaining)}
 	for _, r := range burnrate.DefaultPolicy().Rows {
 		f := r.Factor(30 * 24 * time.Hour)
-		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f})
+		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burnrate.Figure(burn), ShortBurn: burnrate.Figure(burn), Fires: burn >= f})
 	}
 	return ev
 }

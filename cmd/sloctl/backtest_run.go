@@ -80,7 +80,7 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 	key := id + ie.Key
 	in, ok := r.instances[key]
 	if !ok {
-		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: burnrate.Figure(ie.BudgetRemaining)}
+		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: ie.BudgetRemaining}
 		for _, row := range ie.Rows {
 			in.Rows = append(in.Rows, BacktestRow{Severity: row.Row.Severity, LongSeconds: row.Row.Long.Seconds(),
 				ShortSeconds: row.Row.Short.Seconds(), Factor: row.Factor, Firings: []Firing{}})
@@ -90,18 +90,18 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 	for i, row := range ie.Rows {
 		out := &in.Rows[i]
 		open := len(out.Firings) > 0 && out.Firings[len(out.Firings)-1].Resolved.IsZero()
-		burn := math.Min(row.LongBurn, row.ShortBurn)
+		burn := min(row.LongBurn, row.ShortBurn)
 		switch {
 		case row.Fires && !open:
-			out.Firings = append(out.Firings, Firing{Fired: now, PeakBurn: burnrate.Figure(burn)})
+			out.Firings = append(out.Firings, Firing{Fired: now, PeakBurn: burn})
 		case row.Fires:
 			f := &out.Firings[len(out.Firings)-1]
-			f.PeakBurn = max(f.PeakBurn, burnrate.Figure(burn))
+			f.PeakBurn = max(f.PeakBurn, burn)
 		case open:
 			out.Firings[len(out.Firings)-1].Resolved = now
 		}
 	}
-	in.BudgetRemainingEnd = burnrate.Figure(ie.BudgetRemaining)
+	in.BudgetRemainingEnd = ie.BudgetRemaining
 	if ie.NoDataFor == 0 {
 		r.known[id] = true
 	}

@@ -64,10 +64,10 @@ func TestStatusShowsUnknownFiguresOfANoDataIncident(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	window := 30 * 24 * time.Hour
 	evaluate := func(burn, remaining float64, noData time.Duration) burnrate.Evaluation {
-		ev := burnrate.Evaluation{At: now, BudgetRemaining: remaining, WindowBurn: 1 - remaining, NoDataFor: noData}
+		ev := burnrate.Evaluation{At: now, BudgetRemaining: burnrate.Figure(remaining), WindowBurn: burnrate.Figure(1 - remaining), NoDataFor: noData}
 		for _, r := range burnrate.DefaultPolicy().Rows {
 			f := r.Factor(window)
-			ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f})
+			ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burnrate.Figure(burn), ShortBurn: burnrate.Figure(burn), Fires: burn >= f})
 		}
 		return ev
 	}

@@ -8,9 +8,9 @@ type RowResult struct {
 	// Factor is Row.Factor for the SLO's window, kept so readers need not recompute it.
 	Factor float64
 	// LongBurn and ShortBurn are the burn rates over the row's windows;
-	// NaN when the window holds no known step.
-	LongBurn  float64
-	ShortBurn float64
+	// unknown when the window holds no known step.
+	LongBurn  Figure
+	ShortBurn Figure
 	// Fires is true when both burns reach Factor (and the min_events guard passes).
 	Fires bool
 }
@@ -20,11 +20,13 @@ type RowResult struct {
 type Evaluation struct {
 	At   time.Time
 	Rows []RowResult
-	// WindowBurn is the burn rate over the whole SLO window W.
-	WindowBurn float64
+	// WindowBurn is the burn rate over the whole SLO window W; unknown when
+	// W holds no known step.
+	WindowBurn Figure
 	// BudgetRemaining is the fraction of W's error budget not yet spent:
-	// 1 − WindowBurn. It goes negative once the budget is overspent.
-	BudgetRemaining float64
+	// 1 − WindowBurn. It goes negative once the budget is overspent, and is
+	// unknown when WindowBurn is.
+	BudgetRemaining Figure
 	// WindowErrors and WindowTotal are the errors and events counted over W
 	// (steps without data count neither).
 	WindowErrors float64

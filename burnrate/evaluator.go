@@ -599,7 +599,7 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		f := e.factors[i]
 		lb, sb := burn(long), burn(short)
 		r[i] = RowResult{
-			Row: row, Factor: f, LongBurn: lb, ShortBurn: sb,
+			Row: row, Factor: f, LongBurn: Figure(lb), ShortBurn: Figure(sb),
 			// NaN compares false: a window without data never fires.
 			Fires: lb >= f && sb >= f && long.Total >= e.spec.MinEvents,
 		}
@@ -608,7 +608,7 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 	wb := burn(w)
 	return Evaluation{
 		At: p.now, Rows: r,
-		WindowBurn: wb, BudgetRemaining: 1 - wb,
+		WindowBurn: Figure(wb), BudgetRemaining: Figure(1 - wb),
 		WindowErrors: w.Errors, WindowTotal: w.Total,
 		NoDataFor: in.NoDataFor(p.now),
 	}

@@ -193,11 +193,11 @@ func TestEvaluateMatchesWindow(t *testing.T) {
 			for _, r := range ie.Rows {
 				lb := Burn(in.Window(at, r.Row.Long).ErrorRatio(), budget)
 				sb := Burn(in.Window(at, r.Row.Short).ErrorRatio(), budget)
-				if !sameBurn(lb, r.LongBurn) || !sameBurn(sb, r.ShortBurn) {
+				if !sameBurn(lb, float64(r.LongBurn)) || !sameBurn(sb, float64(r.ShortBurn)) {
 					t.Fatalf("%s at %s row %s/%s: burns %v/%v, Window gives %v/%v", ie.Key, at, r.Row.Long, r.Row.Short, r.LongBurn, r.ShortBurn, lb, sb)
 				}
 			}
-			if w := Burn(in.Window(at, blockSpec.Window).ErrorRatio(), budget); !sameBurn(w, ie.WindowBurn) {
+			if w := Burn(in.Window(at, blockSpec.Window).ErrorRatio(), budget); !sameBurn(w, float64(ie.WindowBurn)) {
 				t.Fatalf("%s at %s: W burn %v, Window gives %v", ie.Key, at, ie.WindowBurn, w)
 			}
 		}

@@ -2,6 +2,7 @@ package burnrate
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"sort"
@@ -26,9 +27,6 @@ const (
 // DefaultNoDataAfter is how long an SLI may have no data before its no-data
 // incident opens, when neither the SLO nor the tracker names a duration.
 const DefaultNoDataAfter = 15 * time.Minute
-
-// Never is the TimeToExhaustion of an incident whose budget is not burning.
-const Never = time.Duration(math.MaxInt64)
 
 // WindowBurn is a burn rate over one window.
 type WindowBurn struct {
@@ -67,42 +65,74 @@ type Incident struct {
 	Resolved time.Time `json:"resolved,omitzero"`
 	// PeakBurn is the highest burn seen per window while open, shortest window first.
 	PeakBurn []WindowBurn `json:"peak_burn,omitempty"`
+	// The figures below are unknown (see Figure) when the windows they
+	// need hold no known step, as for an SLI without data.
+
 	// BudgetAtStart is the budget remaining over W at the opening evaluation.
-	BudgetAtStart float64 `json:"budget_at_start"`
+	BudgetAtStart Figure `json:"budget_at_start"`
 	// BudgetSpent is the share of W's budget spent since the start:
 	// BudgetAtStart − BudgetRemaining, never below zero (old errors that
-	// roll out of W while the incident is open do not count as negative spend).
-	BudgetSpent float64 `json:"budget_spent"`
+	// roll out of W while the incident is open do not count as negative
+	// spend); unknown when either operand is.
+	BudgetSpent Figure `json:"budget_spent"`
 	// BudgetRemaining is the share of W's budget left at Updated (negative when overspent).
-	BudgetRemaining float64 `json:"budget_remaining"`
+	BudgetRemaining Figure `json:"budget_remaining"`
 	// Burn is the current burn rate: the burn over the shortest window of the
 	// policy that holds data.
-	Burn float64 `json:"burn"`
-	// TimeToExhaustion is remaining × W / burn: how long until the budget
-	// is gone at the current burn. Zero when the budget is already gone,
-	// Never when nothing burns; see Unknown for when it cannot be told.
-	TimeToExhaustion time.Duration `json:"time_to_exhaustion"`
-	// Unknown marks the figures above that could not be measured (the
-	// windows they need hold no known step, as for an SLI without data).
-	// An unknown figure's field holds 0, which must not be read as a
-	// measured 0: readers show it as unknown (null in the API, "–" on the
-	// status page). The zero value, all known, keeps snapshots written
-	// before this field existed readable.
-	Unknown UnknownFigures `json:"unknown,omitzero"`
+	Burn Figure `json:"burn"`
+	// TimeToExhaustion is how long, in seconds, until the budget is gone at
+	// the current burn (see the function TimeToExhaustion): 0 when it is
+	// already gone, +Inf when nothing burns. Render it with
+	// FormatTimeToExhaustion.
+	TimeToExhaustion Figure `json:"time_to_exhaustion_seconds"`
 	// NoDataFor is how long the SLI had no data at Updated.
 	NoDataFor time.Duration `json:"no_data_for,omitempty"`
 }
 
-// UnknownFigures flags which of an incident's figures are unknown.
-type UnknownFigures struct {
-	BudgetAtStart   bool `json:"budget_at_start,omitempty"`
-	BudgetSpent     bool `json:"budget_spent,omitempty"`
-	BudgetRemaining bool `json:"budget_remaining,omitempty"`
-	Burn            bool `json:"burn,omitempty"`
-	// TimeToExhaustion is unknown when the budget remaining is, or when
-	// budget remains but its burn is unknown. A budget already gone has a
-	// known time to exhaustion (0) whatever the burn.
-	TimeToExhaustion bool `json:"time_to_exhaustion,omitempty"`
+// UnmarshalJSON reads an incident as encoding/json writes it, and also as
+// slod wrote it into state snapshots before figures were Figures: a
+// time_to_exhaustion in nanoseconds (the largest int64 for never) and an
+// "unknown" object of flags whose figures held 0. Those become seconds,
+// +Inf and unknown figures, so an upgrade keeps its open incidents.
+func (i *Incident) UnmarshalJSON(b []byte) error {
+	type plain Incident // no methods: no recursion
+	v := struct {
+		*plain
+		LegacyTimeToExhaustion *int64 `json:"time_to_exhaustion"`
+		LegacyUnknown          *struct {
+			BudgetAtStart    bool `json:"budget_at_start"`
+			BudgetSpent      bool `json:"budget_spent"`
+			BudgetRemaining  bool `json:"budget_remaining"`
+			Burn             bool `json:"burn"`
+			TimeToExhaustion bool `json:"time_to_exhaustion"`
+		} `json:"unknown"`
+	}{plain: (*plain)(i)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if ns := v.LegacyTimeToExhaustion; ns != nil {
+		i.TimeToExhaustion = Figure(time.Duration(*ns).Seconds())
+		if *ns == math.MaxInt64 {
+			i.TimeToExhaustion = Figure(math.Inf(1))
+		}
+	}
+	if u := v.LegacyUnknown; u != nil {
+		for _, f := range []struct {
+			unknown bool
+			fig     *Figure
+		}{
+			{u.BudgetAtStart, &i.BudgetAtStart},
+			{u.BudgetSpent, &i.BudgetSpent},
+			{u.BudgetRemaining, &i.BudgetRemaining},
+			{u.Burn, &i.Burn},
+			{u.TimeToExhaustion, &i.TimeToExhaustion},
+		} {
+			if f.unknown {
+				*f.fig = Unknown()
+			}
+		}
+	}
+	return nil
 }
 
 // Open reports whether the incident has not been resolved.
@@ -246,7 +276,7 @@ func (t *Tracker) start(s Subject, class IncidentClass, sev Severity, ev Evaluat
 		Window:        s.Window,
 		Start:         ev.At,
 	}
-	inc.BudgetAtStart, inc.Unknown.BudgetAtStart = measured(ev.BudgetRemaining)
+	inc.BudgetAtStart = measured(ev.BudgetRemaining)
 	update(inc, ev)
 	return inc
 }
@@ -358,31 +388,19 @@ func update(inc *Incident, ev Evaluation) {
 		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Long, r.LongBurn)
 		inc.PeakBurn = raisePeak(inc.PeakBurn, r.Row.Short, r.ShortBurn)
 	}
-	u := &inc.Unknown
-	inc.BudgetRemaining, u.BudgetRemaining = measured(ev.BudgetRemaining)
-	inc.BudgetSpent, u.BudgetSpent = 0, u.BudgetAtStart || u.BudgetRemaining
-	if !u.BudgetSpent {
+	inc.BudgetRemaining = measured(ev.BudgetRemaining)
+	inc.BudgetSpent = Unknown()
+	if inc.BudgetAtStart.Known() && inc.BudgetRemaining.Known() {
 		inc.BudgetSpent = max(0, inc.BudgetAtStart-inc.BudgetRemaining)
 	}
-	var ok bool
-	inc.Burn, ok = currentBurn(ev)
-	u.Burn = !ok
-	switch {
-	case u.BudgetRemaining:
-		// No step of W is known: nothing says how much budget is left.
-		inc.TimeToExhaustion, u.TimeToExhaustion = 0, true
-	case inc.BudgetRemaining <= 0:
-		// Gone is gone, whatever the burn.
-		inc.TimeToExhaustion, u.TimeToExhaustion = 0, false
-	case u.Burn:
-		// Budget is left but no policy window says how fast it burns.
-		inc.TimeToExhaustion, u.TimeToExhaustion = 0, true
-	default:
-		inc.TimeToExhaustion, u.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn), false
-	}
+	inc.Burn = CurrentBurn(ev)
+	inc.TimeToExhaustion = TimeToExhaustion(inc.BudgetRemaining, inc.Window, inc.Burn)
 }
 
-func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
+// raisePeak raises the peak of window w to burn; an unknown (or infinite)
+// burn is no peak, so peaks are always known.
+func raisePeak(peaks []WindowBurn, w time.Duration, f Figure) []WindowBurn {
+	burn := float64(f)
 	if math.IsNaN(burn) || math.IsInf(burn, 0) {
 		return peaks
 	}
@@ -397,45 +415,48 @@ func raisePeak(peaks []WindowBurn, w time.Duration, burn float64) []WindowBurn {
 }
 
 // CurrentBurn is the burn over the shortest policy window that holds data
-// in ev: the best estimate of how fast the budget burns right now. It is 0
-// when no window holds data.
-func CurrentBurn(ev Evaluation) float64 {
-	burn, _ := currentBurn(ev)
-	return burn
-}
-
-// currentBurn is CurrentBurn, and false when no window holds data.
-func currentBurn(ev Evaluation) (float64, bool) {
-	best, burn, found := time.Duration(math.MaxInt64), 0.0, false
-	consider := func(w time.Duration, b float64) {
-		if math.IsNaN(b) || math.IsInf(b, 0) || w >= best {
+// in ev: the best estimate of how fast the budget burns right now. It is
+// unknown when no window holds data.
+func CurrentBurn(ev Evaluation) Figure {
+	best, burn := time.Duration(math.MaxInt64), Unknown()
+	consider := func(w time.Duration, b Figure) {
+		if !b.Known() || math.IsInf(float64(b), 0) || w >= best {
 			return
 		}
-		best, burn, found = w, b, true
+		best, burn = w, b
 	}
 	for _, r := range ev.Rows {
 		consider(r.Row.Short, r.ShortBurn)
 		consider(r.Row.Long, r.LongBurn)
 	}
-	return burn, found
+	return burn
 }
 
-// TimeToExhaustion is how long the remaining share of the budget of a window
-// W lasts at burn rate burn. A burn of 1 spends the whole budget in exactly
-// W, so a share r lasts r × W / burn. It is 0 when nothing remains and Never
-// when nothing burns.
-func TimeToExhaustion(remaining float64, window time.Duration, burn float64) time.Duration {
-	if remaining <= 0 {
+// TimeToExhaustion is how long, in seconds, the remaining share of the
+// budget of a window W lasts at burn rate burn. A burn of 1 spends the
+// whole budget in exactly W, so a share r lasts r × W / burn. It is 0 when
+// nothing remains (gone is gone, whatever the burn), +Inf when nothing
+// burns or when it would outlast the largest time.Duration, and unknown
+// when the remaining budget is, or when budget remains but its burn is
+// unknown.
+func TimeToExhaustion(remaining Figure, window time.Duration, burn Figure) Figure {
+	switch {
+	case !remaining.Known():
+		// No step of W is known: nothing says how much budget is left.
+		return Unknown()
+	case remaining <= 0:
 		return 0
+	case !burn.Known():
+		// Budget is left but no policy window says how fast it burns.
+		return Unknown()
+	case burn <= 0:
+		return Figure(math.Inf(1))
 	}
-	if burn <= 0 || math.IsNaN(burn) {
-		return Never
+	s := remaining * Figure(window.Seconds()) / burn
+	if s >= Figure(time.Duration(math.MaxInt64).Seconds()) {
+		return Figure(math.Inf(1))
 	}
-	d := remaining * float64(window) / burn
-	if d >= float64(Never) {
-		return Never
-	}
-	return time.Duration(d)
+	return s
 }
 
 // severityRank orders severities, most urgent first.
@@ -447,7 +468,7 @@ func severityRank(s Severity) int {
 }
 
 // Rank sorts incidents by threat. Incidents with a known time to exhaustion
-// come first, soonest exhaustion first (Never last among them); incidents
+// come first, soonest exhaustion first (never, +Inf, last among them); incidents
 // whose time to exhaustion is unknown (an SLI without data) follow all of
 // them, because an unmeasured threat cannot be shown to be nearer than a
 // measured one. Within equal times, and among the unknown ones, the more
@@ -457,19 +478,19 @@ func severityRank(s Severity) int {
 func Rank(incs []Incident) {
 	sort.SliceStable(incs, func(i, j int) bool {
 		a, b := &incs[i], &incs[j]
-		if ua, ub := a.Unknown.TimeToExhaustion, b.Unknown.TimeToExhaustion; ua != ub {
-			return !ua
+		if ka, kb := a.TimeToExhaustion.Known(), b.TimeToExhaustion.Known(); ka != kb {
+			return ka
 		}
-		if !a.Unknown.TimeToExhaustion && a.TimeToExhaustion != b.TimeToExhaustion {
+		if a.TimeToExhaustion.Known() && a.TimeToExhaustion != b.TimeToExhaustion {
 			return a.TimeToExhaustion < b.TimeToExhaustion
 		}
 		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
 			return ra < rb
 		}
-		if ua, ub := a.Unknown.Burn, b.Unknown.Burn; ua != ub {
-			return !ua
+		if ka, kb := a.Burn.Known(), b.Burn.Known(); ka != kb {
+			return ka
 		}
-		if !a.Unknown.Burn && a.Burn != b.Burn {
+		if a.Burn.Known() && a.Burn != b.Burn {
 			return a.Burn > b.Burn
 		}
 		if c := strings.Compare(a.SLO, b.SLO); c != 0 {
@@ -482,11 +503,11 @@ func Rank(incs []Incident) {
 	})
 }
 
-// measured splits a figure that is NaN or ±Inf when its window holds no
-// known step into a JSON-safe value (0 when unknown) and an unknown flag.
-func measured(x float64) (float64, bool) {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, true
+// measured is a budget figure of an evaluation, unknown when it is ±Inf
+// as well as when it is unknown: an infinite budget share measures nothing.
+func measured(f Figure) Figure {
+	if math.IsInf(float64(f), 0) {
+		return Unknown()
 	}
-	return x, false
+	return f
 }

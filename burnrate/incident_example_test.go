@@ -15,11 +15,11 @@ func ExampleTracker() {
 	window := 30 * 24 * time.Hour
 	policy := burnrate.DefaultPolicy()
 	evaluate := func(at time.Duration, burn, remaining float64) burnrate.Evaluation {
-		ev := burnrate.Evaluation{At: start.Add(at), BudgetRemaining: remaining}
+		ev := burnrate.Evaluation{At: start.Add(at), BudgetRemaining: burnrate.Figure(remaining)}
 		for _, r := range policy.Rows {
 			f := r.Factor(window)
 			ev.Rows = append(ev.Rows, burnrate.RowResult{
-				Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f,
+				Row: r, Factor: f, LongBurn: burnrate.Figure(burn), ShortBurn: burnrate.Figure(burn), Fires: burn >= f,
 			})
 		}
 		return ev
@@ -28,7 +28,7 @@ func ExampleTracker() {
 	subject := burnrate.Subject{Key: "checkout-availability", SLO: "checkout-availability", Window: window}
 
 	for _, c := range tr.Observe(subject, evaluate(0, 1000, 0.75)) {
-		fmt.Println(c.Kind, c.Incident.Severity, "exhausted in", c.Incident.TimeToExhaustion)
+		fmt.Println(c.Kind, c.Incident.Severity, "exhausted in", burnrate.FormatTimeToExhaustion(c.Incident.TimeToExhaustion))
 	}
 	tr.Observe(subject, evaluate(2*time.Minute, 0, 0.7))
 	for _, c := range tr.Observe(subject, evaluate(7*time.Minute, 0, 0.7)) {

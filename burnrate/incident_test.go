@@ -16,11 +16,11 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 // every window burns at burn except the ones listed in override.
 func eval(at time.Duration, remaining float64, burns [4][2]float64) Evaluation {
 	p := DefaultPolicy()
-	ev := Evaluation{At: t0.Add(at), BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	ev := Evaluation{At: t0.Add(at), BudgetRemaining: Figure(remaining), WindowBurn: Figure(1 - remaining)}
 	for i, r := range p.Rows {
 		f := r.Factor(30 * day)
 		ev.Rows = append(ev.Rows, RowResult{
-			Row: r, Factor: f, LongBurn: burns[i][0], ShortBurn: burns[i][1],
+			Row: r, Factor: f, LongBurn: Figure(burns[i][0]), ShortBurn: Figure(burns[i][1]),
 			Fires: burns[i][0] >= f && burns[i][1] >= f,
 		})
 	}
@@ -30,6 +30,16 @@ func eval(at time.Duration, remaining float64, burns [4][2]float64) Evaluation {
 // uniform gives every window the same burn.
 func uniform(b float64) [4][2]float64 {
 	return [4][2]float64{{b, b}, {b, b}, {b, b}, {b, b}}
+}
+
+// never is the time to exhaustion of a budget that does not burn.
+var never = Figure(math.Inf(1))
+
+// unknownFigures gives inc the figures of an SLI without data: all unknown.
+func unknownFigures(inc Incident) Incident {
+	inc.BudgetAtStart, inc.BudgetSpent, inc.BudgetRemaining = Unknown(), Unknown(), Unknown()
+	inc.Burn, inc.TimeToExhaustion = Unknown(), Unknown()
+	return inc
 }
 
 var subj = Subject{Key: "api-availability{}", SLO: "api-availability", Window: 30 * day}
@@ -173,15 +183,15 @@ func TestIncidentFigures(t *testing.T) {
 			t.Errorf("peak %d: %v, want %v", i, inc.PeakBurn[i], p)
 		}
 	}
-	if math.Abs(inc.BudgetSpent-0.1) > 1e-12 || inc.BudgetRemaining != 0.7 || inc.BudgetAtStart != 0.8 {
+	if math.Abs(float64(inc.BudgetSpent)-0.1) > 1e-12 || inc.BudgetRemaining != 0.7 || inc.BudgetAtStart != 0.8 {
 		t.Errorf("budget at start %v spent %v remaining %v", inc.BudgetAtStart, inc.BudgetSpent, inc.BudgetRemaining)
 	}
 	// Current burn is the 5m window's: 10. 0.7 of a 30d budget at 10× lasts 0.7 × 30d / 10 = 2.1d.
 	if inc.Burn != 10 {
 		t.Errorf("burn %v, want 10 (the 5m window)", inc.Burn)
 	}
-	if want := time.Duration(0.7 * float64(30*day) / 10); inc.TimeToExhaustion != want {
-		t.Errorf("time to exhaustion %v, want %v", inc.TimeToExhaustion, want)
+	if want := 0.7 * (30 * day).Seconds() / 10; math.Abs(float64(inc.TimeToExhaustion)-want) > 1e-6 {
+		t.Errorf("time to exhaustion %vs, want %vs", inc.TimeToExhaustion, want)
 	}
 	if _, err := json.Marshal(open); err != nil {
 		t.Errorf("incidents do not serialise: %v", err)
@@ -191,21 +201,33 @@ func TestIncidentFigures(t *testing.T) {
 func TestTimeToExhaustion(t *testing.T) {
 	cases := []struct {
 		name      string
-		remaining float64
-		burn      float64
-		want      time.Duration
+		remaining Figure
+		burn      Figure
+		want      Figure
 	}{
-		{"half the budget at burn 1 lasts half the window", 0.5, 1, 15 * day},
-		{"the whole budget at 14.4 lasts 50 hours", 1, 14.4, 50 * time.Hour},
+		{"half the budget at burn 1 lasts half the window", 0.5, 1, secs(15 * day)},
+		{"the whole budget at 14.4 lasts 50 hours", 1, 14.4, secs(50 * time.Hour)},
 		{"a spent budget is exhausted now", 0, 10, 0},
 		{"an overspent budget is exhausted now", -0.3, 10, 0},
-		{"no burn never exhausts", 0.5, 0, Never},
-		{"an unknown burn never exhausts", 0.5, math.NaN(), Never},
+		{"a spent budget is exhausted now whatever its burn", 0, Unknown(), 0},
+		{"no burn never exhausts", 0.5, 0, never},
+		{"a burn too slow for a Duration never exhausts", 0.5, 1e-300, never},
+		{"an unknown burn with budget left is unknown", 0.5, Unknown(), Unknown()},
+		{"an unknown budget is unknown", Unknown(), 10, Unknown()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := TimeToExhaustion(tc.remaining, 30*day, tc.burn)
-			if d := got - tc.want; d < -time.Microsecond || d > time.Microsecond {
+			switch {
+			case !tc.want.Known():
+				if got.Known() {
+					t.Errorf("got %v, want unknown", got)
+				}
+			case math.IsInf(float64(tc.want), 1):
+				if !math.IsInf(float64(got), 1) {
+					t.Errorf("got %v, want +Inf", got)
+				}
+			case math.Abs(float64(got-tc.want)) > 1e-6:
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
@@ -213,7 +235,7 @@ func TestTimeToExhaustion(t *testing.T) {
 }
 
 func TestRank(t *testing.T) {
-	unknown := UnknownFigures{BudgetAtStart: true, BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}
+	unknown := Unknown()
 	cases := []struct {
 		name string
 		incs []Incident
@@ -222,11 +244,11 @@ func TestRank(t *testing.T) {
 		{
 			name: "known times rank soonest first, then severity, then burn, never last",
 			incs: []Incident{
-				{Key: "slow-ticket", Severity: SeverityTicket, TimeToExhaustion: 10 * day, Burn: 3},
-				{Key: "never", Severity: SeverityPage, TimeToExhaustion: Never, Burn: 0},
-				{Key: "soon-ticket", Severity: SeverityTicket, TimeToExhaustion: time.Hour, Burn: 5},
-				{Key: "soon-page-slow", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 5},
-				{Key: "soon-page-fast", Severity: SeverityPage, TimeToExhaustion: time.Hour, Burn: 50},
+				{Key: "slow-ticket", Severity: SeverityTicket, TimeToExhaustion: secs(10 * day), Burn: 3},
+				{Key: "never", Severity: SeverityPage, TimeToExhaustion: never, Burn: 0},
+				{Key: "soon-ticket", Severity: SeverityTicket, TimeToExhaustion: secs(time.Hour), Burn: 5},
+				{Key: "soon-page-slow", Severity: SeverityPage, TimeToExhaustion: secs(time.Hour), Burn: 5},
+				{Key: "soon-page-fast", Severity: SeverityPage, TimeToExhaustion: secs(time.Hour), Burn: 50},
 				{Key: "gone", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
 			},
 			want: []string{"gone", "soon-page-fast", "soon-page-slow", "soon-ticket", "slow-ticket", "never"},
@@ -234,16 +256,16 @@ func TestRank(t *testing.T) {
 		{
 			name: "a no-data ticket with unknown figures ranks after a full-outage page",
 			incs: []Incident{
-				{Key: "nodata", Class: ClassNoData, Severity: SeverityTicket, Unknown: unknown},
-				{Key: "outage", Class: ClassBurn, Severity: SeverityPage, TimeToExhaustion: 95 * time.Minute, Burn: 20},
+				unknownFigures(Incident{Key: "nodata", Class: ClassNoData, Severity: SeverityTicket}),
+				{Key: "outage", Class: ClassBurn, Severity: SeverityPage, TimeToExhaustion: secs(95 * time.Minute), Burn: 20},
 			},
 			want: []string{"outage", "nodata"},
 		},
 		{
 			name: "an unknown time ranks after every known one, even a budget that never runs out",
 			incs: []Incident{
-				{Key: "nodata-page", Severity: SeverityPage, Unknown: unknown},
-				{Key: "never-ticket", Severity: SeverityTicket, TimeToExhaustion: Never},
+				unknownFigures(Incident{Key: "nodata-page", Severity: SeverityPage}),
+				{Key: "never-ticket", Severity: SeverityTicket, TimeToExhaustion: never},
 				{Key: "gone-ticket", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 1},
 			},
 			want: []string{"gone-ticket", "never-ticket", "nodata-page"},
@@ -251,17 +273,17 @@ func TestRank(t *testing.T) {
 		{
 			name: "among unknown times: severity, then a known burn, then the faster burn",
 			incs: []Incident{
-				{Key: "ticket-unknown-burn", Severity: SeverityTicket, Unknown: unknown},
-				{Key: "ticket-slow", Severity: SeverityTicket, Burn: 2, Unknown: UnknownFigures{TimeToExhaustion: true}},
-				{Key: "ticket-fast", Severity: SeverityTicket, Burn: 9, Unknown: UnknownFigures{TimeToExhaustion: true}},
-				{Key: "page-unknown-burn", Severity: SeverityPage, Unknown: unknown},
+				unknownFigures(Incident{Key: "ticket-unknown-burn", Severity: SeverityTicket}),
+				{Key: "ticket-slow", Severity: SeverityTicket, Burn: 2, TimeToExhaustion: unknown},
+				{Key: "ticket-fast", Severity: SeverityTicket, Burn: 9, TimeToExhaustion: unknown},
+				unknownFigures(Incident{Key: "page-unknown-burn", Severity: SeverityPage}),
 			},
 			want: []string{"page-unknown-burn", "ticket-fast", "ticket-slow", "ticket-unknown-burn"},
 		},
 		{
 			name: "an unknown burn of 0 does not outrank a known burn at the same time",
 			incs: []Incident{
-				{Key: "unknown-burn", Severity: SeverityTicket, TimeToExhaustion: 0, Unknown: UnknownFigures{Burn: true}},
+				{Key: "unknown-burn", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: unknown},
 				{Key: "known-burn", Severity: SeverityTicket, TimeToExhaustion: 0, Burn: 0.5},
 			},
 			want: []string{"known-burn", "unknown-burn"},
@@ -339,14 +361,34 @@ func TestTrackerRanksNoDataAfterAKnownPage(t *testing.T) {
 		t.Fatalf("ranked %s (tte %v) before %s (tte %v), want the page first",
 			open[0].SLO, open[0].TimeToExhaustion, open[1].SLO, open[1].TimeToExhaustion)
 	}
-	if open[0].Unknown != (UnknownFigures{}) {
-		t.Errorf("the outage's figures are measured, got unknown %+v", open[0].Unknown)
+	if got := unknownOf(open[0]); len(got) != 0 {
+		t.Errorf("the outage's figures are measured, got unknown %v", got)
 	}
-	want := UnknownFigures{BudgetAtStart: true, BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}
-	if open[1].Unknown != want {
-		t.Errorf("the no-data incident's unknown figures %+v, want %+v", open[1].Unknown, want)
+	want := []string{"budget_at_start", "budget_spent", "budget_remaining", "burn", "time_to_exhaustion"}
+	if got := unknownOf(open[1]); !slices.Equal(got, want) {
+		t.Errorf("the no-data incident's unknown figures %v, want %v", got, want)
 	}
 }
+
+// unknownOf names inc's unknown figures, in field order.
+func unknownOf(inc Incident) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		fig  Figure
+	}{
+		{"budget_at_start", inc.BudgetAtStart}, {"budget_spent", inc.BudgetSpent},
+		{"budget_remaining", inc.BudgetRemaining}, {"burn", inc.Burn}, {"time_to_exhaustion", inc.TimeToExhaustion},
+	} {
+		if !f.fig.Known() {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// sameFigure is == where two unknown figures are the same.
+func sameFigure(a, b Figure) bool { return a == b || !a.Known() && !b.Known() }
 
 func TestIncidentUnknownFigures(t *testing.T) {
 	nan := math.NaN()
@@ -354,23 +396,23 @@ func TestIncidentUnknownFigures(t *testing.T) {
 		name      string
 		remaining float64
 		burns     [4][2]float64
-		wantTTE   time.Duration
-		want      UnknownFigures
+		wantTTE   Figure
+		want      []string
 	}{
-		{"budget and burn known", 0.5, uniform(20), time.Duration(0.5 * float64(30*day) / 20), UnknownFigures{}},
-		{"budget known, no policy window holds data", 0.5, uniform(nan), 0, UnknownFigures{Burn: true, TimeToExhaustion: true}},
-		{"budget gone, burn unknown: exhausted now", -0.2, uniform(nan), 0, UnknownFigures{Burn: true}},
-		{"no known step in W", nan, uniform(nan), 0,
-			UnknownFigures{BudgetSpent: true, BudgetRemaining: true, Burn: true, TimeToExhaustion: true}},
+		{"budget and burn known", 0.5, uniform(20), Figure(0.5 * (30 * day).Seconds() / 20), nil},
+		{"budget known, no policy window holds data", 0.5, uniform(nan), Unknown(), []string{"burn", "time_to_exhaustion"}},
+		{"budget gone, burn unknown: exhausted now", -0.2, uniform(nan), 0, []string{"burn"}},
+		{"no known step in W", nan, uniform(nan), Unknown(),
+			[]string{"budget_spent", "budget_remaining", "burn", "time_to_exhaustion"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			inc := Incident{Window: 30 * day}
 			update(&inc, eval(0, tc.remaining, tc.burns))
-			if inc.Unknown != tc.want {
-				t.Errorf("unknown %+v, want %+v", inc.Unknown, tc.want)
+			if got := unknownOf(inc); !slices.Equal(got, tc.want) {
+				t.Errorf("unknown %v, want %v", got, tc.want)
 			}
-			if inc.TimeToExhaustion != tc.wantTTE {
+			if !sameFigure(inc.TimeToExhaustion, tc.wantTTE) {
 				t.Errorf("time to exhaustion %v, want %v", inc.TimeToExhaustion, tc.wantTTE)
 			}
 			if _, err := json.Marshal(inc); err != nil {
@@ -381,14 +423,14 @@ func TestIncidentUnknownFigures(t *testing.T) {
 }
 
 // A no-data incident goes through the daemon's state snapshot (JSON) and
-// comes back with its unknown figures still unknown; a snapshot written
-// before the flags existed reads as all known.
+// comes back with its unknown figures still unknown.
 func TestIncidentJSONRoundTripKeepsUnknownFigures(t *testing.T) {
 	tr := NewTracker(TrackerOptions{NoDataAfter: time.Minute})
 	ev := eval(0, math.NaN(), uniform(math.NaN()))
 	ev.NoDataFor = time.Hour
 	tr.Observe(subj, ev)
 	tr.Observe(Subject{Key: "b", SLO: "b", Window: 30 * day}, eval(0, 0.5, uniform(20)))
+	tr.Observe(Subject{Key: "c", SLO: "c", Window: 30 * day}, eval(0, 0.5, [4][2]float64{{0, 0}, {0, 0}, {3.5, 3.5}, {0, 0}}))
 	saved := tr.Open()
 	data, err := json.Marshal(saved)
 	if err != nil {
@@ -405,19 +447,110 @@ func TestIncidentJSONRoundTripKeepsUnknownFigures(t *testing.T) {
 		t.Fatalf("%d incidents back, want %d", len(got), len(saved))
 	}
 	for i := range saved {
-		if got[i].Key != saved[i].Key || got[i].Unknown != saved[i].Unknown ||
-			got[i].TimeToExhaustion != saved[i].TimeToExhaustion || got[i].BudgetRemaining != saved[i].BudgetRemaining {
+		if got[i].Key != saved[i].Key || !slices.Equal(unknownOf(got[i]), unknownOf(saved[i])) ||
+			!sameFigure(got[i].TimeToExhaustion, saved[i].TimeToExhaustion) || !sameFigure(got[i].BudgetRemaining, saved[i].BudgetRemaining) {
 			t.Errorf("incident %d: %+v, want %+v", i, got[i], saved[i])
 		}
 	}
-	if got[1].Class != ClassNoData || !got[1].Unknown.TimeToExhaustion {
-		t.Errorf("the no-data incident lost its unknown figures: %+v", got[1])
+	// b burns; c fires on the 6h/24h row but its 5m window, the current
+	// burn, is 0: its budget never runs out; the no-data incident ranks last.
+	if got[0].Key != "b" || !got[0].TimeToExhaustion.Known() || math.IsInf(float64(got[0].TimeToExhaustion), 0) {
+		t.Errorf("the burning incident came back as %+v", got[0])
 	}
-	var old Incident
-	if err := json.Unmarshal([]byte(`{"key":"k","budget_remaining":0.4,"time_to_exhaustion":3600000000000}`), &old); err != nil {
+	if got[1].Key != "c" || !math.IsInf(float64(got[1].TimeToExhaustion), 1) {
+		t.Errorf("the incident that never runs out came back as %+v", got[1])
+	}
+	if got[2].Class != ClassNoData || got[2].TimeToExhaustion.Known() {
+		t.Errorf("the no-data incident lost its unknown figures: %+v", got[2])
+	}
+}
+
+// Snapshots written before figures were Figures hold the time to
+// exhaustion in nanoseconds (the largest int64 for never) and flag unknown
+// figures, which held 0, in an "unknown" object; without the object, every
+// figure was known.
+func TestIncidentReadsLegacySnapshots(t *testing.T) {
+	cases := []struct {
+		name        string
+		json        string
+		wantTTE     Figure
+		wantUnknown []string
+		wantBurn    Figure
+	}{
+		{
+			name: "a burning incident's nanoseconds become seconds",
+			json: `{"key":"api{}","slo":"api","class":"burn","severity":"page","start_severity":"page",
+				"window":2592000000000000,"start":"2026-11-01T12:00:00Z","updated":"2026-11-01T12:01:00Z",
+				"last_firing":"2026-11-01T12:01:00Z","hold_down":300000000000,
+				"peak_burn":[{"window":300000000000,"burn":30}],
+				"budget_at_start":0.8,"budget_spent":0.1,"budget_remaining":0.7,"burn":10,
+				"time_to_exhaustion":181440000000000}`,
+			wantTTE:  Figure(181440),
+			wantBurn: 10,
+		},
+		{
+			name:     "the largest int64 is never",
+			json:     `{"key":"k","budget_remaining":0.4,"burn":0,"time_to_exhaustion":9223372036854775807}`,
+			wantTTE:  Figure(math.Inf(1)),
+			wantBurn: 0,
+		},
+		{
+			name: "flagged figures are unknown, not the 0 they held",
+			json: `{"key":"empty{}","slo":"empty","class":"nodata","severity":"ticket","start_severity":"ticket",
+				"window":2592000000000000,"start":"2026-11-01T12:00:00Z","updated":"2026-11-01T13:00:00Z",
+				"last_firing":"2026-11-01T13:00:00Z","hold_down":0,
+				"budget_at_start":0,"budget_spent":0,"budget_remaining":0,"burn":0,"time_to_exhaustion":0,
+				"unknown":{"budget_at_start":true,"budget_spent":true,"budget_remaining":true,"burn":true,"time_to_exhaustion":true},
+				"no_data_for":3600000000000}`,
+			wantTTE:     Unknown(),
+			wantUnknown: []string{"budget_at_start", "budget_spent", "budget_remaining", "burn", "time_to_exhaustion"},
+			wantBurn:    Unknown(),
+		},
+		{
+			name: "a spent budget with an unknown burn keeps its known 0",
+			json: `{"key":"k","budget_at_start":0.1,"budget_spent":0.3,"budget_remaining":-0.2,"burn":0,
+				"time_to_exhaustion":0,"unknown":{"burn":true}}`,
+			wantTTE:     0,
+			wantUnknown: []string{"burn"},
+			wantBurn:    Unknown(),
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var inc Incident
+			if err := json.Unmarshal([]byte(tc.json), &inc); err != nil {
+				t.Fatal(err)
+			}
+			if !sameFigure(inc.TimeToExhaustion, tc.wantTTE) {
+				t.Errorf("time to exhaustion %vs, want %vs", inc.TimeToExhaustion, tc.wantTTE)
+			}
+			if got := unknownOf(inc); !slices.Equal(got, tc.wantUnknown) {
+				t.Errorf("unknown %v, want %v", got, tc.wantUnknown)
+			}
+			if !sameFigure(inc.Burn, tc.wantBurn) {
+				t.Errorf("burn %v, want %v", inc.Burn, tc.wantBurn)
+			}
+			// Read as it is written now, it comes back the same.
+			data, err := json.Marshal(inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again Incident
+			if err := json.Unmarshal(data, &again); err != nil {
+				t.Fatal(err)
+			}
+			if !sameFigure(again.TimeToExhaustion, inc.TimeToExhaustion) || !slices.Equal(unknownOf(again), unknownOf(inc)) {
+				t.Errorf("rewritten as %s it reads back as %+v", data, again)
+			}
+		})
+	}
+	// The fields the previous version wrote, beyond the figures, still read.
+	var inc Incident
+	if err := json.Unmarshal([]byte(cases[0].json), &inc); err != nil {
 		t.Fatal(err)
 	}
-	if old.Unknown != (UnknownFigures{}) || old.BudgetRemaining != 0.4 {
-		t.Errorf("an old snapshot's incident reads as %+v", old)
+	if inc.Key != "api{}" || inc.Class != ClassBurn || inc.Window != 30*day || inc.HoldDown != 5*time.Minute ||
+		!inc.Updated.Equal(t0.Add(time.Minute)) || len(inc.PeakBurn) != 1 || inc.BudgetRemaining != 0.7 || inc.BudgetSpent != 0.1 {
+		t.Errorf("legacy incident reads as %+v", inc)
 	}
 }

@@ -190,12 +190,12 @@ func TestRingMatchesBruteForce(t *testing.T) {
 				ev, _ := e.EvaluateInstance(labels, now)
 				burnOf := func(w time.Duration) float64 { return Burn(in.Window(now, w).ErrorRatio(), spec.ErrorBudget()) }
 				for _, r := range ev.Rows {
-					if !sameFloat(r.LongBurn, burnOf(r.Row.Long)) || !sameFloat(r.ShortBurn, burnOf(r.Row.Short)) {
+					if !sameFloat(float64(r.LongBurn), burnOf(r.Row.Long)) || !sameFloat(float64(r.ShortBurn), burnOf(r.Row.Short)) {
 						t.Fatalf("seed %d at %d+%d: row %s/%s burns %v/%v, Window gives %v/%v", seed, k, lag,
 							r.Row.Long, r.Row.Short, r.LongBurn, r.ShortBurn, burnOf(r.Row.Long), burnOf(r.Row.Short))
 					}
 				}
-				if !sameFloat(ev.WindowBurn, burnOf(spec.Window)) {
+				if !sameFloat(float64(ev.WindowBurn), burnOf(spec.Window)) {
 					t.Fatalf("seed %d: window burn %v, Window gives %v", seed, ev.WindowBurn, burnOf(spec.Window))
 				}
 			}

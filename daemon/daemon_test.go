@@ -673,7 +673,7 @@ func TestPageForCarriesDedupKeyLabelsAndLinks(t *testing.T) {
 		Annotations: map[string]string{"runbook": "https://runbooks/x"},
 		Alerting:    slo.Alerting{Page: slo.AlertClass{Labels: map[string]string{"routing": "pager"}}}}
 	inc := burnrate.Incident{Key: "checkout-availability{}", SLO: spec.ID, Class: burnrate.ClassBurn,
-		Severity: burnrate.SeverityPage, Start: demoStart, Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour}
+		Severity: burnrate.SeverityPage, Start: demoStart, Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: burnrate.Figure((18 * time.Hour).Seconds())}
 	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, spec)
 	if !ok {
 		t.Fatal("no page")

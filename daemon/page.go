@@ -3,8 +3,10 @@ package daemon
 import (
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/notify"
@@ -65,25 +67,22 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 			Burn:      map[string]float64{},
 			Objective: objective,
 			Extra: map[string]string{
-				"budget_spent_since_start": "unknown",
-				"time_to_exhaustion":       server.FormatTimeToExhaustion(inc),
-				"current_burn":             "unknown",
+				"budget_spent_since_start": inc.BudgetSpent.Text(func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }),
+				"time_to_exhaustion":       burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
+				"current_burn":             inc.Burn.Text(func(x float64) string { return fmt.Sprintf("%.3g", x) }),
 			},
 		},
 	}
-	// Figures without data stay unknown: a no-data page must not read
-	// "budget 0%, exhausted".
-	if !inc.Unknown.BudgetRemaining {
-		p.Details.BudgetRemaining = new(server.Round(inc.BudgetRemaining))
+	// notify.Details owns its types: nil stands for a figure it cannot
+	// show as a number. Unknown figures stay nil, so a no-data page does not
+	// read "budget 0%, exhausted"; a budget that never runs out is nil too,
+	// and Extra["time_to_exhaustion"] says "never".
+	if inc.BudgetRemaining.Known() {
+		p.Details.BudgetRemaining = new(server.Round(float64(inc.BudgetRemaining)))
 	}
-	if !inc.Unknown.BudgetSpent {
-		p.Details.Extra["budget_spent_since_start"] = fmt.Sprintf("%.2f%%", 100*inc.BudgetSpent)
-	}
-	if !inc.Unknown.Burn {
-		p.Details.Extra["current_burn"] = fmt.Sprintf("%.3g", inc.Burn)
-	}
-	if !inc.Unknown.TimeToExhaustion && inc.TimeToExhaustion != burnrate.Never {
-		p.Details.TimeToExhaustion = new(inc.TimeToExhaustion)
+	if tte := float64(inc.TimeToExhaustion); !math.IsNaN(tte) && !math.IsInf(tte, 0) {
+		// A finite time to exhaustion fits a Duration (burnrate.TimeToExhaustion).
+		p.Details.TimeToExhaustion = new(time.Duration(tte * float64(time.Second)))
 	}
 	for _, pb := range inc.PeakBurn {
 		p.Details.Burn[slo.FormatDuration(pb.Window)] = server.Round(pb.Burn)
@@ -115,8 +114,10 @@ func summary(inc burnrate.Incident, spec *slo.Spec) string {
 	if inc.Class == burnrate.ClassNoData {
 		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, slo.FormatDuration(inc.NoDataFor))
 	}
-	return fmt.Sprintf("%s%s%s: error budget burning %.3g× — %.1f%% left, gone in %s",
-		inc.SLO, inst, obj, inc.Burn, 100*inc.BudgetRemaining, slo.FormatDuration(inc.TimeToExhaustion))
+	return fmt.Sprintf("%s%s%s: error budget burning %s — %s left, gone in %s", inc.SLO, inst, obj,
+		inc.Burn.Text(func(x float64) string { return fmt.Sprintf("%.3g×", x) }),
+		inc.BudgetRemaining.Text(func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }),
+		burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion))
 }
 
 func trimZeros(f float64) string {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
@@ -83,9 +84,9 @@ func (d *Daemon) handle(changes []burnrate.Change) {
 		d.m.changes.WithLabelValues(string(c.Kind)).Inc()
 		inc := c.Incident
 		d.log.Info("incident "+string(c.Kind), "slo", inc.SLO, "labels", burnrate.LabelsKey(inc.Labels),
-			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn, inc.Unknown.Burn),
-			"budget_remaining", figure(inc.BudgetRemaining, inc.Unknown.BudgetRemaining),
-			"time_to_exhaustion", server.FormatTimeToExhaustion(inc))
+			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn),
+			"budget_remaining", figure(inc.BudgetRemaining),
+			"time_to_exhaustion", burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion))
 		var spec = d.specOf(inc.SLO)
 		if p, ok := PageFor(c, spec); ok {
 			d.pending = append(d.pending, p)
@@ -153,11 +154,8 @@ func (d *Daemon) flushPending(ctx context.Context) {
 	}
 }
 
-// figure is a log value: the rounded number, or "unknown" when the incident
-// has no data for it.
-func figure(x float64, unknown bool) any {
-	if unknown {
-		return "unknown"
-	}
-	return server.Round(x)
+// figure is a log value: the number to six significant digits, or
+// "unknown" when the incident has no data for it.
+func figure(f burnrate.Figure) string {
+	return f.Text(func(x float64) string { return strconv.FormatFloat(server.Round(x), 'g', -1, 64) })
 }

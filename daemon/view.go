@@ -62,8 +62,8 @@ func (d *Daemon) publish(now time.Time) {
 			if charts {
 				in.Budget = burndown(r, rec.Labels, rec.At)
 			}
-			if b := rec.BudgetRemaining; b == b { // not NaN
-				worst = min(worst, b)
+			if b := rec.BudgetRemaining; b.Known() {
+				worst = min(worst, float64(b))
 			}
 			s.Instances = append(s.Instances, in)
 		}

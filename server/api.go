@@ -11,8 +11,9 @@ import (
 
 // The JSON API's types. They are exported so that clients such as
 // `sloctl status` decode exactly what the server encodes. Durations are
-// given in seconds and as Go duration text; a figure that is unknown (no
-// data in the window) is null, never NaN.
+// given in seconds and as duration text (slo.FormatDuration); figures are
+// burnrate.Figures, so one that is unknown (no data in the window) is null,
+// never NaN or a made-up 0, and an infinite one is "+Inf".
 
 // IncidentsResponse is the body of GET /api/v1/incidents.
 type IncidentsResponse struct {
@@ -40,15 +41,16 @@ type IncidentJSON struct {
 	PeakBurn map[string]float64 `json:"peak_burn,omitempty"`
 	// The budget figures and the burn are null when unknown (an SLI
 	// without data), never a made-up 0.
-	BudgetAtStart   *float64 `json:"budget_at_start"`
-	BudgetSpent     *float64 `json:"budget_spent"`
-	BudgetRemaining *float64 `json:"budget_remaining"`
-	Burn            *float64 `json:"burn"`
-	// TimeToExhaustionSeconds is null when nothing burns (TimeToExhaustion
-	// "never") and when it is unknown (TimeToExhaustion "unknown").
-	TimeToExhaustionSeconds *float64 `json:"time_to_exhaustion_seconds"`
-	TimeToExhaustion        string   `json:"time_to_exhaustion"`
-	NoDataSeconds           float64  `json:"no_data_seconds,omitempty"`
+	BudgetAtStart   burnrate.Figure `json:"budget_at_start"`
+	BudgetSpent     burnrate.Figure `json:"budget_spent"`
+	BudgetRemaining burnrate.Figure `json:"budget_remaining"`
+	Burn            burnrate.Figure `json:"burn"`
+	// TimeToExhaustionSeconds is "+Inf" when nothing burns
+	// (TimeToExhaustion "never") and null when it is unknown
+	// (TimeToExhaustion "unknown").
+	TimeToExhaustionSeconds burnrate.Figure `json:"time_to_exhaustion_seconds"`
+	TimeToExhaustion        string          `json:"time_to_exhaustion"`
+	NoDataSeconds           float64         `json:"no_data_seconds,omitempty"`
 }
 
 // SLOsResponse is the body of GET /api/v1/slos.
@@ -97,52 +99,30 @@ type InstanceJSON struct {
 	Key    string            `json:"key"`
 	Labels map[string]string `json:"labels,omitempty"`
 	// State is "page", "ticket", "nodata", "ok" or "pending" (not evaluated yet).
-	State           string    `json:"state"`
-	At              time.Time `json:"at,omitzero"`
-	BudgetRemaining *float64  `json:"budget_remaining"`
-	WindowBurn      *float64  `json:"window_burn"`
-	NoDataSeconds   float64   `json:"no_data_seconds"`
-	Rows            []RowJSON `json:"rows"`
+	State string    `json:"state"`
+	At    time.Time `json:"at,omitzero"`
+	// BudgetRemaining and WindowBurn are null until evaluated and when no
+	// step of the window is known.
+	BudgetRemaining burnrate.Figure `json:"budget_remaining"`
+	WindowBurn      burnrate.Figure `json:"window_burn"`
+	NoDataSeconds   float64         `json:"no_data_seconds"`
+	Rows            []RowJSON       `json:"rows"`
 }
 
 // RowJSON is one policy row's evaluation.
 type RowJSON struct {
-	Severity  string   `json:"severity"`
-	Long      string   `json:"long"`
-	Short     string   `json:"short"`
-	Factor    float64  `json:"factor"`
-	LongBurn  *float64 `json:"long_burn"`
-	ShortBurn *float64 `json:"short_burn"`
-	Fires     bool     `json:"fires"`
+	Severity string  `json:"severity"`
+	Long     string  `json:"long"`
+	Short    string  `json:"short"`
+	Factor   float64 `json:"factor"`
+	// LongBurn and ShortBurn are null when their window holds no known step.
+	LongBurn  burnrate.Figure `json:"long_burn"`
+	ShortBurn burnrate.Figure `json:"short_burn"`
+	Fires     bool            `json:"fires"`
 }
 
-func known(x float64) *float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return nil
-	}
-	x = Round(x)
-	return &x
-}
-
-// knownUnless is known(x), or nil when the incident flags x as unknown.
-func knownUnless(unknown bool, x float64) *float64 {
-	if unknown {
-		return nil
-	}
-	return known(x)
-}
-
-// unknownText is how a figure that cannot be measured reads in text.
-const unknownText = "unknown"
-
-// FormatTimeToExhaustion renders an incident's time to exhaustion:
-// FormatDuration of it, or "unknown" when it is unknown.
-func FormatTimeToExhaustion(inc burnrate.Incident) string {
-	if inc.Unknown.TimeToExhaustion {
-		return unknownText
-	}
-	return slo.FormatDuration(inc.TimeToExhaustion)
-}
+// round is Round of a figure; an unknown one stays unknown.
+func round(f burnrate.Figure) burnrate.Figure { return burnrate.Figure(Round(float64(f))) }
 
 // Round keeps six significant digits: prefix sums leave float noise such as
 // 4.000000000000286 that says nothing to a reader.
@@ -163,28 +143,26 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // ranked list, or 0 for a resolved one.
 func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 	out := IncidentJSON{
-		Rank:             rank,
-		Key:              inc.Key,
-		SLO:              inc.SLO,
-		Labels:           inc.Labels,
-		Class:            string(inc.Class),
-		Severity:         string(inc.Severity),
-		Start:            inc.Start,
-		Updated:          inc.Updated,
-		BudgetAtStart:    knownUnless(inc.Unknown.BudgetAtStart, inc.BudgetAtStart),
-		BudgetSpent:      knownUnless(inc.Unknown.BudgetSpent, inc.BudgetSpent),
-		BudgetRemaining:  knownUnless(inc.Unknown.BudgetRemaining, inc.BudgetRemaining),
-		Burn:             knownUnless(inc.Unknown.Burn, inc.Burn),
-		TimeToExhaustion: FormatTimeToExhaustion(inc),
-		NoDataSeconds:    inc.NoDataFor.Seconds(),
+		Rank:            rank,
+		Key:             inc.Key,
+		SLO:             inc.SLO,
+		Labels:          inc.Labels,
+		Class:           string(inc.Class),
+		Severity:        string(inc.Severity),
+		Start:           inc.Start,
+		Updated:         inc.Updated,
+		BudgetAtStart:   round(inc.BudgetAtStart),
+		BudgetSpent:     round(inc.BudgetSpent),
+		BudgetRemaining: round(inc.BudgetRemaining),
+		Burn:            round(inc.Burn),
+		// Whole seconds: the sub-second part of a forecast says nothing.
+		TimeToExhaustionSeconds: burnrate.Figure(math.Round(float64(inc.TimeToExhaustion))),
+		TimeToExhaustion:        burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
+		NoDataSeconds:           inc.NoDataFor.Seconds(),
 	}
 	if !inc.Open() {
 		r := inc.Resolved
 		out.Resolved = &r
-	}
-	if !inc.Unknown.TimeToExhaustion && inc.TimeToExhaustion != burnrate.Never {
-		s := math.Round(inc.TimeToExhaustion.Seconds())
-		out.TimeToExhaustionSeconds = &s
 	}
 	if len(inc.PeakBurn) > 0 {
 		out.PeakBurn = map[string]float64{}
@@ -226,18 +204,19 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 			Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
 			Policy: sl.Policy, Labels: sl.Labels, Instances: []InstanceJSON{}}
 		for _, in := range sl.Instances {
-			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{}}
+			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{},
+				BudgetRemaining: burnrate.Unknown(), WindowBurn: burnrate.Unknown()}
 			if in.Evaluated {
 				ev := in.Evaluation
 				ji.At = ev.At
-				ji.BudgetRemaining = known(ev.BudgetRemaining)
-				ji.WindowBurn = known(ev.WindowBurn)
+				ji.BudgetRemaining = round(ev.BudgetRemaining)
+				ji.WindowBurn = round(ev.WindowBurn)
 				ji.NoDataSeconds = ev.NoDataFor.Seconds()
 				for _, r := range ev.Rows {
 					ji.Rows = append(ji.Rows, RowJSON{
 						Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),
 						Short: slo.FormatDuration(r.Row.Short), Factor: Round(r.Factor),
-						LongBurn: known(r.LongBurn), ShortBurn: known(r.ShortBurn), Fires: r.Fires,
+						LongBurn: round(r.LongBurn), ShortBurn: round(r.ShortBurn), Fires: r.Fires,
 					})
 				}
 			}

@@ -148,16 +148,8 @@ func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentVie
 	v := incidentView{
 		Rank: rank, SLO: inc.SLO, Labels: FormatLabels(inc.Labels), Class: string(inc.Class),
 		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04"),
-		Burn: "–", Remaining: "–", Spent: "–", TTE: FormatTimeToExhaustion(inc),
-	}
-	if !inc.Unknown.Burn {
-		v.Burn = trimFloat(inc.Burn) + "×"
-	}
-	if !inc.Unknown.BudgetRemaining {
-		v.Remaining = percent(inc.BudgetRemaining)
-	}
-	if !inc.Unknown.BudgetSpent {
-		v.Spent = percent(inc.BudgetSpent)
+		Burn: times(inc.Burn), Remaining: percent(inc.BudgetRemaining), Spent: percent(inc.BudgetSpent),
+		TTE: burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
 	}
 	end := now
 	if !inc.Open() {
@@ -213,7 +205,7 @@ func newBudgetChart(points []BudgetPoint, window time.Duration) budgetChart {
 	case last < 0.25:
 		c.Fill = "#ef6c00"
 	}
-	c.Title = fmt.Sprintf("budget remaining over the last %s: %s now", slo.FormatDuration(window), percent(last))
+	c.Title = fmt.Sprintf("budget remaining over the last %s: %s now", slo.FormatDuration(window), percent(burnrate.Figure(last)))
 	return c
 }
 
@@ -223,12 +215,12 @@ func newBudgetChart(points []BudgetPoint, window time.Duration) budgetChart {
 func newBurnChart(ev burnrate.Evaluation) burnChart {
 	type win struct {
 		d      time.Duration
-		burn   float64
+		burn   burnrate.Figure
 		factor float64
 		fires  bool
 	}
 	var wins []win
-	add := func(d time.Duration, b, f float64, fires bool) {
+	add := func(d time.Duration, b burnrate.Figure, f float64, fires bool) {
 		for i := range wins {
 			if wins[i].d == d {
 				wins[i].fires = wins[i].fires || fires
@@ -257,16 +249,12 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 	}
 	slot := burnW / float64(len(wins))
 	for i, w := range wins {
-		h := scale(w.burn)
-		burn := "no data"
-		if !math.IsNaN(w.burn) {
-			burn = trimFloat(w.burn) + "×"
-		}
+		h := scale(float64(w.burn))
 		c.Bars = append(c.Bars, burnBar{
 			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: plotH - h, H: h,
 			Label: slo.FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
 			Fires: w.fires, FactorY: plotH - scale(w.factor),
-			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), burn, trimFloat(w.factor)),
+			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), times(w.burn), trimFloat(w.factor)),
 		})
 	}
 	return c
@@ -290,18 +278,19 @@ func FormatLabels(l map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-func percent(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "–"
-	}
-	return fmt.Sprintf("%.1f%%", 100*x)
+// percent renders a share of the budget, "4.4%", or "unknown".
+func percent(f burnrate.Figure) string {
+	return f.Text(func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) })
 }
 
-// trimFloat prints a figure with at most three significant decimals.
+// times renders a burn rate, "14.4×", or "unknown".
+func times(f burnrate.Figure) string {
+	return f.Text(func(x float64) string { return trimFloat(x) + "×" })
+}
+
+// trimFloat prints a known number with at most three significant decimals.
 func trimFloat(x float64) string {
 	switch {
-	case math.IsNaN(x) || math.IsInf(x, 0):
-		return "–"
 	case math.Abs(x) >= 100:
 		return fmt.Sprintf("%.0f", x)
 	case math.Abs(x) >= 10:

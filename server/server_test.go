@@ -20,10 +20,10 @@ import (
 var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 func evaluation(burn float64, remaining float64) burnrate.Evaluation {
-	ev := burnrate.Evaluation{At: now, BudgetRemaining: remaining, WindowBurn: 1 - remaining}
+	ev := burnrate.Evaluation{At: now, BudgetRemaining: burnrate.Figure(remaining), WindowBurn: burnrate.Figure(1 - remaining)}
 	for _, r := range burnrate.DefaultPolicy().Rows {
 		f := r.Factor(30 * 24 * time.Hour)
-		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burn, ShortBurn: burn, Fires: burn >= f})
+		ev.Rows = append(ev.Rows, burnrate.RowResult{Row: r, Factor: f, LongBurn: burnrate.Figure(burn), ShortBurn: burnrate.Figure(burn), Fires: burn >= f})
 	}
 	return ev
 }
@@ -31,12 +31,12 @@ func evaluation(burn float64, remaining float64) burnrate.Evaluation {
 func testSnapshot() *Snapshot {
 	fast := burnrate.Incident{Key: "checkout", SLO: "shop-checkout", Class: burnrate.ClassBurn,
 		Severity: burnrate.SeverityPage, Start: now.Add(-10 * time.Minute), Updated: now,
-		Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: 18 * time.Hour,
+		Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: burnrate.Figure((18 * time.Hour).Seconds()),
 		PeakBurn: []burnrate.WindowBurn{{Window: 5 * time.Minute, Burn: 30}}}
 	slow := burnrate.Incident{Key: "search{route=\"<script>alert(1)</script>\"}", SLO: "shop-search",
 		Labels: map[string]string{"route": "<script>alert(1)</script>"}, Class: burnrate.ClassBurn,
 		Severity: burnrate.SeverityTicket, Start: now.Add(-time.Hour), Updated: now,
-		Burn: 3, BudgetRemaining: 0.9, TimeToExhaustion: 9 * 24 * time.Hour}
+		Burn: 3, BudgetRemaining: 0.9, TimeToExhaustion: burnrate.Figure((9 * 24 * time.Hour).Seconds())}
 	var budget []BudgetPoint
 	for h := 0; h <= 30*24; h += 6 {
 		budget = append(budget, BudgetPoint{At: now.Add(-30*24*time.Hour + time.Duration(h)*time.Hour), Remaining: 1 - float64(h)/(30*24)/2})
@@ -123,8 +123,8 @@ func TestIncidentsAPIIsRankedJSON(t *testing.T) {
 	if len(r.Incidents) != 2 || r.Incidents[0].SLO != "shop-checkout" || r.Incidents[0].Rank != 1 || r.Incidents[1].Rank != 2 {
 		t.Fatalf("incidents %+v", r.Incidents)
 	}
-	if s := r.Incidents[0].TimeToExhaustionSeconds; s == nil || *s != 18*3600 {
-		t.Errorf("time to exhaustion %v", s)
+	if s := r.Incidents[0].TimeToExhaustionSeconds; s != 18*3600 || r.Incidents[0].TimeToExhaustion != "18h" {
+		t.Errorf("time to exhaustion %vs %q, want 64800s 18h", s, r.Incidents[0].TimeToExhaustion)
 	}
 	if r.Incidents[0].PeakBurn["5m"] != 30 {
 		t.Errorf("peak burn %v", r.Incidents[0].PeakBurn)
@@ -177,14 +177,38 @@ func TestIncidentsAPIReportsUnknownFiguresAsNull(t *testing.T) {
 	}
 }
 
+// A budget that does not burn never runs out: "+Inf" seconds, as
+// Prometheus's API writes infinities, and "never" in text; not null,
+// which means unknown.
+func TestIncidentsAPIReportsANeverExhaustedBudgetAsInf(t *testing.T) {
+	inc := burnrate.Incident{Key: "idle", SLO: "idle", Class: burnrate.ClassBurn, Severity: burnrate.SeverityTicket,
+		BudgetAtStart: 0.9, BudgetRemaining: 0.9, Burn: 0, TimeToExhaustion: burnrate.Figure(math.Inf(1))}
+	data, err := json.Marshal(NewIncidentJSON(inc, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"time_to_exhaustion_seconds":"+Inf"`, `"time_to_exhaustion":"never"`, `"burn":0,`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %s", data, want)
+		}
+	}
+	var back IncidentJSON
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(float64(back.TimeToExhaustionSeconds), 1) || !back.Burn.Known() {
+		t.Errorf("decoded as %+v", back)
+	}
+}
+
 func TestStatusPageShowsUnknownFiguresAsUnknown(t *testing.T) {
 	d := newPageData(noDataSnapshot())
 	if len(d.Incidents) != 2 || d.Incidents[1].SLO != "shop-empty" {
 		t.Fatalf("incidents %+v", d.Incidents)
 	}
 	v := d.Incidents[1]
-	if v.Burn != "–" || v.Remaining != "–" || v.Spent != "–" || v.TTE != "unknown" {
-		t.Errorf("no-data incident shows burn %q remaining %q spent %q gone in %q, want –, –, –, unknown",
+	if v.Burn != "unknown" || v.Remaining != "unknown" || v.Spent != "unknown" || v.TTE != "unknown" {
+		t.Errorf("no-data incident shows burn %q remaining %q spent %q gone in %q, want unknown for each",
 			v.Burn, v.Remaining, v.Spent, v.TTE)
 	}
 	if p := d.Incidents[0]; p.Remaining != "4.4%" || p.Spent != "0.0%" || p.TTE != "1h35m2s" {
@@ -209,10 +233,13 @@ func TestSLOsAPIReportsUnknownBurnsAsNull(t *testing.T) {
 	if checkout.State != "page" || search.State != "ticket" || fresh.State != "pending" {
 		t.Errorf("states %q %q %q", checkout.State, search.State, fresh.State)
 	}
-	if len(search.Rows) != 4 || search.Rows[0].LongBurn != nil || search.BudgetRemaining != nil {
+	if len(search.Rows) != 4 || search.Rows[0].LongBurn.Known() || search.BudgetRemaining.Known() {
 		t.Errorf("unknown burns must be null: %+v", search)
 	}
-	if *checkout.BudgetRemaining != 0.5 || !checkout.Rows[0].Fires || checkout.Rows[0].Long != "1h" {
+	if fresh.BudgetRemaining.Known() || fresh.WindowBurn.Known() {
+		t.Errorf("an instance not evaluated yet has no figures: %+v", fresh)
+	}
+	if checkout.BudgetRemaining != 0.5 || !checkout.Rows[0].Fires || checkout.Rows[0].Long != "1h" {
 		t.Errorf("checkout %+v", checkout)
 	}
 	if r.SLOs[0].Window != "30d" || r.SLOs[0].WindowSeconds != 30*24*3600 {
@@ -265,8 +292,8 @@ func TestFormatDuration(t *testing.T) {
 		5 * time.Minute:            "5m",
 		90 * time.Minute:           "1h30m",
 		0:                          "0s",
-		burnrate.Never:             "never",
-		1500 * time.Millisecond:    "1s",
+		math.MaxInt64:              "never",
+		1500 * time.Millisecond:    "1500ms",
 		26*time.Hour + time.Second: "1d2h1s",
 	}
 	for d, want := range cases {

@@ -138,7 +138,7 @@ func TestStepOfTwiceTheScrapeInterval(t *testing.T) {
 			for _, ie := range ev.Evaluate(now) {
 				for _, r := range ie.Rows {
 					rows++
-					if tc.known == 1 && (math.Abs(r.LongBurn-100) > 1e-6 || math.Abs(r.ShortBurn-100) > 1e-6 || !r.Fires) {
+					if tc.known == 1 && (math.Abs(float64(r.LongBurn)-100) > 1e-6 || math.Abs(float64(r.ShortBurn)-100) > 1e-6 || !r.Fires) {
 						t.Errorf("row %s/%s: burns %v/%v, fires %v; want 100/100, firing", r.Row.Long, r.Row.Short, r.LongBurn, r.ShortBurn, r.Fires)
 					}
 					if tc.known == 0 && r.Fires {

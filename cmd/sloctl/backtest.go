@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -99,26 +98,6 @@ func parseBacktestTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor Unix seconds", s)
 }
 
-// Float is a float64 that encodes NaN and ±Inf (no data) as JSON null.
-type Float float64
-
-// MarshalJSON writes null for NaN and ±Inf.
-func (f Float) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
-// UnmarshalJSON reads null as NaN.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = Float(math.NaN())
-		return nil
-	}
-	return json.Unmarshal(b, (*float64)(f))
-}
-
 func runBacktest(opts *BacktestOptions) error {
 	to := opts.now().UTC()
 	if opts.To != "" {
@@ -187,11 +166,8 @@ func runBacktest(opts *BacktestOptions) error {
 
 func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	pctOf := func(x float64) string {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "n/a"
-		}
-		return strconv.FormatFloat(100*x, 'f', 2, 64) + "%"
+	pctOf := func(f burnrate.Figure) string {
+		return f.Text(func(x float64) string { return strconv.FormatFloat(100*x, 'f', 2, 64) + "%" })
 	}
 	for i, r := range reports {
 		if i > 0 {
@@ -207,7 +183,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		}
 		for _, in := range r.Instances {
 			fmt.Fprintf(w, "  instance %s: budget remaining %s -> %s, %s of the budget spent in range\n",
-				burnrate.LabelsKey(in.Labels), pctOf(float64(in.BudgetRemainingStart)), pctOf(float64(in.BudgetRemainingEnd)), pctOf(float64(in.BudgetSpent)))
+				burnrate.LabelsKey(in.Labels), pctOf(in.BudgetRemainingStart), pctOf(in.BudgetRemainingEnd), pctOf(in.BudgetSpent))
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "    SEVERITY\tLONG/SHORT\tFACTOR\tFIRED\tRESOLVED\tPEAK BURN")
 			fired := false
@@ -219,7 +195,8 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 						res = ts(f.Resolved)
 					}
 					fmt.Fprintf(tw, "    %s\t%s/%s\t%s\t%s\t%s\t%s\n", row.Severity, seconds(row.LongSeconds), seconds(row.ShortSeconds),
-						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res, strconv.FormatFloat(float64(f.PeakBurn), 'f', 2, 64))
+						strconv.FormatFloat(row.Factor, 'g', 4, 64), ts(f.Fired), res,
+						f.PeakBurn.Text(func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }))
 				}
 			}
 			if !fired {
@@ -233,11 +210,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				if !inc.Resolved.IsZero() {
 					end = "resolved " + ts(inc.Resolved)
 				}
-				spent := pctOf(inc.BudgetSpent)
-				if inc.Unknown.BudgetSpent {
-					spent = "unknown"
-				}
-				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, spent)
+				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent))
 			}
 		}
 	}
@@ -260,17 +233,8 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				fmt.Fprintf(w, "  %d. %s %s %s: no data since %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, ts(inc.Start))
 				continue
 			}
-			tte, rem := "never", pctOf(inc.BudgetRemaining)
-			switch {
-			case inc.Unknown.TimeToExhaustion:
-				tte = "unknown"
-			case inc.TimeToExhaustion != burnrate.Never:
-				tte = inc.TimeToExhaustion.Round(time.Minute).String()
-			}
-			if inc.Unknown.BudgetRemaining {
-				rem = "unknown"
-			}
-			fmt.Fprintf(w, "  %d. %s %s %s: budget remaining %s, exhausted in %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity, rem, tte)
+			fmt.Fprintf(w, "  %d. %s %s %s: budget remaining %s, exhausted in %s\n", i+1, inc.SLO, burnrate.LabelsKey(inc.Labels), inc.Severity,
+				pctOf(inc.BudgetRemaining), burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion))
 		}
 	}
 	return nil

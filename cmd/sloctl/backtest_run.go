@@ -40,9 +40,9 @@ type BacktestInstance struct {
 	// BudgetRemainingStart/End are the share of W's budget left at the
 	// first and last step; BudgetSpent is the errors counted in the range
 	// over W's budget at the end.
-	BudgetRemainingStart Float `json:"budget_remaining_start"`
-	BudgetRemainingEnd   Float `json:"budget_remaining_end"`
-	BudgetSpent          Float `json:"budget_spent"`
+	BudgetRemainingStart burnrate.Figure `json:"budget_remaining_start"`
+	BudgetRemainingEnd   burnrate.Figure `json:"budget_remaining_end"`
+	BudgetSpent          burnrate.Figure `json:"budget_spent"`
 	// incidents are the domain incidents behind Incidents, for the text.
 	incidents []burnrate.Incident
 }
@@ -59,9 +59,9 @@ type BacktestRow struct {
 // Firing is one interval during which a row fired; Resolved is absent when
 // it still fired at the end of the range.
 type Firing struct {
-	Fired    time.Time `json:"fired"`
-	Resolved time.Time `json:"resolved,omitzero"`
-	PeakBurn Float     `json:"peak_burn"`
+	Fired    time.Time       `json:"fired"`
+	Resolved time.Time       `json:"resolved,omitzero"`
+	PeakBurn burnrate.Figure `json:"peak_burn"`
 }
 
 // recorder keeps, per SLO instance, when each policy row fired: it sees
@@ -80,7 +80,7 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 	key := id + ie.Key
 	in, ok := r.instances[key]
 	if !ok {
-		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: Float(ie.BudgetRemaining)}
+		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: ie.BudgetRemaining}
 		for _, row := range ie.Rows {
 			in.Rows = append(in.Rows, BacktestRow{Severity: row.Row.Severity, LongSeconds: row.Row.Long.Seconds(),
 				ShortSeconds: row.Row.Short.Seconds(), Factor: row.Factor, Firings: []Firing{}})
@@ -90,18 +90,18 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 	for i, row := range ie.Rows {
 		out := &in.Rows[i]
 		open := len(out.Firings) > 0 && out.Firings[len(out.Firings)-1].Resolved.IsZero()
-		burn := math.Min(row.LongBurn, row.ShortBurn)
+		burn := min(row.LongBurn, row.ShortBurn)
 		switch {
 		case row.Fires && !open:
-			out.Firings = append(out.Firings, Firing{Fired: now, PeakBurn: Float(burn)})
+			out.Firings = append(out.Firings, Firing{Fired: now, PeakBurn: burn})
 		case row.Fires:
 			f := &out.Firings[len(out.Firings)-1]
-			f.PeakBurn = Float(math.Max(float64(f.PeakBurn), burn))
+			f.PeakBurn = max(f.PeakBurn, burn)
 		case open:
 			out.Firings[len(out.Firings)-1].Resolved = now
 		}
 	}
-	in.BudgetRemainingEnd = Float(ie.BudgetRemaining)
+	in.BudgetRemainingEnd = ie.BudgetRemaining
 	if ie.NoDataFor == 0 {
 		r.known[id] = true
 	}
@@ -166,12 +166,12 @@ func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from
 					in.Incidents = append(in.Incidents, server.NewIncidentJSON(inc, 0))
 				}
 			}
-			in.BudgetSpent = Float(math.NaN())
+			in.BudgetSpent = burnrate.Unknown()
 			if inst := s.Evaluator().Instance(in.Labels); inst != nil {
 				rng := inst.Window(to, to.Sub(from))
 				w := inst.Window(to, spec.Window)
 				if w.Total > 0 {
-					in.BudgetSpent = Float(rng.Errors / (spec.ErrorBudget() * w.Total))
+					in.BudgetSpent = burnrate.Figure(rng.Errors / (spec.ErrorBudget() * w.Total))
 				}
 			}
 			rep.Instances = append(rep.Instances, *in)

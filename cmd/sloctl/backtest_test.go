@@ -289,7 +289,7 @@ func TestBacktestDiagnosesSparseScrape(t *testing.T) {
 				t.Fatalf("stderr %q, want it to end in %q", errOut.String(), tc.hint)
 			}
 			// The budget is known only with data.
-			if got := strings.Contains(out.String(), "budget remaining n/a"); got != (tc.hint != "") {
+			if got := strings.Contains(out.String(), "budget remaining unknown"); got != (tc.hint != "") {
 				t.Fatalf("budget unknown = %v, want %v:\n%s", got, tc.hint != "", out.String())
 			}
 		})

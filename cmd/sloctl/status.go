@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/server"
 )
 
@@ -40,7 +41,7 @@ open incidents, ranked by threat to the error budget (soonest exhaustion
 first, then severity, then burn; incidents whose exhaustion is unknown, such
 as an SLI without data, after all the others), and its SLO instances with
 the budget left and the burn over each policy window. A figure that cannot
-be measured shows as "-" (or "unknown"), never as 0.`,
+be measured shows as "unknown", never as 0.`,
 		Example: `  sloctl status
   sloctl status --slod http://slod.monitoring:9797
   sloctl status --format json | jq '.incidents[0]'`,
@@ -143,10 +144,7 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 			if in.Class == "nodata" {
 				sev = "no data"
 			}
-			burn := statusNumPtr(in.Burn)
-			if in.Burn != nil {
-				burn += "×"
-			}
+			burn := in.Burn.Text(func(x float64) string { return statusNum(x) + "×" })
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Rank, in.SLO, statusLabels(in.Labels), sev,
 				burn, statusPct(in.BudgetRemaining), statusPct(in.BudgetSpent), in.TimeToExhaustion,
 				in.Start.UTC().Format("2006-01-02 15:04"))
@@ -163,7 +161,7 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 				if r.Fires {
 					mark = "!"
 				}
-				burns = append(burns, fmt.Sprintf("%s/%s %s/%s%s", r.Short, r.Long, statusNumPtr(r.ShortBurn), statusNumPtr(r.LongBurn), mark))
+				burns = append(burns, fmt.Sprintf("%s/%s %s/%s%s", r.Short, r.Long, r.ShortBurn.Text(statusNum), r.LongBurn.Text(statusNum), mark))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%v%%\t%s\t%s\t%s\n", in.State, s.ID, statusLabels(in.Labels), s.Objective, s.Window,
 				statusPct(in.BudgetRemaining), strings.Join(burns, "  "))
@@ -189,16 +187,6 @@ func statusNum(x float64) string {
 	return fmt.Sprintf("%.2f", x)
 }
 
-func statusNumPtr(x *float64) string {
-	if x == nil {
-		return "-"
-	}
-	return statusNum(*x)
-}
-
-func statusPct(x *float64) string {
-	if x == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100**x)
+func statusPct(f burnrate.Figure) string {
+	return f.Text(func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) })
 }

@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slodhq/slod/burnrate"
+)
+
+// PageFor renders an incident's figures once, through Figure.Text and
+// burnrate.FormatTimeToExhaustion, into the types notify owns.
+func TestPageForRendersFigures(t *testing.T) {
+	base := burnrate.Incident{Key: "api{}", SLO: "api", Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage,
+		Start: demoStart, Window: 30 * 24 * time.Hour}
+	cases := []struct {
+		name                    string
+		burn, remaining, spent  burnrate.Figure
+		tte                     burnrate.Figure
+		wantBudget, wantExhaust string
+		wantBurn, wantSpent     string
+		wantTTE                 string
+		wantSummary             string
+		wantDetailsTTE          *time.Duration
+	}{
+		{
+			name: "a measured burn shows its figures", burn: 20, remaining: 0.5, spent: 0.1,
+			tte:        burnrate.Figure((18 * time.Hour).Seconds()),
+			wantBudget: "50.00%", wantExhaust: "18h0m0s", wantBurn: "20", wantSpent: "10.00%", wantTTE: "18h",
+			wantSummary: "burning 20× — 50.0% left, gone in 18h", wantDetailsTTE: new(18 * time.Hour),
+		},
+		{
+			name: "a budget that does not burn never runs out", burn: 0, remaining: 0.9, spent: 0,
+			tte:        burnrate.Figure(math.Inf(1)),
+			wantBudget: "90.00%", wantExhaust: "never", wantBurn: "0", wantSpent: "0.00%", wantTTE: "never",
+			wantSummary: "burning 0× — 90.0% left, gone in never",
+		},
+		{
+			name: "unknown figures read unknown, never 0", burn: burnrate.Unknown(), remaining: burnrate.Unknown(),
+			spent: burnrate.Unknown(), tte: burnrate.Unknown(),
+			wantBudget: "unknown", wantExhaust: "unknown", wantBurn: "unknown", wantSpent: "unknown", wantTTE: "unknown",
+			wantSummary: "burning unknown — unknown left, gone in unknown",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := base
+			inc.Burn, inc.BudgetRemaining, inc.BudgetSpent, inc.TimeToExhaustion = tc.burn, tc.remaining, tc.spent, tc.tte
+			p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, nil)
+			if !ok {
+				t.Fatal("no page")
+			}
+			d := p.Details
+			if d.BudgetText() != tc.wantBudget || d.ExhaustionText() != tc.wantExhaust {
+				t.Errorf("budget %q exhaustion %q, want %q %q", d.BudgetText(), d.ExhaustionText(), tc.wantBudget, tc.wantExhaust)
+			}
+			if d.Extra["current_burn"] != tc.wantBurn || d.Extra["budget_spent_since_start"] != tc.wantSpent ||
+				d.Extra["time_to_exhaustion"] != tc.wantTTE {
+				t.Errorf("extra %v, want burn %q spent %q time to exhaustion %q", d.Extra, tc.wantBurn, tc.wantSpent, tc.wantTTE)
+			}
+			switch {
+			case tc.wantDetailsTTE == nil && d.TimeToExhaustion != nil:
+				t.Errorf("time to exhaustion %v, want nil", *d.TimeToExhaustion)
+			case tc.wantDetailsTTE != nil && (d.TimeToExhaustion == nil || *d.TimeToExhaustion != *tc.wantDetailsTTE):
+				t.Errorf("time to exhaustion %v, want %v", d.TimeToExhaustion, *tc.wantDetailsTTE)
+			}
+			if !strings.HasSuffix(p.Summary, tc.wantSummary) {
+				t.Errorf("summary %q, want it to end %q", p.Summary, tc.wantSummary)
+			}
+		})
+	}
+}

@@ -132,8 +132,9 @@ flag names; flags on the command line win over the file).
 Exit codes: 0 success, 1 could not start or failed, 2 bad flags or config.`
 
 // ParseFlags parses slod's command line into a Config; help and the
-// version go to out, deprecation notices to stderr. A --config file is
-// read first; flags on the command line override it.
+// version go to out (and ErrHelp is returned), deprecation notices are
+// dropped (Main prints them on stderr). A --config file is read first;
+// flags on the command line override it.
 func ParseFlags(args []string, out io.Writer) (Config, error) {
 	return parseFlags(args, out, io.Discard)
 }

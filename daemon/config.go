@@ -7,7 +7,6 @@ package daemon
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,45 +15,38 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/slodhq/slod/source"
 )
 
 // Config is everything slod is started with: flags, or a YAML file named by
 // --config whose keys are the flag names (flags given on the command line
 // win over the file).
 type Config struct {
-	SLODir       string        `yaml:"slo-dir"`
-	NotifyConfig string        `yaml:"notify-config"`
-	StateDir     string        `yaml:"state-dir"`
-	Listen       string        `yaml:"listen"`
-	Interval     time.Duration `yaml:"interval"`
-	Step         time.Duration `yaml:"step"`
-	QueryDelay   time.Duration `yaml:"query-delay"`
+	SLODir       string
+	NotifyConfig string
+	StateDir     string
+	Listen       string
+	Interval     time.Duration
+	Step         time.Duration
+	QueryDelay   time.Duration
 	// SnapshotInterval is how often state is written besides after every
 	// incident change and at shutdown.
-	SnapshotInterval time.Duration `yaml:"snapshot-interval"`
+	SnapshotInterval time.Duration
 	// HoldDown, when set, replaces the default incident hold-down.
-	HoldDown time.Duration `yaml:"hold-down"`
+	HoldDown time.Duration
 	// MaxReplay bounds how far back evaluation is replayed after a gap.
-	MaxReplay time.Duration `yaml:"max-replay"`
-	Shard     Shard         `yaml:"shard"`
-	LogFormat string        `yaml:"log-format"`
-	LogLevel  string        `yaml:"log-level"`
-	Demo      bool          `yaml:"demo"`
+	MaxReplay time.Duration
+	Shard     Shard
+	LogFormat string
+	LogLevel  string
+	Demo      bool
 
-	Prometheus PrometheusConfig `yaml:",inline"`
-}
-
-// PrometheusConfig is where event counts come from when not in demo mode.
-type PrometheusConfig struct {
-	URL               string        `yaml:"prometheus-url"`
-	BearerTokenFile   string        `yaml:"prometheus-bearer-token-file"`
-	BasicAuthUser     string        `yaml:"prometheus-basic-auth-user"`
-	BasicAuthPassFile string        `yaml:"prometheus-basic-auth-password-file"`
-	CAFile            string        `yaml:"prometheus-ca-file"`
-	InsecureTLS       bool          `yaml:"prometheus-insecure-skip-verify"`
-	Headers           HeaderList    `yaml:"prometheus-header"`
-	Timeout           time.Duration `yaml:"prometheus-timeout"`
+	// Prometheus is where event counts come from when not in demo mode;
+	// sloctl backtest takes the same flags.
+	Prometheus source.PrometheusFlags
 }
 
 // DefaultConfig holds every default.
@@ -68,7 +60,41 @@ var DefaultConfig = Config{
 	MaxReplay:        6 * time.Hour,
 	LogFormat:        "text",
 	LogLevel:         "info",
-	Prometheus:       PrometheusConfig{Timeout: 30 * time.Second},
+	Prometheus:       source.PrometheusFlags{QueryTimeout: 30 * time.Second},
+}
+
+// DeprecatedFlags maps slod's old flag names (and config keys) to the
+// current ones: the Prometheus flags used to carry a prometheus- prefix
+// that sloctl backtest's did not. The old names still work, hidden.
+var DeprecatedFlags = map[string]string{
+	"prometheus-bearer-token-file":        "bearer-token-file",
+	"prometheus-basic-auth-user":          "basic-auth-user",
+	"prometheus-basic-auth-password-file": "basic-auth-password-file",
+	"prometheus-ca-file":                  "ca-file",
+	"prometheus-insecure-skip-verify":     "tls-insecure-skip-verify",
+	"prometheus-header":                   "header",
+	"prometheus-timeout":                  "query-timeout",
+}
+
+// AddFlags registers slod's flags on fs, bound to c's fields, with their
+// current values as defaults.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.SLODir, "slo-dir", c.SLODir, "directory of SLO files (required unless --demo, which uses ./examples/slos when present, else the copy built into slod)")
+	fs.StringVar(&c.NotifyConfig, "notify-config", c.NotifyConfig, "notify config (receivers and routing); empty: pages go to the log receiver on stdout")
+	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for the state snapshot and the notify outbox")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (status page, API, /metrics)")
+	fs.DurationVar(&c.Interval, "interval", c.Interval, "evaluation interval; ticks fall on wall-clock multiples of it")
+	fs.DurationVar(&c.Step, "step", c.Step, "resolution of ingested steps (finest ring-buffer slot)")
+	fs.DurationVar(&c.QueryDelay, "query-delay", c.QueryDelay, "read only steps older than this, so late samples are in")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "write the state snapshot at least this often")
+	fs.DurationVar(&c.HoldDown, "hold-down", c.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
+	fs.DurationVar(&c.MaxReplay, "max-replay", c.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
+	fs.Var(&c.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "synthetic traffic for examples/slos through the embedded PromQL engine, with a scripted incident a minute in")
+	c.Prometheus.AddFlags(fs)
+	source.AddDeprecatedAliases(fs, DeprecatedFlags)
 }
 
 // Shard is "i/n": evaluate only the SLO instances whose hash modulo n is i.
@@ -84,7 +110,7 @@ func (s Shard) String() string {
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
 
-// Set parses i/n (a flag.Value).
+// Set parses i/n (a pflag.Value).
 func (s *Shard) Set(v string) error {
 	i, n, ok := strings.Cut(v, "/")
 	if !ok {
@@ -99,109 +125,18 @@ func (s *Shard) Set(v string) error {
 	return nil
 }
 
-// UnmarshalYAML reads i/n from a config file.
-func (s *Shard) UnmarshalYAML(n *yaml.Node) error {
-	return s.Set(n.Value)
-}
+// Type names the value in help output.
+func (s *Shard) Type() string { return "i/n" }
 
-// HeaderList is repeated "Name: value" headers (a flag.Value).
-type HeaderList []string
-
-// String joins the headers.
-func (h *HeaderList) String() string { return strings.Join(*h, ", ") }
-
-// Set adds one "Name: value" header.
-func (h *HeaderList) Set(v string) error {
-	name, _, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("header %q: want \"Name: value\"", v)
-	}
-	*h = append(*h, v)
-	return nil
-}
-
-// Map returns the headers by name.
-func (h HeaderList) Map() map[string]string {
-	out := map[string]string{}
-	for _, v := range h {
-		name, val, _ := strings.Cut(v, ":")
-		out[strings.TrimSpace(name)] = strings.TrimSpace(val)
-	}
-	return out
-}
-
-// ErrHelp is returned by ParseFlags for -h/--help, after printing the help.
-var ErrHelp = flag.ErrHelp
+// ErrHelp is returned by ParseFlags for --help and --version, after
+// printing the help or the version.
+var ErrHelp = pflag.ErrHelp
 
 // UsageError is a bad flag, argument or config value (exit code 2).
 type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
-
-const usageHead = `slod evaluates SLOs with multi-window multi-burn-rate policies, ranks
-incidents by the threat to their error budget and pages through notify receivers.
-
-Usage:
-  slod --demo                                   run with synthetic traffic, no Prometheus needed
-  slod --slo-dir DIR --prometheus-url URL [flags]
-
-Flags (also settable as keys of a YAML file given with --config):
-`
-
-// ParseFlags parses slod's command line into a Config. Help goes to out.
-// A --config file is read first; flags on the command line override it.
-func ParseFlags(args []string, out io.Writer) (Config, error) {
-	cfg := DefaultConfig
-	if path := configFlag(args); path != "" {
-		var err error
-		if cfg, err = loadConfigFile(path, cfg); err != nil {
-			return cfg, &UsageError{err}
-		}
-	}
-	fs := flag.NewFlagSet("slod", flag.ContinueOnError)
-	fs.SetOutput(out)
-	// Every flag's default is the value so far (built-in or from the file),
-	// so a flag that is not given keeps it.
-	fs.String("config", "", "YAML file with any of these flags as keys")
-	fs.StringVar(&cfg.SLODir, "slo-dir", cfg.SLODir, "directory of SLO files (required unless --demo, which uses ./examples/slos when present, else the copy built into slod)")
-	fs.StringVar(&cfg.NotifyConfig, "notify-config", cfg.NotifyConfig, "notify config (receivers and routing); empty: pages go to the log receiver on stdout")
-	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the state snapshot and the notify outbox")
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address (status page, API, /metrics)")
-	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "evaluation interval; ticks fall on wall-clock multiples of it")
-	fs.DurationVar(&cfg.Step, "step", cfg.Step, "resolution of ingested steps (finest ring-buffer slot)")
-	fs.DurationVar(&cfg.QueryDelay, "query-delay", cfg.QueryDelay, "read only steps older than this, so late samples are in")
-	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "write the state snapshot at least this often")
-	fs.DurationVar(&cfg.HoldDown, "hold-down", cfg.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
-	fs.DurationVar(&cfg.MaxReplay, "max-replay", cfg.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
-	fs.Var(&cfg.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
-	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "synthetic traffic for examples/slos through the embedded PromQL engine, with a scripted incident a minute in")
-	p := &cfg.Prometheus
-	fs.StringVar(&p.URL, "prometheus-url", p.URL, "Prometheus-compatible HTTP API (Prometheus, Thanos Query, Mimir, VictoriaMetrics)")
-	fs.StringVar(&p.BearerTokenFile, "prometheus-bearer-token-file", p.BearerTokenFile, "file holding a bearer token for the Prometheus API")
-	fs.StringVar(&p.BasicAuthUser, "prometheus-basic-auth-user", p.BasicAuthUser, "basic auth user for the Prometheus API")
-	fs.StringVar(&p.BasicAuthPassFile, "prometheus-basic-auth-password-file", p.BasicAuthPassFile, "file holding the basic auth password")
-	fs.StringVar(&p.CAFile, "prometheus-ca-file", p.CAFile, "CA bundle to verify the Prometheus API's TLS certificate")
-	fs.BoolVar(&p.InsecureTLS, "prometheus-insecure-skip-verify", p.InsecureTLS, "do not verify the Prometheus API's TLS certificate")
-	fs.Var(&p.Headers, "prometheus-header", "extra request header \"Name: value\" (repeatable), for example \"X-Scope-OrgID: tenant1\"")
-	fs.DurationVar(&p.Timeout, "prometheus-timeout", p.Timeout, "timeout of one Prometheus query")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, ErrHelp
-		}
-		return cfg, &UsageError{err}
-	}
-	if fs.NArg() > 0 {
-		return cfg, &UsageError{fmt.Errorf("unexpected arguments %q (SLO files go in --slo-dir)", fs.Args())}
-	}
-	return cfg, cfg.validate()
-}
 
 // configFlag finds --config's value in args without parsing the rest.
 func configFlag(args []string) string {
@@ -210,37 +145,78 @@ func configFlag(args []string) string {
 			break
 		}
 		switch {
-		case (a == "--config" || a == "-config") && i+1 < len(args):
+		case a == "--config" && i+1 < len(args):
 			return args[i+1]
 		case strings.HasPrefix(a, "--config="):
 			return strings.TrimPrefix(a, "--config=")
-		case strings.HasPrefix(a, "-config="):
-			return strings.TrimPrefix(a, "-config=")
 		}
 	}
 	return ""
 }
 
-func loadConfigFile(path string, base Config) (Config, error) {
+// applyConfigFile sets the flags of fs named by the keys of the YAML file
+// at path, through the same parsers as the command line (a list sets a
+// repeatable flag once per item). Errors carry file:line:column.
+func applyConfigFile(fs *pflag.FlagSet, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return base, fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	cfg := base
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return base, fmt.Errorf("%s: %w", path, err)
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file
+		}
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	// One document per file: a second one would otherwise be ignored.
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return base, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		return base, fmt.Errorf("%s:%d:%d: a second YAML document: a config file holds one document", path, extra.Line, extra.Column)
+		return fmt.Errorf("%s:%d:%d: a second YAML document: a config file holds one document", path, extra.Line, extra.Column)
 	}
-	return cfg, nil
+	m := &doc
+	if m.Kind == yaml.DocumentNode && len(m.Content) == 1 {
+		m = m.Content[0]
+	}
+	if m.Kind == yaml.ScalarNode && m.Tag == "!!null" {
+		return nil
+	}
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d:%d: want a mapping of flag names to values", path, m.Line, m.Column)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		at := fmt.Sprintf("%s:%d:%d", path, k.Line, k.Column)
+		f := fs.Lookup(k.Value)
+		if f == nil || k.Value == "config" || k.Value == "help" || k.Value == "version" {
+			return fmt.Errorf("%s: unknown key %q (keys are slod's flag names)", at, k.Value)
+		}
+		var values []*yaml.Node
+		switch v.Kind {
+		case yaml.ScalarNode:
+			values = []*yaml.Node{v}
+		case yaml.SequenceNode:
+			if _, repeatable := f.Value.(*source.Headers); !repeatable {
+				return fmt.Errorf("%s: %s takes one value, not a list", at, k.Value)
+			}
+			values = v.Content
+		default:
+			return fmt.Errorf("%s: %s: want a value", at, k.Value)
+		}
+		for _, val := range values {
+			if val.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%s:%d:%d: %s: want a value", path, val.Line, val.Column, k.Value)
+			}
+			if err := fs.Set(k.Value, val.Value); err != nil {
+				return fmt.Errorf("%s:%d:%d: %s: %w", path, val.Line, val.Column, k.Value, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (c Config) validate() error {
@@ -250,6 +226,9 @@ func (c Config) validate() error {
 	}
 	if !c.Demo && c.Prometheus.URL == "" {
 		errs = append(errs, errors.New("--prometheus-url is required (or try --demo)"))
+	}
+	if err := c.Prometheus.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Step < time.Second || c.Step%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("--step %s: want a whole number of seconds", c.Step))

@@ -12,7 +12,12 @@ import (
 
 func TestParseFlags(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "slod.yaml")
-	if err := os.WriteFile(cfgFile, []byte("slo-dir: /etc/slos\nprometheus-url: http://prom:9090\ninterval: 2m\nshard: 1/3\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("slo-dir: /etc/slos\nprometheus-url: http://prom:9090\ninterval: 2m\nshard: 1/3\n"+
+		"header: [\"X-A=1\", \"X-B: 2\"]\nprometheus-timeout: 7s\ndemo: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badValue := filepath.Join(t.TempDir(), "badvalue.yaml")
+	if err := os.WriteFile(badValue, []byte("slo-dir: x\ninterval: banana\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	badKey := filepath.Join(t.TempDir(), "bad.yaml")
@@ -40,12 +45,35 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}},
+		{name: "a bearer token and basic auth conflict, under old names too", args: []string{"--demo",
+			"--prometheus-bearer-token-file", "/t", "--prometheus-basic-auth-user", "u", "--prometheus-basic-auth-password-file", "/p",
+			"--prometheus-ca-file", "/ca", "--prometheus-insecure-skip-verify", "--prometheus-timeout", "9s"}, wantErr: "use one way to authenticate"},
+		{name: "old and new names are interchangeable", args: []string{"--demo", "--prometheus-basic-auth-user", "u", "--basic-auth-password-file", "/p",
+			"--prometheus-ca-file", "/ca", "--prometheus-insecure-skip-verify", "--prometheus-timeout", "9s"}, check: func(t *testing.T, c Config) {
+			p := c.Prometheus
+			if p.BasicAuthUser != "u" || p.BasicAuthPasswordFile != "/p" || p.CAFile != "/ca" || !p.InsecureSkipVerify || p.QueryTimeout != 9*time.Second {
+				t.Errorf("%+v", p)
+			}
+		}},
+		{name: "--tenant and an X-Scope-OrgID header conflict", args: []string{"--demo", "--tenant", "a", "--header", "x-scope-orgid=b"}, wantErr: "--tenant and --header"},
+		{name: "a header without a value separator is refused", args: []string{"--demo", "--header", "X-Scope-OrgID"}, wantErr: "NAME=VALUE"},
+		{name: "a Prometheus URL without a scheme is refused", args: []string{"--demo", "--prometheus-url", "prom:9090"}, wantErr: "http:// or https://"},
+		{name: "a long flag with one dash is explained", args: []string{"-demo"}, wantErr: "-demo: long flags take two dashes: --demo"},
 		{name: "a config file sets defaults and flags override it", args: []string{"--config", cfgFile, "--interval", "5m"}, check: func(t *testing.T, c Config) {
 			if c.SLODir != "/etc/slos" || c.Prometheus.URL != "http://prom:9090" || c.Interval != 5*time.Minute || c.Shard != (Shard{1, 3}) {
 				t.Errorf("%+v", c)
 			}
+			if h := c.Prometheus.Headers.Map(); len(h) != 2 || h["X-A"] != "1" || h["X-B"] != "2" || c.Prometheus.QueryTimeout != 7*time.Second {
+				t.Errorf("headers %v, query timeout %s: want both list items and the deprecated key's value", h, c.Prometheus.QueryTimeout)
+			}
 		}},
-		{name: "an unknown config key is an error", args: []string{"--config", badKey}, wantErr: "no-such-key"},
+		{name: "a config file's header list and a header flag add up", args: []string{"--config", cfgFile, "--header", "X-C=3"}, check: func(t *testing.T, c Config) {
+			if h := c.Prometheus.Headers.Map(); len(h) != 3 || h["X-C"] != "3" {
+				t.Errorf("headers %v", h)
+			}
+		}},
+		{name: "a bad config value names the file, line and column", args: []string{"--config", badValue}, wantErr: "badvalue.yaml:2:11: interval"},
+		{name: "an unknown config key is an error", args: []string{"--config", badKey}, wantErr: `bad.yaml:2:1: unknown key "no-such-key"`},
 		{name: "a config file with a second YAML document is an error", args: []string{"--config", twoDocs}, wantErr: "two.yaml:2:1: a second YAML document"},
 		{name: "an unknown flag is a usage error", args: []string{"--no-such-flag"}, wantErr: "no-such-flag"},
 		{name: "without demo the SLO dir and Prometheus are required", args: nil, wantErr: "--slo-dir is required"},
@@ -75,10 +103,14 @@ func TestParseFlags(t *testing.T) {
 
 func TestMainExitCodes(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := Main(t.Context(), []string{"--help"}, &out, &errb); code != ExitOK || !strings.Contains(errb.String(), "slod --demo") {
-		t.Errorf("--help: exit %d, %q", code, errb.String())
+	if code := Main(t.Context(), []string{"--help"}, &out, &errb); code != ExitOK || !strings.Contains(out.String(), "slod --demo") || errb.Len() > 0 {
+		t.Errorf("--help: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
-	errb.Reset()
+	out.Reset()
+	if code := Main(t.Context(), []string{"--version"}, &out, &errb); code != ExitOK || !strings.HasPrefix(out.String(), "slod version ") ||
+		!strings.Contains(out.String(), "go1.") || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("--version: exit %d, stdout %q", code, out.String())
+	}
 	if code := Main(t.Context(), []string{"--interval", "banana"}, &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), "banana") {
 		t.Errorf("bad flag: exit %d, %q", code, errb.String())
 	}
@@ -86,5 +118,31 @@ func TestMainExitCodes(t *testing.T) {
 	empty := t.TempDir()
 	if code := Main(t.Context(), []string{"--slo-dir", empty, "--prometheus-url", "http://127.0.0.1:1", "--state-dir", t.TempDir()}, &out, &errb); code != ExitError || !strings.Contains(errb.String(), "no valid SLO") {
 		t.Errorf("empty SLO dir: exit %d, %q", code, errb.String())
+	}
+}
+
+// An unknown flag is one line naming it and one pointing at --help: no
+// usage dump, nothing on stdout, exit 2.
+func TestMainUnknownFlagIsTwoLines(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main(t.Context(), []string{"--demo", "--bogus"}, &out, &errb); code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	if want := "slod: unknown flag: --bogus\nRun 'slod --help' for usage.\n"; errb.String() != want || out.Len() > 0 {
+		t.Errorf("stderr %q, stdout %q; want stderr %q", errb.String(), out.String(), want)
+	}
+}
+
+// A deprecated flag name works and says so on stderr, never on stdout
+// (where the log receiver writes pages).
+func TestMainDeprecatedFlagWarnsOnStderr(t *testing.T) {
+	var out, errb bytes.Buffer
+	// --step 500ms fails validation after the flags parsed, so slod stops
+	// before starting.
+	if code := Main(t.Context(), []string{"--demo", "--prometheus-timeout", "5s", "--step", "500ms"}, &out, &errb); code != ExitUsage {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "--prometheus-timeout has been deprecated, use --query-timeout") || out.Len() > 0 {
+		t.Errorf("stderr %q, stdout %q", errb.String(), out.String())
 	}
 }

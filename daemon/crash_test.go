@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,24 +18,25 @@ import (
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/internal/promtest"
 	"github.com/slodhq/slod/notify/notifytest"
+	"github.com/slodhq/slod/server"
 )
 
 var (
 	buildOnce sync.Once
+	binDir    string // removed by TestMain
 	binPath   string
 	buildErr  error
 )
 
-// slodBinary builds cmd/slod once per test process.
+// slodBinary builds cmd/slod once per test process, into binDir.
 func slodBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "slod-bin-")
-		if err != nil {
-			buildErr = err
+		binDir, buildErr = os.MkdirTemp("", "slod-bin-")
+		if buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "slod")
+		binPath = filepath.Join(binDir, "slod")
 		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/slod").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -105,10 +107,16 @@ func ready(url string) bool {
 
 // TestCrashRestart SIGKILLs the slod binary ten times while an incident is
 // open against a real Prometheus whose fixture runs on in wall-clock time
-// (10s samples, a full outage from −1m to +60s around the test start). The
+// (10s samples, a full outage from −1m to +30s around the test start). The
 // local PagerDuty server must see one incident, opened once under one dedup
 // key, and its resolve; every restarted daemon restores its state and reads
-// only the gap, never the 30-day window again.
+// only the gap, never the 30-day window again, and restarts that come while
+// the burn lasts show the first run's incident still open, with its start.
+//
+// The test waits on wall time: slod evaluates "now", so the resolve comes
+// about 20s after the burn ends (the 20s short window empties, then the 10s
+// hold-down). The burn ends 30s after t0; the restarts take a second or two
+// after the first page (about t0+6s here).
 func TestCrashRestart(t *testing.T) {
 	promtest.RequireBinaries(t, "prometheus", "promtool")
 	bin := slodBinary(t)
@@ -117,7 +125,7 @@ func TestCrashRestart(t *testing.T) {
 	t0 := now.Truncate(step)
 	start := t0.Add(-2 * time.Hour)
 	n := int((2*time.Hour + 10*time.Minute) / step)
-	burnFrom, burnTo := t0.Add(-time.Minute), t0.Add(60*time.Second)
+	burnFrom, burnTo := t0.Add(-time.Minute), t0.Add(30*time.Second)
 	errorsAt := func(i int) float64 {
 		ts := start.Add(time.Duration(i) * step)
 		var v float64
@@ -151,6 +159,9 @@ func TestCrashRestart(t *testing.T) {
 		"--hold-down", "10s"}
 	key := DedupKey("crash-test", nil, burnrate.ClassBurn)
 
+	began := time.Now()
+	var firstStart time.Time
+	restoredOpen := 0
 	for run := 0; run < 10; run++ {
 		p := startSlod(t, bin, env, args...)
 		waitFor(t, fmt.Sprintf("run %d ready", run), 30*time.Second, func() bool { return ready(p.url) })
@@ -160,16 +171,35 @@ func TestCrashRestart(t *testing.T) {
 				t.Fatalf("cold start read %v steps, want the whole 30d window", steps)
 			}
 			waitFor(t, "the page at PagerDuty", 30*time.Second, func() bool { return len(incidentsFor(pd, key)) == 1 })
+			t.Logf("paged %s after the first start (t0%+.1fs)", time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds())
+			inc, ok := openIncident(t, p.url, "crash-test")
+			if !ok {
+				t.Fatal("paged, but the API shows no open incident")
+			}
+			firstStart = inc.Start
 		} else if steps > 50 {
 			t.Fatalf("run %d read %v steps after a restart: the state was not restored (log:\n%s)", run, steps, p.stderr.String())
 		}
-		if run > 0 && time.Now().After(burnTo.Add(20*time.Second)) {
-			t.Logf("restart %d came after the burn's short window cleared; the machine is slow", run)
+		if run > 0 {
+			inc, ok := openIncident(t, p.url, "crash-test")
+			switch {
+			case ok && !inc.Start.Equal(firstStart):
+				t.Fatalf("run %d shows an incident started at %s, want the restored one of %s", run, inc.Start, firstStart)
+			case ok:
+				restoredOpen++
+			case time.Now().Before(burnTo):
+				t.Fatalf("run %d, during the burn, shows no open incident: the state was not restored (log:\n%s)", run, p.stderr.String())
+			}
 		}
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		_ = p.cmd.Wait()
+	}
+	t.Logf("10 runs done %s after the first start (t0%+.1fs); %d of 9 restarts restored the open incident",
+		time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds(), restoredOpen)
+	if restoredOpen == 0 {
+		t.Fatal("no restart came while the incident was open: the machine is too slow for this timeline")
 	}
 	last := startSlod(t, bin, env, args...)
 	waitFor(t, "the resolve at PagerDuty", 3*time.Minute, func() bool {
@@ -178,6 +208,7 @@ func TestCrashRestart(t *testing.T) {
 	}, func() string {
 		return fmt.Sprintf("PagerDuty incidents %+v, slod log:\n%s", pd.Incidents(), last.stderr.String())
 	})
+	t.Logf("resolved %s after the first start (t0%+.1fs)", time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds())
 	if err := last.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -204,4 +235,19 @@ func TestCrashRestart(t *testing.T) {
 	if resolves == 0 {
 		t.Error("no resolve")
 	}
+}
+
+// openIncident returns the open incident of an SLO that slod's API lists.
+func openIncident(t *testing.T, url, slo string) (server.IncidentJSON, bool) {
+	t.Helper()
+	var body server.IncidentsResponse
+	if err := json.Unmarshal([]byte(httpBody(t, url+"/api/v1/incidents")), &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, inc := range body.Incidents {
+		if inc.SLO == slo && inc.Resolved == nil {
+			return inc, true
+		}
+	}
+	return server.IncidentJSON{}, false
 }

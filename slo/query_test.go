@@ -1,11 +1,7 @@
 package slo
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -203,28 +199,6 @@ func TestKeepsLabelFollowsPromQLAggregation(t *testing.T) {
 		}
 		if got := keepsLabel(expr, "route"); got != c.keeps {
 			t.Errorf("keepsLabel(%s, route) = %v, want %v", c.query, got, c.keeps)
-		}
-	}
-}
-
-// TestSloImportsNoOtherPackageOfOurs holds the import direction of
-// DESIGN.md: slo is the root every other package builds on.
-func TestSloImportsNoOtherPackageOfOurs(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, f := range files {
-		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range af.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(path, "github.com/slodhq/slod/") && path != "github.com/slodhq/slod/slo" {
-				t.Errorf("%s imports %s", f, path)
-			}
 		}
 	}
 }

@@ -20,27 +20,32 @@ import (
 
 // BacktestOptions are the inputs of `sloctl backtest`.
 type BacktestOptions struct {
-	IO              IO
-	Paths           []string
-	Prometheus      string
-	BearerTokenFile string
-	Headers         []string
-	Timeout         time.Duration
-	From, To        string
-	Step            time.Duration
-	Format          string
+	IO    IO
+	Paths []string
+	// Prometheus holds the same Prometheus flags as slod's.
+	Prometheus source.PrometheusFlags
+	From, To   string
+	Step       time.Duration
+	Format     string
 	// now is the clock for defaults (tests set it).
 	now func() time.Time
 }
 
 var backtestFormats = []string{"text", "json"}
 
+// BacktestDeprecatedFlags maps backtest's old flag names to the ones it
+// now shares with slod; the old names still work, hidden.
+var BacktestDeprecatedFlags = map[string]string{
+	"prometheus": "prometheus-url",
+	"timeout":    "query-timeout",
+}
+
 // NewCmdBacktest builds `sloctl backtest`; runF replaces the run function
 // in flag tests (nil backtests).
 func NewCmdBacktest(io IO, runF func(*BacktestOptions) error) *cobra.Command {
-	opts := &BacktestOptions{IO: io, now: time.Now}
+	opts := &BacktestOptions{IO: io, now: time.Now, Prometheus: source.PrometheusFlags{QueryTimeout: 2 * time.Minute}}
 	cmd := &cobra.Command{
-		Use:   "backtest --prometheus URL [--from T1] [--to T2] [PATH...]",
+		Use:   "backtest --prometheus-url URL [--from T1] [--to T2] [PATH...]",
 		Short: "Replay history through the evaluator: when would each policy row have fired?",
 		Long: `Backtest loads SLO files, reads their SLIs from a Prometheus-compatible API
 and replays (T1, T2] step by step through slod's evaluator on a simulated
@@ -49,23 +54,21 @@ prints when each policy row fired and resolved, the incidents slod would
 have opened (one per burn, escalating ticket → page), and the budget
 spent in the range. Times are RFC 3339 or Unix seconds; --to defaults to
 now and --from to 7 days before --to. See docs/evaluator.md.`,
-		Example: `  sloctl backtest --prometheus http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
-  sloctl backtest --prometheus https://mimir/prometheus --header X-Scope-OrgID=team-a --format json slos/`,
+		Example: `  sloctl backtest --prometheus-url http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
+  sloctl backtest --prometheus-url https://mimir/prometheus --tenant team-a --format json slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
 			if len(opts.Paths) == 0 {
 				opts.Paths = []string{"."}
 			}
-			if opts.Prometheus == "" {
-				return usageErrorf("--prometheus is required")
+			if opts.Prometheus.URL == "" {
+				return usageErrorf("--prometheus-url is required")
+			}
+			if err := opts.Prometheus.Validate(); err != nil {
+				return usageErrorf("%v", err)
 			}
 			if !contains(backtestFormats, opts.Format) {
 				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(backtestFormats, ", "))
-			}
-			for _, h := range opts.Headers {
-				if k, _, ok := strings.Cut(h, "="); !ok || k == "" {
-					return usageErrorf("--header %q: want NAME=VALUE", h)
-				}
 			}
 			if opts.Step < time.Second || opts.Step%time.Second != 0 {
 				return usageErrorf("--step %s: must be a whole number of seconds", opts.Step)
@@ -77,10 +80,8 @@ now and --from to 7 days before --to. See docs/evaluator.md.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Prometheus, "prometheus", "", "base URL of a Prometheus-compatible query API")
-	f.StringVar(&opts.BearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the API")
-	f.StringArrayVar(&opts.Headers, "header", nil, "extra request header NAME=VALUE (repeatable), e.g. X-Scope-OrgID=tenant")
-	f.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "timeout of one query")
+	opts.Prometheus.AddFlags(f)
+	source.AddDeprecatedAliases(f, BacktestDeprecatedFlags)
 	f.StringVar(&opts.From, "from", "", "start of the replay (RFC 3339 or Unix seconds; default 7 days before --to)")
 	f.StringVar(&opts.To, "to", "", "end of the replay (RFC 3339 or Unix seconds; default now)")
 	f.DurationVar(&opts.Step, "step", burnrate.DefaultStep, "evaluation step; at least twice the scrape interval (a 1m scrape needs 2m)")
@@ -130,13 +131,11 @@ func runBacktest(opts *BacktestOptions) error {
 	if len(cat.Entries) == 0 {
 		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
 	}
-	headers := map[string]string{}
-	for _, h := range opts.Headers {
-		k, v, _ := strings.Cut(h, "=")
-		headers[k] = v
+	po, err := opts.Prometheus.Options()
+	if err != nil {
+		return usageErrorf("%v", err)
 	}
-	src, err := source.NewPrometheus(source.PrometheusOptions{URL: opts.Prometheus, BearerTokenFile: opts.BearerTokenFile,
-		Headers: headers, Timeout: opts.Timeout})
+	src, err := source.NewPrometheus(po)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

@@ -22,17 +22,27 @@ func TestBacktestFlags(t *testing.T) {
 		wantErr string
 		check   func(*testing.T, *BacktestOptions)
 	}{
-		{name: "prometheus is required", args: []string{"x.yaml"}, wantErr: "--prometheus is required"},
-		{name: "an unknown format is refused", args: []string{"--prometheus", "http://p", "--format", "xml"}, wantErr: "--format"},
-		{name: "a header needs a name and a value", args: []string{"--prometheus", "http://p", "--header", "X-Scope-OrgID"}, wantErr: "NAME=VALUE"},
-		{name: "a sub-second step is refused", args: []string{"--prometheus", "http://p", "--step", "500ms"}, wantErr: "--step"},
+		{name: "prometheus is required", args: []string{"x.yaml"}, wantErr: "--prometheus-url is required"},
+		{name: "an unknown format is refused", args: []string{"--prometheus-url", "http://p", "--format", "xml"}, wantErr: "--format"},
+		{name: "a header needs a name and a value", args: []string{"--prometheus-url", "http://p", "--header", "X-Scope-OrgID"}, wantErr: "NAME=VALUE"},
+		{name: "a sub-second step is refused", args: []string{"--prometheus-url", "http://p", "--step", "500ms"}, wantErr: "--step"},
 		{
 			name: "flags are captured",
-			args: []string{"--prometheus", "http://p:9090", "--from", "2026-09-01T00:00:00Z", "--to", "1790000000", "--header", "X-Scope-OrgID=a=b", "--format", "json", "slos/"},
+			args: []string{"--prometheus-url", "http://p:9090", "--from", "2026-09-01T00:00:00Z", "--to", "1790000000", "--header", "X-Scope-OrgID=a=b", "--format", "json", "slos/"},
 			check: func(t *testing.T, o *BacktestOptions) {
-				if o.Prometheus != "http://p:9090" || o.From != "2026-09-01T00:00:00Z" || o.To != "1790000000" ||
-					o.Format != "json" || len(o.Paths) != 1 || o.Paths[0] != "slos/" || o.Headers[0] != "X-Scope-OrgID=a=b" || o.Step != time.Minute {
+				if o.Prometheus.URL != "http://p:9090" || o.From != "2026-09-01T00:00:00Z" || o.To != "1790000000" ||
+					o.Format != "json" || len(o.Paths) != 1 || o.Paths[0] != "slos/" || o.Prometheus.Headers.Map()["X-Scope-OrgID"] != "a=b" ||
+					o.Step != time.Minute || o.Prometheus.QueryTimeout != 2*time.Minute {
 					t.Fatalf("options %+v", o)
+				}
+			},
+		},
+		{
+			name: "the old --prometheus and --timeout still work",
+			args: []string{"--prometheus", "http://p:9090", "--timeout", "5s"},
+			check: func(t *testing.T, o *BacktestOptions) {
+				if o.Prometheus.URL != "http://p:9090" || o.Prometheus.QueryTimeout != 5*time.Second {
+					t.Fatalf("options %+v", o.Prometheus)
 				}
 			},
 		},

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/slodhq/slod/internal/version"
 )
 
 // Exit codes shared by every sloctl command.
@@ -44,7 +45,7 @@ type IO struct {
 func Main(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(IO{Out: stdout, Err: stderr})
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	switch {
 	case err == nil:
 		return exitOK
@@ -52,12 +53,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintf(stderr, "sloctl: %v\n", err)
+	code := exitUsage // cobra's own flag and argument errors are usage errors
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		code = ee.code
 	}
-	// cobra's own flag and argument errors are usage errors.
-	return exitUsage
+	if code == exitUsage && cmd != nil {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
 }
 
 func newRootCmd(io IO) *cobra.Command {
@@ -68,11 +72,13 @@ func newRootCmd(io IO) *cobra.Command {
 Sloth prometheus/v1 files and OpenSLO v1 SLOs.
 
 Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`,
+		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
+	root.SetVersionTemplate("{{.Name}} version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
@@ -83,6 +89,16 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(NewCmdBacktest(io, nil))
 	root.AddCommand(NewCmdCheckConfig(io, nil))
 	root.AddCommand(NewCmdStatus(io, nil))
+	// pflag prints deprecated-flag notices to a flag set's output, which
+	// cobra would copy to stdout, where results go.
+	var quiet func(*cobra.Command)
+	quiet = func(c *cobra.Command) {
+		c.Flags().SetOutput(io.Err)
+		for _, sub := range c.Commands() {
+			quiet(sub)
+		}
+	}
+	quiet(root)
 	return root
 }
 
@@ -92,26 +108,8 @@ func newCmdVersion(io IO) *cobra.Command {
 		Short: "Print the sloctl version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(io.Out, "sloctl %s\n", version())
+			fmt.Fprintln(io.Out, version.Line("sloctl"))
 			return nil
 		},
 	}
-}
-
-// version is the module version when built with go install ...@version,
-// otherwise the VCS revision, otherwise "devel".
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "devel-" + s.Value[:12]
-		}
-	}
-	return "devel"
 }

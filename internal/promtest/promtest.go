@@ -169,8 +169,10 @@ type Server struct {
 	// URL is the server's base URL, http://127.0.0.1:PORT.
 	URL     string
 	addr    string
+	dataDir string
 	args    []string
 	logPath string
+	logFrom int64 // where the current run's log starts
 	cmd     *exec.Cmd
 	done    chan error
 }
@@ -196,25 +198,48 @@ func Start(t testing.TB, o Options) *Server {
 	if err := os.WriteFile(cfg, []byte(o.Config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logPath: filepath.Join(tmp, "prometheus.log")}
-	s.URL = "http://" + s.addr
-	s.args = append([]string{
-		"--config.file=" + cfg,
-		"--storage.tsdb.path=" + o.DataDir,
-		"--storage.tsdb.retention.time=4000d",
-		"--web.listen-address=" + s.addr,
-	}, o.Args...)
+	s := &Server{dataDir: o.DataDir, logPath: filepath.Join(tmp, "prometheus.log")}
 	t.Cleanup(s.Stop)
-	if err := s.start(); err != nil {
-		t.Fatal(err)
+	// FreePort's port is free when it returns, not when Prometheus binds
+	// it: another test may take it in between. Try a few ports.
+	for attempt := 1; ; attempt++ {
+		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		s.URL = "http://" + s.addr
+		s.args = append([]string{
+			"--config.file=" + cfg,
+			"--storage.tsdb.path=" + o.DataDir,
+			"--storage.tsdb.retention.time=4000d",
+			"--web.listen-address=" + s.addr,
+		}, o.Args...)
+		err := s.start()
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errAddrInUse) || attempt == startAttempts {
+			t.Fatal(err)
+		}
+		t.Logf("promtest: %v; trying another port", err)
 	}
-	return s
 }
+
+// startAttempts bounds the ports Start tries.
+const startAttempts = 5
+
+// freePort is FreePort; tests of Start replace it to hand out a taken port.
+var freePort = FreePort
+
+// errAddrInUse is a start that failed because another process holds the
+// listen address.
+var errAddrInUse = errors.New("listen address in use")
 
 func (s *Server) start() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
+	}
+	// This run's log starts here: earlier runs may have logged anything.
+	if st, err := logf.Stat(); err == nil {
+		s.logFrom = st.Size()
 	}
 	cmd := exec.Command("prometheus", s.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -224,7 +249,11 @@ func (s *Server) start() error {
 	}
 	s.cmd, s.done = cmd, make(chan error, 1)
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
-	return s.waitReady(30 * time.Second)
+	err = s.waitReady(30 * time.Second)
+	if err != nil {
+		s.Stop()
+	}
+	return err
 }
 
 func (s *Server) waitReady(timeout time.Duration) error {
@@ -235,13 +264,26 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				// Something is ready on the address: make sure it is
+				// this server, not one that took the port first.
+				mine, err := s.serves(client)
+				if err != nil {
+					return err
+				}
+				if !mine {
+					return fmt.Errorf("%w: another server answers on %s", errAddrInUse, s.addr)
+				}
 				return nil
 			}
 		}
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("prometheus exited before it was ready: %v\n%s", err, s.Log())
+			log := s.runLog()
+			if strings.Contains(log, "address already in use") {
+				return fmt.Errorf("%w: prometheus could not bind %s", errAddrInUse, s.addr)
+			}
+			return fmt.Errorf("prometheus exited before it was ready: %v\n%s", err, log)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -250,10 +292,36 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	}
 }
 
+// serves reports whether the Prometheus answering on s.addr is s: its
+// storage.tsdb.path flag names s's data directory.
+func (s *Server) serves(client *http.Client) (bool, error) {
+	resp, err := client.Get(s.URL + "/api/v1/status/flags")
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return false, nil // not a Prometheus
+	}
+	return body.Data["storage.tsdb.path"] == s.dataDir, nil
+}
+
 // Log returns what the server has logged (for failure messages).
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
 	return string(b)
+}
+
+// runLog is what the server logged since its last start.
+func (s *Server) runLog() string {
+	log := s.Log()
+	if s.logFrom <= int64(len(log)) {
+		return log[s.logFrom:]
+	}
+	return log
 }
 
 // Stop terminates the server and waits for it to exit; it is idempotent.

@@ -2,7 +2,10 @@ package promtest
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +70,44 @@ func TestServerStopStartKeepsData(t *testing.T) {
 	srv.Restart(t)
 	if _, err := QueryStats(ctx, srv.URL, query, end); err != nil {
 		t.Fatalf("after Restart: %v", err)
+	}
+}
+
+// Start survives losing the race for its port: to Prometheus that cannot
+// bind (the port is held by a plain listener), and to another server that
+// answers /-/ready on it (which must not be taken for ours).
+func TestStartRetriesOnATakenPort(t *testing.T) {
+	RequireBinaries(t, "prometheus", "promtool")
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	impostor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ready")
+	}))
+	defer impostor.Close()
+	taken := []int{held.Addr().(*net.TCPAddr).Port, impostor.Listener.Addr().(*net.TCPAddr).Port}
+
+	var handed []int
+	freePort = func(t testing.TB) int {
+		p := FreePort(t)
+		if len(handed) < len(taken) {
+			p = taken[len(handed)]
+		}
+		handed = append(handed, p)
+		return p
+	}
+	defer func() { freePort = FreePort }()
+
+	srv := Start(t, Options{})
+	if len(handed) != 3 {
+		t.Fatalf("ports tried %v, want the two taken ones and a free one", handed)
+	}
+	if want := fmt.Sprintf("http://127.0.0.1:%d", handed[2]); srv.URL != want {
+		t.Fatalf("URL %s, want %s", srv.URL, want)
+	}
+	if st, err := QueryStats(context.Background(), srv.URL, "vector(1)", time.Now()); err != nil || st.TotalQueryableSamples != 0 {
+		t.Fatalf("query on the started server: %+v, %v", st, err)
 	}
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slodhq/slod/burnrate"
-	"github.com/slodhq/slod/internal/promtest"
 	"github.com/slodhq/slod/notify/notifytest"
 	"github.com/slodhq/slod/server"
 )
@@ -116,79 +113,41 @@ func ready(url string) bool {
 // The test waits on wall time: slod evaluates "now", so the resolve comes
 // about 20s after the burn ends (the 20s short window empties, then the 10s
 // hold-down). The burn ends 30s after t0; the restarts take a second or two
-// after the first page (about t0+6s here).
+// TestCrashRestart SIGKILLs the slod binary ten times while an incident is
+// open, on a virtual clock against a real Prometheus with a fixed fixture
+// (a 5-minute full outage). The local PagerDuty server must see one
+// incident, opened once under one dedup key, and one resolve; every
+// restarted daemon restores its state (showing the first run's incident,
+// same start) and reads only the gap, never the 30-day window again.
 func TestCrashRestart(t *testing.T) {
-	promtest.RequireBinaries(t, "prometheus", "promtool")
-	bin := slodBinary(t)
-	const step = 10 * time.Second
-	now := time.Now().UTC()
-	t0 := now.Truncate(step)
-	start := t0.Add(-2 * time.Hour)
-	n := int((2*time.Hour + 10*time.Minute) / step)
-	burnFrom, burnTo := t0.Add(-time.Minute), t0.Add(30*time.Second)
-	errorsAt := func(i int) float64 {
-		ts := start.Add(time.Duration(i) * step)
-		var v float64
-		for x := burnFrom; x.Before(burnTo) && x.Before(ts); x = x.Add(step) {
-			v += 100
-		}
-		return v
-	}
-	var om bytes.Buffer
-	if err := promtest.WriteOpenMetrics(&om, start, step, n,
-		promtest.Counter{Family: "slo_requests", Value: func(i int) float64 { return float64(i) * 100 }},
-		promtest.Counter{Family: "slo_errors", Labels: map[string]string{"scenario": "crash"}, Value: errorsAt},
-	); err != nil {
-		t.Fatal(err)
-	}
-	prom := promtest.Start(t, promtest.Options{OpenMetrics: om.String()})
+	const burn = 5 * time.Minute
+	prom := processFixture(t, map[string]time.Duration{"crash": burn})
 	pd := notifytest.NewPagerDuty()
 	defer pd.Close()
-	slos := sloDir(t, map[string]string{
-		"policy.yaml": "version: slod/v1\nkind: Policy\nname: fast\nrows:\n  - severity: page\n    long: 2m\n    short: 20s\n    budget_percent: 0.5\n",
-		"crash.yaml": "version: slod/v1\nservice: crash\nslos:\n  - name: test\n    objective: 99.9\n    window: 30d\n    policy: fast\n" +
-			"    annotations:\n      runbook: https://runbooks.example.com/crash\n    sli:\n      events:\n" +
-			"        error_query: sum(rate(slo_errors_total{scenario=\"crash\"}[{{.window}}]))\n" +
-			"        total_query: sum(rate(slo_requests_total[{{.window}}]))\n",
-	})
-	state := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
-	env := []string{pdKeyEnv + "=0123456789abcdef0123456789abcdef"}
-	args := []string{"--slo-dir", slos, "--prometheus-url", prom.URL, "--notify-config", pdConfig(t, pd),
-		"--state-dir", state, "--listen", listen, "--step", "10s", "--interval", "10s", "--query-delay", "0s",
-		"--hold-down", "10s"}
-	key := DedupKey("crash-test", nil, burnrate.ClassBurn)
+	r := newProcessRun(t, prom, pd, "crash")
 
-	began := time.Now()
 	var firstStart time.Time
-	restoredOpen := 0
 	for run := 0; run < 10; run++ {
-		p := startSlod(t, bin, env, args...)
-		waitFor(t, fmt.Sprintf("run %d ready", run), 30*time.Second, func() bool { return ready(p.url) })
+		p := r.start(t)
 		steps := metric(t, p.url, "slod_steps_read_total")
 		if run == 0 {
-			if steps < float64(30*24*time.Hour/step) {
+			if steps < float64(30*24*time.Hour/processStep) {
 				t.Fatalf("cold start read %v steps, want the whole 30d window", steps)
 			}
-			waitFor(t, "the page at PagerDuty", 30*time.Second, func() bool { return len(incidentsFor(pd, key)) == 1 })
-			t.Logf("paged %s after the first start (t0%+.1fs)", time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds())
+			waitFor(t, "the page at PagerDuty", 30*time.Second, func() bool { return len(incidentsFor(pd, r.key)) == 1 })
 			inc, ok := openIncident(t, p.url, "crash-test")
 			if !ok {
 				t.Fatal("paged, but the API shows no open incident")
 			}
 			firstStart = inc.Start
-		} else if steps > 50 {
-			t.Fatalf("run %d read %v steps after a restart: the state was not restored (log:\n%s)", run, steps, p.stderr.String())
-		}
-		if run > 0 {
+		} else {
+			if steps > 60 {
+				t.Fatalf("run %d read %v steps after a restart: the state was not restored (log:\n%s)", run, steps, p.stderr.String())
+			}
 			inc, ok := openIncident(t, p.url, "crash-test")
-			switch {
-			case ok && !inc.Start.Equal(firstStart):
-				t.Fatalf("run %d shows an incident started at %s, want the restored one of %s", run, inc.Start, firstStart)
-			case ok:
-				restoredOpen++
-			case time.Now().Before(burnTo):
-				t.Fatalf("run %d, during the burn, shows no open incident: the state was not restored (log:\n%s)", run, p.stderr.String())
+			if !ok || !inc.Start.Equal(firstStart) {
+				t.Fatalf("run %d at %s shows incident %+v (open %v), want the restored one of %s (log:\n%s)",
+					run, r.clock.now(), inc, ok, firstStart, p.stderr.String())
 			}
 		}
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -196,44 +155,32 @@ func TestCrashRestart(t *testing.T) {
 		}
 		_ = p.cmd.Wait()
 	}
-	t.Logf("10 runs done %s after the first start (t0%+.1fs); %d of 9 restarts restored the open incident",
-		time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds(), restoredOpen)
-	if restoredOpen == 0 {
-		t.Fatal("no restart came while the incident was open: the machine is too slow for this timeline")
+	if now := r.clock.now(); !now.Before(processBase.Add(burn)) {
+		t.Fatalf("the ten runs took until %s, past the burn's end: the machine is too slow for this timeline", now)
 	}
-	last := startSlod(t, bin, env, args...)
-	waitFor(t, "the resolve at PagerDuty", 3*time.Minute, func() bool {
-		incs := incidentsFor(pd, key)
+	last := r.start(t)
+	waitFor(t, "the resolve at PagerDuty", time.Minute, func() bool {
+		incs := incidentsFor(pd, r.key)
 		return len(incs) == 1 && incs[0].Resolved
 	}, func() string {
 		return fmt.Sprintf("PagerDuty incidents %+v, slod log:\n%s", pd.Incidents(), last.stderr.String())
 	})
-	t.Logf("resolved %s after the first start (t0%+.1fs)", time.Since(began).Round(100*time.Millisecond), time.Since(t0).Seconds())
 	if err := last.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := last.cmd.Wait(); err != nil {
 		t.Errorf("graceful shutdown: %v\n%s", err, last.stderr.String())
 	}
-	incs := pd.Incidents()
-	if len(incs) != 1 {
+	if incs := pd.Incidents(); len(incs) != 1 {
 		t.Fatalf("PagerDuty has %d incidents, want 1: %+v", len(incs), incs)
 	}
 	if rej := pd.Rejected(); len(rej) > 0 {
 		t.Errorf("PagerDuty rejected events: %v", rej)
 	}
-	var triggers, resolves int
-	for _, ev := range pd.Events() {
-		switch ev.EventAction {
-		case "trigger":
-			triggers++
-		case "resolve":
-			resolves++
-		}
-	}
+	triggers, resolves := pageCounts(pd, r.key)
 	t.Logf("PagerDuty saw %d triggers (merged into one incident) and %d resolves across 11 runs", triggers, resolves)
-	if resolves == 0 {
-		t.Error("no resolve")
+	if resolves != 1 {
+		t.Errorf("%d resolves, want 1", resolves)
 	}
 }
 

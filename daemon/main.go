@@ -42,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := Options{Config: cfg, Logger: log, Registry: reg, Stdout: stdout}
+	if !cfg.ClockStart.IsZero() {
+		opts.Now, opts.Speed = VirtualClock(cfg.ClockStart, cfg.ClockSpeed), cfg.ClockSpeed
+		log.Warn("running on a virtual clock (a test flag)", "start", cfg.ClockStart, "speed", cfg.ClockSpeed)
+	}
 	if cfg.Demo {
 		if cfg.SLODir == "" {
 			cfg.SLODir = "examples/slos"

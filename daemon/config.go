@@ -39,10 +39,12 @@ type Config struct {
 	HoldDown time.Duration
 	// MaxReplay bounds how far back evaluation is replayed after a gap.
 	MaxReplay time.Duration
-	Shard     Shard
-	LogFormat string
-	LogLevel  string
-	Demo      bool
+	// QueryConcurrency bounds the SLOs read from the source at once.
+	QueryConcurrency int
+	Shard            Shard
+	LogFormat        string
+	LogLevel         string
+	Demo             bool
 
 	// Prometheus is where event counts come from when not in demo mode;
 	// sloctl backtest takes the same flags.
@@ -65,6 +67,7 @@ var DefaultConfig = Config{
 	QueryDelay:       30 * time.Second,
 	SnapshotInterval: 5 * time.Minute,
 	MaxReplay:        6 * time.Hour,
+	QueryConcurrency: 8,
 	LogFormat:        "text",
 	LogLevel:         "info",
 	Prometheus:       source.PrometheusFlags{QueryTimeout: 30 * time.Second},
@@ -97,6 +100,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "write the state snapshot at least this often")
 	fs.DurationVar(&c.HoldDown, "hold-down", c.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
 	fs.DurationVar(&c.MaxReplay, "max-replay", c.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
+	fs.IntVar(&c.QueryConcurrency, "query-concurrency", c.QueryConcurrency, "SLOs read from the source at once within a tick (backfill included)")
 	fs.Var(&c.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -284,6 +288,9 @@ func (c Config) validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("--state-dir is empty"))
+	}
+	if c.QueryConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("--query-concurrency %d: must be at least 1", c.QueryConcurrency))
 	}
 	if c.ClockSpeed <= 0 {
 		errs = append(errs, fmt.Errorf("--test.clock-speed %g: must be positive", c.ClockSpeed))

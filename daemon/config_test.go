@@ -128,7 +128,7 @@ func TestMainUnknownFlagIsTwoLines(t *testing.T) {
 	if code := Main(t.Context(), []string{"--demo", "--bogus"}, &out, &errb); code != ExitUsage {
 		t.Fatalf("exit %d, want %d", code, ExitUsage)
 	}
-	if want := "slod: unknown flag: --bogus\nRun 'slod --help' for usage.\n"; errb.String() != want || out.Len() > 0 {
+	if want := "slod: unknown flag: --bogus (see 'slod --help')\n"; errb.String() != want || out.Len() > 0 {
 		t.Errorf("stderr %q, stdout %q; want stderr %q", errb.String(), out.String(), want)
 	}
 }

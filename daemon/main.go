@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "slod: %v\nRun 'slod --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "slod: %v (see 'slod --help')\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return ExitUsage
 	}
 	log := cfg.Logger(stderr)

@@ -52,14 +52,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errFindings):
 		return exitFail
 	}
-	fmt.Fprintf(stderr, "sloctl: %v\n", err)
 	code := exitUsage // cobra's own flag and argument errors are usage errors
 	var ee *exitError
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
+	// One line, also for usage errors: the error and where help is.
 	if code == exitUsage && cmd != nil {
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		fmt.Fprintf(stderr, "sloctl: %v (see '%s --help')\n", err, cmd.CommandPath())
+	} else {
+		fmt.Fprintf(stderr, "sloctl: %v\n", err)
 	}
 	return code
 }

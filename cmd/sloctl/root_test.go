@@ -36,7 +36,7 @@ func TestUnknownFlagIsTwoLines(t *testing.T) {
 	if code := Main([]string{"backtest", "--bogus"}, &out, &errb); code != exitUsage {
 		t.Fatalf("exit %d, want %d", code, exitUsage)
 	}
-	if want := "sloctl: unknown flag: --bogus\nRun 'sloctl backtest --help' for usage.\n"; errb.String() != want || out.Len() > 0 {
+	if want := "sloctl: unknown flag: --bogus (see 'sloctl backtest --help')\n"; errb.String() != want || out.Len() > 0 {
 		t.Errorf("stderr %q, stdout %q; want stderr %q", errb.String(), out.String(), want)
 	}
 }

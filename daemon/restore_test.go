@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/notify/notifytest"
@@ -71,6 +72,14 @@ func TestAPageTheOutboxRefusedSurvivesACrash(t *testing.T) {
 	}
 	if len(a.d.pending) == 0 {
 		t.Fatal("the closed outbox accepted the page")
+	}
+	// Operators see it: a banner on the status page and in /readyz, and
+	// the outbox depth counts it.
+	if b := a.d.Snapshot().Banners; len(b) != 1 || !strings.Contains(b[0], "not delivered") {
+		t.Errorf("banners %q, want the page not delivered", b)
+	}
+	if v := gaugeOf(t, a.reg, "slod_notify_outbox_depth", "(refused)"); v != float64(len(a.d.pending)) {
+		t.Errorf("outbox depth of refused pages %v, want %d", v, len(a.d.pending))
 	}
 	if a.d.dirty {
 		t.Fatal("the incident's tick wrote no state snapshot")
@@ -236,4 +245,27 @@ func TestRestartWithABrokenFileKeepsItsIncidentOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gaugeOf reads the gauge of a metric family with a receiver label.
+func gaugeOf(t *testing.T, g prometheus.Gatherer, name, receiver string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "receiver" && l.GetValue() == receiver {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{receiver=%q}", name, receiver)
+	return 0
 }

@@ -147,7 +147,9 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	stats, err := c.d.Stats()
 	if err != nil {
-		return // closed: no series rather than wrong ones
+		// Closed or unreadable: no per-receiver series rather than wrong
+		// ones, but the refused pages are held in memory and still count.
+		stats = []OutboxStats{c.d.refusedStats()}
 	}
 	for _, s := range stats {
 		if s.Refused {

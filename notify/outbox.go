@@ -385,17 +385,25 @@ func (d *Dispatcher) SetRefused(n int, oldest time.Time) {
 	d.refused, d.refusedOldest = n, oldest
 }
 
-// Stats reads every configured receiver's outbox depth, oldest page age and
-// dead-letter count, and ends with the RefusedReceiver entry (always
-// present, so its series exist from the start).
-func (d *Dispatcher) Stats() ([]OutboxStats, error) {
+// refusedStats is the RefusedReceiver entry of Stats: it needs no read of
+// the outbox, so it is reported even when the outbox cannot be read.
+func (d *Dispatcher) refusedStats() OutboxStats {
 	now := d.clock.Now()
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	ref := OutboxStats{Receiver: RefusedReceiver, Depth: d.refused, Refused: true}
 	if d.refused > 0 && !d.refusedOldest.IsZero() {
 		ref.OldestAge = max(now.Sub(d.refusedOldest), 0)
 	}
-	d.mu.Unlock()
+	return ref
+}
+
+// Stats reads every configured receiver's outbox depth, oldest page age and
+// dead-letter count, and ends with the RefusedReceiver entry (always
+// present, so its series exist from the start).
+func (d *Dispatcher) Stats() ([]OutboxStats, error) {
+	ref := d.refusedStats()
+	now := d.clock.Now()
 	var out []OutboxStats
 	err := d.db.View(func(tx *bolt.Tx) error {
 		for _, name := range d.names {

@@ -15,6 +15,10 @@ type RowResult struct {
 	Fires bool
 }
 
+// Known reports whether both of the row's windows hold a known step: an
+// unknown row neither fires nor shows the burn has stopped.
+func (r RowResult) Known() bool { return r.LongBurn.Known() && r.ShortBurn.Known() }
+
 // Evaluation is a policy evaluated for one SLO instance at one instant.
 // The evaluator produces it; incidents, the status page and the API read it.
 type Evaluation struct {
@@ -33,6 +37,17 @@ type Evaluation struct {
 	WindowTotal  float64
 	// NoDataFor is how long the SLI has had no known step (0 when the newest step is known).
 	NoDataFor time.Duration
+}
+
+// Known reports whether every row is known: only then can an evaluation
+// that fires nothing show that a burn is over.
+func (e Evaluation) Known() bool {
+	for _, r := range e.Rows {
+		if !r.Known() {
+			return false
+		}
+	}
+	return true
 }
 
 // Severity is the most urgent severity among firing rows, and false when none fires.

@@ -60,7 +60,18 @@ type Incident struct {
 	// no-data incident, at which data was still missing).
 	LastFiring time.Time `json:"last_firing"`
 	// HoldDown is how long no row may fire before the incident resolves.
+	// Only evaluations with every window known count toward it.
 	HoldDown time.Duration `json:"hold_down"`
+	// LastUnknown is the newest evaluation at which some row's window held
+	// no known step: the hold-down counts from it too, so an incident never
+	// resolves on missing data.
+	LastUnknown time.Time `json:"last_unknown,omitzero"`
+	// NoDataSince is, while the newest step of the SLI is unknown, the end
+	// of its last known step (the start of the gap); zero while data comes.
+	NoDataSince time.Time `json:"no_data_since,omitzero"`
+	// NoDataRaised is set once the gap has lasted the no-data delay and the
+	// incident's page was raised again to say so (ChangeNoData).
+	NoDataRaised bool `json:"no_data_raised,omitempty"`
 	// Resolved is zero while the incident is open.
 	Resolved time.Time `json:"resolved,omitzero"`
 	// PeakBurn is the highest burn seen per window while open, shortest window first.
@@ -158,6 +169,11 @@ const (
 	ChangeOpened    ChangeKind = "opened"
 	ChangeEscalated ChangeKind = "escalated"
 	ChangeResolved  ChangeKind = "resolved"
+	// ChangeNoData is an open burn incident whose SLI has had no data for
+	// the no-data delay: the incident stays open (unknown is not good) and
+	// its page is raised again saying since when data is missing, instead
+	// of a separate, lower-severity no-data incident.
+	ChangeNoData ChangeKind = "nodata"
 )
 
 // Change is an incident transition; the daemon turns each into a page or a resolve.
@@ -225,30 +241,61 @@ func (t *Tracker) observeBurn(s Subject, ev Evaluation) []Change {
 		return []Change{{ChangeOpened, t.copy(inc)}}
 	}
 	update(inc, ev)
+	var changes []Change
+	if ev.NoDataFor > 0 {
+		if inc.NoDataSince.IsZero() {
+			inc.NoDataSince = ev.At.Add(-ev.NoDataFor)
+		}
+		if !inc.NoDataRaised && ev.NoDataFor >= t.noDataAfter(s) {
+			inc.NoDataRaised = true
+			changes = append(changes, Change{ChangeNoData, t.copy(inc)})
+		}
+	} else {
+		inc.NoDataSince, inc.NoDataRaised = time.Time{}, false
+	}
 	if firing {
 		inc.LastFiring, inc.HoldDown = ev.At, t.holdDown(ev)
 		if sev == SeverityPage && inc.Severity != SeverityPage {
 			inc.Severity = SeverityPage
-			return []Change{{ChangeEscalated, t.copy(inc)}}
+			return append(changes, Change{ChangeEscalated, t.copy(inc)})
 		}
-		return nil
+		return changes
 	}
-	if ev.At.Sub(inc.LastFiring) < inc.HoldDown {
-		return nil
+	if !ev.Known() {
+		// Unknown is not good: a window without data neither fires nor
+		// counts toward the hold-down, so a dead app, a scrape gap or a
+		// source outage never resolves a burn.
+		inc.LastUnknown = ev.At
+		return changes
 	}
-	return []Change{t.resolve(k, inc, ev.At)}
+	quiet := inc.LastFiring
+	if inc.LastUnknown.After(quiet) {
+		quiet = inc.LastUnknown
+	}
+	if ev.At.Sub(quiet) < inc.HoldDown {
+		return changes
+	}
+	return append(changes, t.resolve(k, inc, ev.At))
+}
+
+// noDataAfter is the no-data delay for a subject.
+func (t *Tracker) noDataAfter(s Subject) time.Duration {
+	if s.NoDataAfter > 0 {
+		return s.NoDataAfter
+	}
+	return t.opts.NoDataAfter
 }
 
 func (t *Tracker) observeNoData(s Subject, ev Evaluation) []Change {
 	k := trackKey{s.Key, ClassNoData}
-	after := t.opts.NoDataAfter
-	if s.NoDataAfter > 0 {
-		after = s.NoDataAfter
-	}
-	missing := ev.NoDataFor >= after
+	missing := ev.NoDataFor >= t.noDataAfter(s)
 	inc := t.open[k]
 	switch {
 	case inc == nil && !missing:
+		return nil
+	case inc == nil && t.open[trackKey{s.Key, ClassBurn}] != nil:
+		// A burning incident is open: the missing data is raised within it
+		// (ChangeNoData), not as a second, lower-severity incident.
 		return nil
 	case inc == nil:
 		inc = t.start(s, ClassNoData, SeverityTicket, ev)

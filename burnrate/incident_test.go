@@ -305,10 +305,13 @@ func TestRank(t *testing.T) {
 
 func TestForgetResolvesOpenIncidents(t *testing.T) {
 	tr := NewTracker(TrackerOptions{NoDataAfter: time.Minute})
-	ev := eval(0, 0.5, uniform(20))
-	ev.NoDataFor = time.Minute
-	if got := kinds(tr.Observe(subj, ev)); len(got) != 2 {
-		t.Fatalf("changes %v, want a burn and a no-data opening", got)
+	// The SLI has no data (its no-data incident opens), then a burn fires.
+	quiet := eval(0, 0, uniform(0))
+	quiet.NoDataFor = time.Minute
+	burn := eval(time.Minute, 0.5, uniform(20))
+	burn.NoDataFor = time.Minute
+	if got := append(kinds(tr.Observe(subj, quiet)), kinds(tr.Observe(subj, burn))...); len(got) != 2 {
+		t.Fatalf("changes %v, want a no-data and a burn opening", got)
 	}
 	got := tr.Forget(subj.Key, t0.Add(time.Minute))
 	if len(got) != 2 || got[0].Kind != ChangeResolved || got[1].Kind != ChangeResolved {
@@ -552,5 +555,85 @@ func TestIncidentReadsLegacySnapshots(t *testing.T) {
 	if inc.Key != "api{}" || inc.Class != ClassBurn || inc.Window != 30*day || inc.HoldDown != 5*time.Minute ||
 		!inc.Updated.Equal(t0.Add(time.Minute)) || len(inc.PeakBurn) != 1 || inc.BudgetRemaining != 0.7 || inc.BudgetSpent != 0.1 {
 		t.Errorf("legacy incident reads as %+v", inc)
+	}
+}
+
+// unknownRows is an evaluation whose windows hold no known step since
+// noData: every burn is unknown, as for a dead app or a scrape gap.
+func unknownRows(at time.Duration, noData time.Duration) Evaluation {
+	ev := eval(at, 0.5, uniform(0))
+	for i := range ev.Rows {
+		ev.Rows[i].LongBurn, ev.Rows[i].ShortBurn, ev.Rows[i].Fires = Unknown(), Unknown(), false
+	}
+	ev.NoDataFor = noData
+	return ev
+}
+
+// TestUnknownNeverResolvesABurn: while the data of a burning instance is
+// missing the incident stays open however long the gap lasts, says since
+// when data is missing, raises that once within the same incident (no
+// second, lower-severity no-data incident), and resolves only after a full
+// hold-down of known, quiet evaluations once data returns.
+func TestUnknownNeverResolvesABurn(t *testing.T) {
+	tr := NewTracker(TrackerOptions{NoDataAfter: 15 * time.Minute})
+	if got := kinds(tr.Observe(subj, eval(0, 0.9, uniform(20)))); !slices.Equal(got, []ChangeKind{ChangeOpened}) {
+		t.Fatalf("changes %v, want the burn opened", got)
+	}
+	var raised []Change
+	for m := 1; m <= 60; m++ {
+		for _, c := range tr.Observe(subj, unknownRows(time.Duration(m)*time.Minute, time.Duration(m)*time.Minute)) {
+			if c.Kind != ChangeNoData {
+				t.Fatalf("minute %d of the gap: change %s, want none but the no-data raise", m, c.Kind)
+			}
+			raised = append(raised, c)
+		}
+	}
+	if len(raised) != 1 || raised[0].Incident.Class != ClassBurn || !raised[0].Incident.NoDataSince.Equal(t0) {
+		t.Fatalf("no-data raises %+v, want one, within the burn incident, no data since %s", raised, t0)
+	}
+	open := tr.Open()
+	if len(open) != 1 || open[0].Class != ClassBurn {
+		t.Fatalf("open %+v, want only the burn incident", open)
+	}
+	// Data returns, healthy: the 5m hold-down of the page row counts from
+	// the last unknown evaluation, not from the last firing one.
+	for m := 61; m < 65; m++ {
+		if got := tr.Observe(subj, eval(time.Duration(m)*time.Minute, 0.9, uniform(0))); len(got) != 0 {
+			t.Fatalf("minute %d: %v before a full hold-down of known data", m, kinds(got))
+		}
+	}
+	got := tr.Observe(subj, eval(65*time.Minute, 0.9, uniform(0)))
+	if len(got) != 1 || got[0].Kind != ChangeResolved {
+		t.Fatalf("changes %v, want the resolve five known quiet minutes after the gap", kinds(got))
+	}
+	if !got[0].Incident.NoDataSince.IsZero() {
+		t.Errorf("resolved incident still says no data since %s", got[0].Incident.NoDataSince)
+	}
+}
+
+// TestAGapInASlowBurnIsNoResolve: a 3% burn (ticket rows firing) with a
+// 12-minute gap in its data gives no resolve and no second incident, as it
+// did when unknown read as not firing.
+func TestAGapInASlowBurnIsNoResolve(t *testing.T) {
+	tr := NewTracker(TrackerOptions{})
+	burning := func(m int) Evaluation { return eval(time.Duration(m)*time.Minute, 0.5, [4][2]float64{{2, 2}, {2, 2}, {3.2, 3.2}, {1.1, 1.1}}) }
+	var all []ChangeKind
+	for m := 0; m < 30; m++ {
+		all = append(all, kinds(tr.Observe(subj, burning(m)))...)
+	}
+	for m := 30; m < 42; m++ {
+		// The gap: short windows empty, long ones still known.
+		ev := burning(m)
+		for i := range ev.Rows {
+			ev.Rows[i].ShortBurn, ev.Rows[i].Fires = Unknown(), false
+		}
+		ev.NoDataFor = time.Duration(m-29) * time.Minute
+		all = append(all, kinds(tr.Observe(subj, ev))...)
+	}
+	for m := 42; m < 60; m++ {
+		all = append(all, kinds(tr.Observe(subj, burning(m)))...)
+	}
+	if !slices.Equal(all, []ChangeKind{ChangeOpened}) {
+		t.Fatalf("changes %v, want one opening and nothing else", all)
 	}
 }

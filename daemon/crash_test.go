@@ -135,10 +135,13 @@ func TestCrashRestart(t *testing.T) {
 				t.Fatalf("cold start read %v steps, want the whole 30d window", steps)
 			}
 			waitFor(t, "the page at PagerDuty", 30*time.Second, func() bool { return len(incidentsFor(pd, r.key)) == 1 })
-			inc, ok := openIncident(t, p.url, "crash-test")
-			if !ok {
-				t.Fatal("paged, but the API shows no open incident")
-			}
+			// The page can reach PagerDuty before the tick publishes its view.
+			var inc server.IncidentJSON
+			waitFor(t, "the open incident in the API", 10*time.Second, func() bool {
+				var ok bool
+				inc, ok = openIncident(t, p.url, "crash-test")
+				return ok
+			})
 			firstStart = inc.Start
 		} else {
 			if steps > 60 {

@@ -92,6 +92,11 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 			p.Links = append(p.Links, notify.Link{Href: v, Text: strings.TrimSuffix(k, "_url")})
 		}
 	}
+	if !inc.NoDataSince.IsZero() {
+		// A burn whose data went missing stays open and says so (its
+		// ChangeNoData page raises it again with this).
+		p.Details.Extra["no_data_since"] = inc.NoDataSince.UTC().Format(time.RFC3339)
+	}
 	if c.Kind == burnrate.ChangeResolved {
 		p.Action = notify.Resolve
 		p.EndsAt = inc.Resolved
@@ -114,10 +119,14 @@ func summary(inc burnrate.Incident, spec *slo.Spec) string {
 	if inc.Class == burnrate.ClassNoData {
 		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, slo.FormatDuration(inc.NoDataFor))
 	}
-	return fmt.Sprintf("%s%s%s: error budget burning %s — %s left, gone in %s", inc.SLO, inst, obj,
+	out := fmt.Sprintf("%s%s%s: error budget burning %s — %s left, gone in %s", inc.SLO, inst, obj,
 		inc.Burn.Text(func(x float64) string { return fmt.Sprintf("%.3g×", x) }),
 		inc.BudgetRemaining.Text(func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }),
 		burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion))
+	if !inc.NoDataSince.IsZero() {
+		out += "; no data since " + inc.NoDataSince.UTC().Format(time.RFC3339) + " (still open: unknown is not resolved)"
+	}
+	return out
 }
 
 func trimZeros(f float64) string {

@@ -51,6 +51,9 @@ type IncidentJSON struct {
 	TimeToExhaustionSeconds burnrate.Figure `json:"time_to_exhaustion_seconds"`
 	TimeToExhaustion        string          `json:"time_to_exhaustion"`
 	NoDataSeconds           float64         `json:"no_data_seconds,omitempty"`
+	// NoDataSince is set while a burn incident's data is missing: the
+	// incident stays open and says since when.
+	NoDataSince *time.Time `json:"no_data_since,omitempty"`
 }
 
 // SLOsResponse is the body of GET /api/v1/slos.
@@ -159,6 +162,10 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 		TimeToExhaustionSeconds: burnrate.Figure(math.Round(float64(inc.TimeToExhaustion))),
 		TimeToExhaustion:        burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
 		NoDataSeconds:           inc.NoDataFor.Seconds(),
+	}
+	if !inc.NoDataSince.IsZero() {
+		t := inc.NoDataSince
+		out.NoDataSince = &t
 	}
 	if !inc.Open() {
 		r := inc.Resolved

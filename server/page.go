@@ -56,6 +56,8 @@ type incidentView struct {
 	TTE       string
 	Resolved  string
 	PeakBurn  string
+	// NoDataSince is set while a burn's data is missing: it stays open.
+	NoDataSince string
 }
 
 type instanceView struct {
@@ -157,6 +159,9 @@ func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentVie
 		v.Resolved = inc.Resolved.UTC().Format("01-02 15:04")
 	}
 	v.Duration = slo.FormatDuration(end.Sub(inc.Start))
+	if !inc.NoDataSince.IsZero() {
+		v.NoDataSince = inc.NoDataSince.UTC().Format("01-02 15:04")
+	}
 	var peaks []string
 	for _, p := range inc.PeakBurn {
 		peaks = append(peaks, slo.FormatDuration(p.Window)+" "+trimFloat(p.Burn)+"×")

@@ -24,6 +24,10 @@ type StepQueries struct {
 	Errors, Total string
 	// Resolution is the interval each query result covers (the {{.window}}).
 	Resolution time.Duration
+	// ErrorsRequired is set when the error query always has a series while
+	// the SLI's series exist (a latency SLI: count − the threshold's
+	// bucket), so a missing one means a missing bucket, not zero errors.
+	ErrorsRequired bool
 }
 
 // Raw reports whether the queries measure an error ratio (a raw SLI).
@@ -33,7 +37,8 @@ func (q StepQueries) Raw() bool { return q.Total == "" }
 // Events and latency SLIs: value × resolution seconds. A step where the
 // total has a value but the error query returned nothing counts zero
 // errors (a selector such as code=~"5.." has no series while nothing
-// fails); a step without a total is unknown (NaN). Raw SLIs count each step
+// fails), except for a latency SLI, whose error query has a series
+// whenever its bucket exists; a step without a total is unknown (NaN). Raw SLIs count each step
 // of the evaluator as one event whose error share is the ratio, clamped to
 // [0, 1], so a coarse interval of n steps counts n events.
 func (q StepQueries) Counts(errs, total float64, hasErrs, hasTotal bool, step time.Duration) (float64, float64) {
@@ -48,6 +53,11 @@ func (q StepQueries) Counts(errs, total float64, hasErrs, hasTotal bool, step ti
 		return math.NaN(), math.NaN()
 	}
 	if !hasErrs {
+		if q.ErrorsRequired {
+			// A latency threshold whose bucket is absent: every request
+			// would read good. Unknown, never healthy.
+			return math.NaN(), math.NaN()
+		}
 		errs = 0
 	}
 	s := q.Resolution.Seconds()
@@ -87,7 +97,7 @@ func BuildQueries(spec *slo.Spec, resolution time.Duration) (StepQueries, error)
 		}
 		return agg + " by (" + strings.Join(spec.GroupBy, ", ") + ") (" + q + ")"
 	}
-	out := StepQueries{Errors: wrap(errQ), Resolution: resolution}
+	out := StepQueries{Errors: wrap(errQ), Resolution: resolution, ErrorsRequired: spec.SLI.Latency != nil}
 	if totalQ != "" {
 		out.Total = wrap(totalQ)
 	}

@@ -120,6 +120,10 @@ func TestCounts(t *testing.T) {
 	if _, tot := ev.Counts(1, 0, true, false, time.Minute); !math.IsNaN(tot) {
 		t.Errorf("no total series: total %v, want NaN (unknown)", tot)
 	}
+	lat := StepQueries{Errors: "count - bucket", Total: "count", Resolution: time.Minute, ErrorsRequired: true}
+	if e, tot := lat.Counts(0, 10, false, true, time.Minute); !math.IsNaN(e) || !math.IsNaN(tot) {
+		t.Errorf("latency without its bucket: %v/%v, want unknown, never 0 errors", e, tot)
+	}
 	raw := StepQueries{Errors: "r", Resolution: time.Hour}
 	if e, tot := raw.Counts(1.5, 0, true, false, time.Minute); e != 60 || tot != 60 {
 		t.Errorf("raw ratio 1.5 over 1h of 1m steps: %v/%v, want 60/60 (clamped)", e, tot)
@@ -404,4 +408,43 @@ func metricValue(t *testing.T, c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+// TestALatencyThresholdThatIsNoBucketIsUnknownNotHealthy: with buckets
+// 0.1, 0.3 and +Inf, a 0.25 threshold selects no bucket. Every request is
+// slow, yet the error query returns nothing: the steps must read unknown,
+// never as good.
+func TestALatencyThresholdThatIsNoBucketIsUnknownNotHealthy(t *testing.T) {
+	e := NewEmbedded()
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, `
+lat_seconds_bucket{le="0.1"} 0+0x200
+lat_seconds_bucket{le="0.3"} 0+0x200
+lat_seconds_bucket{le="+Inf"} 0+100x200
+lat_seconds_count 0+100x200`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		threshold float64
+		known     bool
+	}{{0.25, false}, {0.3, true}} {
+		spec := &slo.Spec{ID: "lat", Objective: 99, Window: 30 * 24 * time.Hour,
+			SLI: slo.SLI{Latency: &slo.LatencySLI{Metric: "lat_seconds", Threshold: tc.threshold}}}
+		r := &Reader{Querier: e, Spec: spec, Step: time.Minute}
+		b, _, err := r.Read(context.Background(), fixtureStart.Add(10*time.Minute), fixtureStart.Add(40*time.Minute), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := 0
+		for _, s := range b.Series {
+			for _, st := range s.Steps {
+				steps++
+				if st.Errors != st.Total {
+					t.Errorf("threshold %v: %v errors of %v, want every request slow", tc.threshold, st.Errors, st.Total)
+				}
+			}
+		}
+		if got := steps > 0; got != tc.known {
+			t.Errorf("threshold %v: %d known steps, want known=%v", tc.threshold, steps, tc.known)
+		}
+	}
 }

@@ -616,7 +616,9 @@ func TestUnknownNeverResolvesABurn(t *testing.T) {
 // did when unknown read as not firing.
 func TestAGapInASlowBurnIsNoResolve(t *testing.T) {
 	tr := NewTracker(TrackerOptions{})
-	burning := func(m int) Evaluation { return eval(time.Duration(m)*time.Minute, 0.5, [4][2]float64{{2, 2}, {2, 2}, {3.2, 3.2}, {1.1, 1.1}}) }
+	burning := func(m int) Evaluation {
+		return eval(time.Duration(m)*time.Minute, 0.5, [4][2]float64{{2, 2}, {2, 2}, {3.2, 3.2}, {1.1, 1.1}})
+	}
 	var all []ChangeKind
 	for m := 0; m < 30; m++ {
 		all = append(all, kinds(tr.Observe(subj, burning(m)))...)

@@ -23,7 +23,7 @@ func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pagerduty-routing-key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(name string) (string, bool) {
+	cfg, err := receiver.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(name string) (string, bool) {
 		if name == "SLOD_CHATOPS_WEBHOOK_URL" {
 			return "https://chat.example/hooks/T0/B0/TOKEN", true
 		}
@@ -56,7 +56,7 @@ func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
 }
 
 func TestBuildRefusesAnOfflineConfigForKeyedReceivers(t *testing.T) {
-	cfg, err := notify.LoadConfigOffline("../../examples/notify.yaml")
+	cfg, err := receiver.LoadConfigOffline("../../examples/notify.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

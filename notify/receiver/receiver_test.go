@@ -1,8 +1,11 @@
 package receiver_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/slodhq/slod/notify"
@@ -66,3 +69,35 @@ func TestBuildRefusesAnOfflineConfigForKeyedReceivers(t *testing.T) {
 }
 
 func is[T any](v any) bool { _, ok := v.(T); return ok }
+
+func TestKindsListEveryBuiltInKindOnce(t *testing.T) {
+	var names []string
+	for _, k := range receiver.Kinds() {
+		names = append(names, k.Name)
+	}
+	if got := strings.Join(names, " "); got != "pagerduty opsgenie alertmanager webhook log" {
+		t.Errorf("kinds = %s", got)
+	}
+}
+
+func TestLogOnlyConfigBuildsOneLogReceiver(t *testing.T) {
+	cfg := receiver.LogOnlyConfig()
+	var buf bytes.Buffer
+	senders, err := receiver.Build(cfg, receiver.Options{Stdout: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(senders) != 1 || !is[*logrecv.Receiver](senders["stdout"]) || cfg.Route.Receiver != "stdout" {
+		t.Fatalf("senders = %v, route %+v", senders, cfg.Route)
+	}
+	if err := senders["stdout"].Send(context.Background(), notify.Page{DedupKey: "k", Action: notify.Trigger}); err != nil || !strings.Contains(buf.String(), `"receiver":"stdout"`) {
+		t.Errorf("send: %v, wrote %q", err, buf.String())
+	}
+}
+
+func TestBuildRefusesAReceiverWithoutConfig(t *testing.T) {
+	cfg := &notify.Config{Receivers: []notify.Receiver{{Name: "x", Kind: "log"}}}
+	if _, err := receiver.Build(cfg, receiver.Options{}); err == nil || !strings.Contains(err.Error(), `receiver "x": no config`) {
+		t.Errorf("err = %v", err)
+	}
+}

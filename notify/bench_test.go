@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 func benchDispatcher(b *testing.B, senders map[string]notify.Sender, cfgText string) *notify.Dispatcher {
 	b.Helper()
-	cfg, err := notify.ParseConfig([]byte(cfgText), "bench.yaml", env(nil))
+	cfg, err := receiver.ParseConfig([]byte(cfgText), "bench.yaml", env(nil))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func BenchmarkDeliver(b *testing.B) {
 	const n = 200
 	for b.Loop() {
 		b.StopTimer()
-		cfg, _ := notify.ParseConfig([]byte(benchConfig), "bench.yaml", env(nil))
+		cfg, _ := receiver.ParseConfig([]byte(benchConfig), "bench.yaml", env(nil))
 		done := make(chan struct{})
 		count := 0
 		senders := map[string]notify.Sender{"a": notify.SenderFunc(func(context.Context, notify.Page) error {
@@ -100,7 +101,7 @@ func BenchmarkDeliver(b *testing.B) {
 
 // Routing one page through the example config's tree.
 func BenchmarkRoute(b *testing.B) {
-	cfg, err := notify.LoadConfigOffline("../examples/notify.yaml")
+	cfg, err := receiver.LoadConfigOffline("../examples/notify.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/notifytest"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 const logOnly = "receivers: [{name: a, log: {}}]\nroute: {receiver: a}\n"
@@ -49,7 +50,7 @@ func (r *recorder) keys() []string {
 // triggers and returns its bytes.
 func soundOutbox(t testing.TB, path string, n int) []byte {
 	t.Helper()
-	cfg, err := notify.ParseConfig([]byte(logOnly), "test.yaml", nil)
+	cfg, err := receiver.ParseConfig([]byte(logOnly), "test.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func soundOutbox(t testing.TB, path string, n int) []byte {
 // takes a page and delivers it.
 func openDamaged(t testing.TB, path string, data []byte, deliver bool) (*notify.Dispatcher, []notify.Damage, *recorder, *prometheus.Registry) {
 	t.Helper()
-	cfg, err := notify.ParseConfig([]byte(logOnly), "test.yaml", nil)
+	cfg, err := receiver.ParseConfig([]byte(logOnly), "test.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

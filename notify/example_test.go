@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 func ExampleDedupKey() {
@@ -17,7 +18,7 @@ func ExampleDedupKey() {
 }
 
 func ExampleRouter_Receivers() {
-	cfg, err := notify.ParseConfig([]byte(`
+	cfg, err := receiver.ParseConfig([]byte(`
 receivers:
   - {name: pagerduty, webhook: {url: "http://127.0.0.1:1"}}
   - {name: chat, webhook: {url: "http://127.0.0.1:2"}}

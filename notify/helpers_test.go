@@ -79,7 +79,7 @@ type harness struct {
 
 func parse(t *testing.T, yaml string, envs map[string]string) *notify.Config {
 	t.Helper()
-	cfg, err := notify.ParseConfig([]byte(yaml), "test.yaml", env(envs))
+	cfg, err := receiver.ParseConfig([]byte(yaml), "test.yaml", env(envs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestHelperDispatcherProcess(t *testing.T) {
 	if os.Getenv("NOTIFY_HELPER") != "1" {
 		t.Skip("helper process for TestSIGKILLMidDelivery")
 	}
-	cfg, err := notify.ParseConfig([]byte(fmt.Sprintf(pdConfig, os.Getenv("PD_URL"), "30s", "1s")), "helper.yaml", env(map[string]string{"PD_KEY": pdKey}))
+	cfg, err := receiver.ParseConfig([]byte(fmt.Sprintf(pdConfig, os.Getenv("PD_URL"), "30s", "1s")), "helper.yaml", env(map[string]string{"PD_KEY": pdKey}))
 	if err != nil {
 		t.Fatal(err)
 	}

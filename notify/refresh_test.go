@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 // manualClock fires After only when the test advances it.
@@ -133,8 +134,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("route: &r {receiver: a, routes: [*r]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lookup := func(string) (string, bool) { return "value", true }
-		cfg, err := notify.ParseConfig(data, "fuzz.yaml", lookup)
-		cfg2, err2 := notify.ParseConfig(data, "fuzz.yaml", lookup)
+		cfg, err := receiver.ParseConfig(data, "fuzz.yaml", lookup)
+		cfg2, err2 := receiver.ParseConfig(data, "fuzz.yaml", lookup)
 		if (err == nil) != (err2 == nil) {
 			t.Fatalf("second parse disagrees: %v vs %v", err, err2)
 		}

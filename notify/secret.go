@@ -75,24 +75,28 @@ func MaskURL(s string) string {
 	return out
 }
 
-// secretRef names where a secret comes from: exactly one of a file (path
-// relative to the config file's directory) or an environment variable.
-type secretRef struct {
-	field    string // e.g. "routing_key", for messages
-	file     string
-	env      string
-	optional bool
+// SecretSource names where a secret comes from: exactly one of File (a
+// path relative to the config file's directory) or Env (an environment
+// variable). Receiver kinds read it with DecodeContext.ReadSecret.
+type SecretSource struct {
+	// Field is the YAML field's stem ("routing_key" for routing_key_file
+	// and routing_key_env), for messages.
+	Field string
+	File  string
+	Env   string
+	// Optional allows neither source to be set (an empty Secret).
+	Optional bool
 }
 
 // resolve reads the secret. Errors name the file or variable, never the value.
-func (r secretRef) resolve(baseDir string, lookupEnv func(string) (string, bool)) (Secret, error) {
+func (r SecretSource) resolve(baseDir string, lookupEnv func(string) (string, bool)) (Secret, error) {
 	switch {
-	case r.file != "" && r.env != "":
-		return Secret{}, fmt.Errorf("set only one of %s_file and %s_env", r.field, r.field)
-	case lookupEnv == nil && (r.file != "" || r.env != ""):
+	case r.File != "" && r.Env != "":
+		return Secret{}, fmt.Errorf("set only one of %s_file and %s_env", r.Field, r.Field)
+	case lookupEnv == nil && (r.File != "" || r.Env != ""):
 		return Secret{}, nil // structure check only: sources are not read
-	case r.file != "":
-		p := r.file
+	case r.File != "":
+		p := r.File
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(baseDir, p)
 		}
@@ -102,23 +106,23 @@ func (r secretRef) resolve(baseDir string, lookupEnv func(string) (string, bool)
 			if errors.As(err, &pe) {
 				err = pe.Err // the path is already in the message
 			}
-			return Secret{}, fmt.Errorf("%s_file %q: %w", r.field, p, err)
+			return Secret{}, fmt.Errorf("%s_file %q: %w", r.Field, p, err)
 		}
 		v := strings.TrimSpace(string(b))
 		if v == "" {
-			return Secret{}, fmt.Errorf("%s_file %q is empty", r.field, p)
+			return Secret{}, fmt.Errorf("%s_file %q is empty", r.Field, p)
 		}
 		return Secret{value: v}, nil
-	case r.env != "":
-		v, ok := lookupEnv(r.env)
+	case r.Env != "":
+		v, ok := lookupEnv(r.Env)
 		if !ok || strings.TrimSpace(v) == "" {
-			return Secret{}, fmt.Errorf("%s_env: environment variable %s is not set or empty", r.field, r.env)
+			return Secret{}, fmt.Errorf("%s_env: environment variable %s is not set or empty", r.Field, r.Env)
 		}
 		return Secret{value: strings.TrimSpace(v)}, nil
-	case r.optional:
+	case r.Optional:
 		return Secret{}, nil
 	default:
-		return Secret{}, fmt.Errorf("%s: set %s_file or %s_env (inline secrets are not accepted)", r.field, r.field, r.field)
+		return Secret{}, fmt.Errorf("%s: set %s_file or %s_env (inline secrets are not accepted)", r.Field, r.Field, r.Field)
 	}
 }
 

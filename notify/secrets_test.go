@@ -14,6 +14,7 @@ import (
 
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/notifytest"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 // The path of a Slack-style webhook URL and a bearer token in a webhook
@@ -85,7 +86,7 @@ delivery: {timeout: 2s, backoff_initial: 1s, backoff_max: 4s}
 `, pd.URL(), og.URL())
 	envs := map[string]string{"OG_KEY": ogKey, "HOOK_AUTH": hookAuth, "HOOK_URL": hookURL, "BAD_URL": "ftp://hooks.example/services/T000/B000/" + hookToken,
 		"NO_SCHEME_URL": "hooks.example/services/T000/B000/" + hookToken}
-	cfg, err := notify.ParseConfig([]byte(cfgText), filepath.Join(dir, "notify.yaml"), env(envs))
+	cfg, err := receiver.ParseConfig([]byte(cfgText), filepath.Join(dir, "notify.yaml"), env(envs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,9 @@ delivery: {timeout: 2s, backoff_initial: 1s, backoff_max: 4s}
 	}
 	all.Write(mbuf.Bytes())
 	fmt.Fprintf(&all, "%v %+v %#v\n", cfg, *cfg, cfg.Receivers)
+	for _, r := range cfg.Receivers {
+		fmt.Fprintf(&all, "%v %+v %#v\n", r.Config, r.Config, r.Config) // the kinds' configs, not their addresses
+	}
 	// Config errors that involve the secret fields.
 	for _, bad := range []string{
 		strings.Replace(cfgText, "routing_key_file: pd.key", "routing_key_file: pd.key, routing_key_env: OG_KEY", 1),
@@ -133,7 +137,7 @@ delivery: {timeout: 2s, backoff_initial: 1s, backoff_max: 4s}
 		strings.Replace(cfgText, "secret_headers: {Authorization: {value_env: HOOK_AUTH}}", "headers: {Authorization: "+hookAuth+"}", 1),
 		strings.Replace(cfgText, "value_env: HOOK_AUTH", "value_env: HOOK_AUTH, value_file: hook.url", 1),
 	} {
-		_, err := notify.ParseConfig([]byte(bad), filepath.Join(dir, "notify.yaml"), env(envs))
+		_, err := receiver.ParseConfig([]byte(bad), filepath.Join(dir, "notify.yaml"), env(envs))
 		if err == nil {
 			t.Errorf("bad config accepted")
 			continue

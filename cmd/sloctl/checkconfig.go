@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slodhq/slod/notify"
+	"github.com/slodhq/slod/notify/receiver"
 )
 
 // CheckConfigOptions are the inputs of `sloctl check-config`.
@@ -79,7 +80,7 @@ func runCheckConfig(opts *CheckConfigOptions) error {
 	if opts.Offline {
 		lookup = nil
 	}
-	cfg, err := notify.ParseConfig(data, opts.Path, lookup)
+	cfg, err := receiver.ParseConfig(data, opts.Path, lookup)
 	if err != nil {
 		for _, e := range checkConfigErrors(err) {
 			fmt.Fprintf(opts.IO.Err, "%v\n", e)
@@ -90,7 +91,9 @@ func runCheckConfig(opts *CheckConfigOptions) error {
 	fmt.Fprintf(w, "%s: ok\n\nreceivers:\n", opts.Path)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range cfg.Receivers {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Name, r.Kind(), receiverTarget(r))
+		// Each kind describes its target, naming secret sources, never
+		// their values (a webhook URL shows as scheme://host/… only).
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Name, r.Kind, r.Config.Target())
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nroutes:")
@@ -103,50 +106,6 @@ func runCheckConfig(opts *CheckConfigOptions) error {
 		fmt.Fprintf(w, "\nroute %s -> %s\n", r, strings.Join(cfg.Route.Receivers(labels), ", "))
 	}
 	return nil
-}
-
-// receiverTarget describes where a receiver sends, naming secret sources
-// but never their values.
-func receiverTarget(r notify.Receiver) string {
-	src := func(file, env string) string {
-		if file != "" {
-			return "file " + file
-		}
-		return "env " + env
-	}
-	switch {
-	case r.PagerDuty != nil:
-		return fmt.Sprintf("%s (routing key from %s)", r.PagerDuty.URL, src(r.PagerDuty.RoutingKeyFile, r.PagerDuty.RoutingKeyEnv))
-	case r.Opsgenie != nil:
-		return fmt.Sprintf("%s (api key from %s)", r.Opsgenie.URL, src(r.Opsgenie.APIKeyFile, r.Opsgenie.APIKeyEnv))
-	case r.Alertmanager != nil:
-		return r.Alertmanager.URL
-	case r.Webhook != nil:
-		// The URL's path is often the hook's credential: show the host only.
-		w := r.Webhook
-		target := "url not read (--offline)"
-		if w.URL.IsSet() {
-			target = notify.MaskURL(w.URL.Reveal())
-		}
-		var notes []string
-		if w.URLFile != "" || w.URLEnv != "" {
-			notes = append(notes, "url from "+src(w.URLFile, w.URLEnv))
-		}
-		if w.HMACSecretFile != "" || w.HMACSecretEnv != "" {
-			notes = append(notes, "signed, secret from "+src(w.HMACSecretFile, w.HMACSecretEnv))
-		}
-		for _, k := range checkConfigSortedKeys(w.SecretHeaders) {
-			h := w.SecretHeaders[k]
-			notes = append(notes, fmt.Sprintf("header %s from %s", k, src(h.ValueFile, h.ValueEnv)))
-		}
-		if len(notes) > 0 {
-			target += " (" + strings.Join(notes, "; ") + ")"
-		}
-		return target
-	case r.Log != nil:
-		return "stdout"
-	}
-	return ""
 }
 
 func printRoute(w interface{ Write([]byte) (int, error) }, r *notify.Route, indent string) {

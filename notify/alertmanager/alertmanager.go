@@ -23,13 +23,13 @@ const RefreshInterval = time.Minute
 
 // Receiver posts to one Alertmanager.
 type Receiver struct {
-	cfg    notify.AlertmanagerConfig
+	cfg    Config
 	client *http.Client
 	now    func() time.Time
 }
 
 // New returns a receiver for cfg.
-func New(cfg notify.AlertmanagerConfig, httpClient *http.Client, now func() time.Time) *Receiver {
+func New(cfg Config, httpClient *http.Client, now func() time.Time) *Receiver {
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
 	if httpClient == nil {
 		httpClient = &http.Client{}

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestAlertMapping(t *testing.T) {
 	now := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
-	r := alertmanager.New(notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093/", GeneratorURL: "http://slod.example/"}, nil, func() time.Time { return now })
+	r := alertmanager.New(alertmanager.Config{URL: "http://127.0.0.1:9093/", GeneratorURL: "http://slod.example/"}, nil, func() time.Time { return now })
 	p := notify.Page{
 		DedupKey: "k", Action: notify.Trigger, Severity: notify.SeverityPage, Summary: "burning",
 		Labels:   map[string]string{"slo": "api-availability", "service": "api"},
@@ -123,13 +123,13 @@ receivers:
 receivers: [{name: am, alertmanager: {url: %s, generator_url: "http://slod.example/"}}]
 route: {receiver: am}
 delivery: {timeout: 5s, backoff_initial: 50ms, backoff_max: 500ms}
-`, base)), "notify.yaml", func(string) (string, bool) { return "", false })
+`, base)), "notify.yaml", func(string) (string, bool) { return "", false }, []notify.Kind{alertmanager.Kind()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := notify.New(notify.Options{
 		Config:  cfg,
-		Senders: map[string]notify.Sender{"am": alertmanager.New(*cfg.Receivers[0].Alertmanager, client, nil)},
+		Senders: map[string]notify.Sender{"am": alertmanager.New(*cfg.Receivers[0].Config.(*alertmanager.Config), client, nil)},
 		Path:    filepath.Join(dir, "outbox.db"),
 	})
 	if err != nil {

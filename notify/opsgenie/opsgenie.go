@@ -25,19 +25,19 @@ const (
 
 // Receiver sends pages to one Opsgenie account (one API key).
 type Receiver struct {
-	cfg    notify.OpsgenieConfig
+	cfg    Config
 	client *http.Client
 	now    func() time.Time
 }
 
 // New returns a receiver for cfg; httpClient and now default to a plain
 // client and time.Now.
-func New(cfg notify.OpsgenieConfig, httpClient *http.Client, now func() time.Time) (*Receiver, error) {
+func New(cfg Config, httpClient *http.Client, now func() time.Time) (*Receiver, error) {
 	if !cfg.APIKey.IsSet() {
 		return nil, errors.New("opsgenie: api key not set")
 	}
 	if cfg.URL == "" {
-		cfg.URL = notify.OpsgenieUSURL
+		cfg.URL = USURL
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
 	if cfg.Priorities == nil {

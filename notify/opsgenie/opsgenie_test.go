@@ -23,7 +23,7 @@ func receiver(t *testing.T, url, key string) *opsgenie.Receiver {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
-	r, err := opsgenie.New(notify.OpsgenieConfig{URL: url, APIKey: notify.NewSecret(key), Tags: []string{"slod"}, Responders: []string{"payments-oncall"},
+	r, err := opsgenie.New(opsgenie.Config{URL: url, APIKey: notify.NewSecret(key), Tags: []string{"slod"}, Responders: []string{"payments-oncall"},
 		Priorities: map[notify.Severity]string{notify.SeverityPage: "P1", notify.SeverityTicket: "P3"}}, client, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -101,20 +101,5 @@ func TestAWrongKeyIsPermanentAndNotEchoed(t *testing.T) {
 	}
 	if srv.AuthFailures() != 1 || strings.Contains(err.Error(), apiKey) {
 		t.Errorf("auth failures %d, err %v", srv.AuthFailures(), err)
-	}
-}
-
-func TestRegionsPickTheDocumentedHosts(t *testing.T) {
-	for region, want := range map[string]string{"": notify.OpsgenieUSURL, "us": notify.OpsgenieUSURL, "EU": notify.OpsgenieEUURL} {
-		cfg, err := notify.ParseConfig([]byte(`
-receivers: [{name: og, opsgenie: {region: "`+region+`", api_key_env: K}}]
-route: {receiver: og}
-`), "x.yaml", func(string) (string, bool) { return "k", true })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := cfg.Receivers[0].Opsgenie.URL; got != want {
-			t.Errorf("region %q: %s, want %s", region, got, want)
-		}
 	}
 }

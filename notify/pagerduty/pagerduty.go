@@ -23,19 +23,19 @@ const (
 
 // Receiver sends pages to one PagerDuty service (one routing key).
 type Receiver struct {
-	cfg    notify.PagerDutyConfig
+	cfg    Config
 	client *pagerduty.Client
 	now    func() time.Time
 }
 
 // New returns a receiver for cfg. httpClient defaults to a client without
 // timeout (the dispatcher bounds each attempt); now to time.Now.
-func New(cfg notify.PagerDutyConfig, httpClient *http.Client, now func() time.Time) (*Receiver, error) {
+func New(cfg Config, httpClient *http.Client, now func() time.Time) (*Receiver, error) {
 	if !cfg.RoutingKey.IsSet() {
 		return nil, errors.New("pagerduty: routing key not set")
 	}
 	if cfg.URL == "" {
-		cfg.URL = notify.DefaultPagerDutyURL
+		cfg.URL = DefaultURL
 	}
 	if cfg.Severities == nil {
 		cfg.Severities = map[notify.Severity]string{notify.SeverityPage: "critical", notify.SeverityTicket: "warning"}

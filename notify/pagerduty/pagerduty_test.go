@@ -24,7 +24,7 @@ func newReceiver(t *testing.T, srv *notifytest.PagerDuty) *pagerduty.Receiver {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
-	r, err := pagerduty.New(notify.PagerDutyConfig{URL: srv.URL(), RoutingKey: notify.NewSecret(key), Client: "slod", ClientURL: "http://slod.example/"}, client, nil)
+	r, err := pagerduty.New(pagerduty.Config{URL: srv.URL(), RoutingKey: notify.NewSecret(key), Client: "slod", ClientURL: "http://slod.example/"}, client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
 package receiver_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/slodhq/slod/notify"
@@ -23,7 +26,7 @@ func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pagerduty-routing-key"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := notify.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(name string) (string, bool) {
+	cfg, err := receiver.ParseConfig(data, filepath.Join(dir, "notify.yaml"), func(name string) (string, bool) {
 		if name == "SLOD_CHATOPS_WEBHOOK_URL" {
 			return "https://chat.example/hooks/T0/B0/TOKEN", true
 		}
@@ -56,7 +59,7 @@ func TestBuildMakesOneSenderPerReceiverOfTheExample(t *testing.T) {
 }
 
 func TestBuildRefusesAnOfflineConfigForKeyedReceivers(t *testing.T) {
-	cfg, err := notify.LoadConfigOffline("../../examples/notify.yaml")
+	cfg, err := receiver.LoadConfigOffline("../../examples/notify.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,3 +69,35 @@ func TestBuildRefusesAnOfflineConfigForKeyedReceivers(t *testing.T) {
 }
 
 func is[T any](v any) bool { _, ok := v.(T); return ok }
+
+func TestKindsListEveryBuiltInKindOnce(t *testing.T) {
+	var names []string
+	for _, k := range receiver.Kinds() {
+		names = append(names, k.Name)
+	}
+	if got := strings.Join(names, " "); got != "pagerduty opsgenie alertmanager webhook log" {
+		t.Errorf("kinds = %s", got)
+	}
+}
+
+func TestLogOnlyConfigBuildsOneLogReceiver(t *testing.T) {
+	cfg := receiver.LogOnlyConfig()
+	var buf bytes.Buffer
+	senders, err := receiver.Build(cfg, receiver.Options{Stdout: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(senders) != 1 || !is[*logrecv.Receiver](senders["stdout"]) || cfg.Route.Receiver != "stdout" {
+		t.Fatalf("senders = %v, route %+v", senders, cfg.Route)
+	}
+	if err := senders["stdout"].Send(context.Background(), notify.Page{DedupKey: "k", Action: notify.Trigger}); err != nil || !strings.Contains(buf.String(), `"receiver":"stdout"`) {
+		t.Errorf("send: %v, wrote %q", err, buf.String())
+	}
+}
+
+func TestBuildRefusesAReceiverWithoutConfig(t *testing.T) {
+	cfg := &notify.Config{Receivers: []notify.Receiver{{Name: "x", Kind: "log"}}}
+	if _, err := receiver.Build(cfg, receiver.Options{}); err == nil || !strings.Contains(err.Error(), `receiver "x": no config`) {
+		t.Errorf("err = %v", err)
+	}
+}

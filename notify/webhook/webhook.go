@@ -29,7 +29,7 @@ type Body struct {
 
 // Receiver posts to one URL.
 type Receiver struct {
-	cfg    notify.WebhookConfig
+	cfg    Config
 	client *http.Client
 	now    func() time.Time
 	// secrets are scrubbed from every error: the HMAC secret, the URL and
@@ -38,9 +38,9 @@ type Receiver struct {
 }
 
 // New returns a receiver for cfg.
-func New(cfg notify.WebhookConfig, httpClient *http.Client, now func() time.Time) *Receiver {
+func New(cfg Config, httpClient *http.Client, now func() time.Time) *Receiver {
 	if cfg.SignatureHeader == "" {
-		cfg.SignatureHeader = notify.DefaultSignatureHeader
+		cfg.SignatureHeader = DefaultSignatureHeader
 	}
 	if httpClient == nil {
 		httpClient = &http.Client{}

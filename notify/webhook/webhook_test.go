@@ -22,13 +22,13 @@ func TestBodyIsSignedWithHMACSHA256(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	secret := "hook-secret"
-	r := webhook.New(notify.WebhookConfig{URL: notify.NewSecret(srv.URL() + "/in"), HMACSecret: notify.NewSecret(secret), Headers: map[string]string{"X-Team": "payments"}}, client, nil)
+	r := webhook.New(webhook.Config{URL: notify.NewSecret(srv.URL() + "/in"), HMACSecret: notify.NewSecret(secret), Headers: map[string]string{"X-Team": "payments"}}, client, nil)
 	p := notify.Page{DedupKey: "k", Action: notify.Trigger, Severity: notify.SeverityPage, Summary: "s", Labels: map[string]string{"slo": "a"}}
 	if err := r.Send(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	req := srv.All()[0]
-	sig := req.Header.Get(notify.DefaultSignatureHeader)
+	sig := req.Header.Get(webhook.DefaultSignatureHeader)
 	if !webhook.Verify([]byte(secret), req.Body, sig) {
 		t.Fatalf("signature %q does not verify", sig)
 	}
@@ -49,17 +49,17 @@ func TestNoSecretNoSignature(t *testing.T) {
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	r := webhook.New(notify.WebhookConfig{URL: notify.NewSecret(srv.URL())}, client, nil)
+	r := webhook.New(webhook.Config{URL: notify.NewSecret(srv.URL())}, client, nil)
 	if err := r.Send(context.Background(), notify.Page{DedupKey: "k", Action: notify.Resolve}); err != nil {
 		t.Fatal(err)
 	}
-	if h := srv.All()[0].Header.Get(notify.DefaultSignatureHeader); h != "" {
+	if h := srv.All()[0].Header.Get(webhook.DefaultSignatureHeader); h != "" {
 		t.Errorf("signature %q without a secret", h)
 	}
 }
 
 func TestAURLNotReadIsAPermanentError(t *testing.T) {
-	r := webhook.New(notify.WebhookConfig{}, nil, nil) // as parsed with --offline
+	r := webhook.New(webhook.Config{}, nil, nil) // as parsed with --offline
 	err := r.Send(context.Background(), notify.Page{DedupKey: "k", Action: notify.Resolve})
 	var se *notify.SendError
 	if !errors.As(err, &se) || !se.Permanent || se.Reason != notify.ReasonInvalid {

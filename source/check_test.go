@@ -3,6 +3,9 @@ package source
 import (
 	"context"
 	"errors"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +280,28 @@ func TestCheckQueriesTheHourBeforeAt(t *testing.T) {
 	}
 	if got, want := strings.Join(ranges, " "), "23:00..23:59/1m0s 23:00..23:59/1m0s 23:59..23:59/1m0s"; got != want {
 		t.Errorf("queries %s, want %s", got, want)
+	}
+}
+
+// Every live rule has a section with an example in docs/lint.md, under
+// "Live checks" (### headings: slo's own doc test counts the ## ones and
+// wants an offline bad fixture for each).
+func TestLiveRulesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/lint.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, live, ok := strings.Cut(string(doc), "\n## Live checks\n")
+	if !ok {
+		t.Fatal(`docs/lint.md has no "## Live checks" section`)
+	}
+	live, _, _ = strings.Cut(live, "\n## ")
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^### (SLO\d{3}) — .+\n(?s:.*?)`+"```yaml").FindAllStringSubmatch(live, -1) {
+		documented = append(documented, m[1])
+	}
+	want := []string{RuleNoSeries, RuleThresholdBucket, RuleGroupByMissing, RuleErrorsWithoutTotal}
+	if !slices.Equal(documented, want) {
+		t.Errorf("docs/lint.md documents %v with an example under Live checks, want %v", documented, want)
 	}
 }

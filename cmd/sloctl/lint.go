@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
 )
 
 // LintCheck is an extra lint check over a loaded set of SLOs and policies,
@@ -23,6 +27,15 @@ type LintOptions struct {
 	Format string
 	Strict bool
 	Checks []LintCheck
+	// Prometheus holds the same Prometheus flags as slod's; with a URL,
+	// lint also runs each SLO's queries against it (source.Check).
+	Prometheus source.PrometheusFlags
+	// At is when the live checks look (RFC 3339 or Unix seconds; default
+	// now); Step is the evaluation step their queries use.
+	At   string
+	Step time.Duration
+	// now is the clock for the default of At (tests set it).
+	now func() time.Time
 }
 
 // lintFormats are the values of --format.
@@ -31,7 +44,8 @@ var lintFormats = []string{"text", "json", "github"}
 // NewCmdLint builds `sloctl lint`. checks run after the slo rules; runF
 // replaces the run function in flag tests (nil runs the lint).
 func NewCmdLint(io IO, checks []LintCheck, runF func(*LintOptions) error) *cobra.Command {
-	opts := &LintOptions{IO: io, Checks: checks}
+	opts := &LintOptions{IO: io, Checks: checks, now: time.Now,
+		Prometheus: source.PrometheusFlags{QueryTimeout: 30 * time.Second}, Step: burnrate.DefaultStep}
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check SLO files for errors, as CI does on every pull request",
@@ -40,12 +54,20 @@ OpenSLO v1) from the given files and directories (recursively, *.yaml and
 *.yml; default: the current directory) and reports every problem with its
 position and rule ID (see docs/lint.md).
 
+With --prometheus-url, lint also runs the queries of every SLO from a file
+without errors against that server over the hour before --at (default
+now), and reports SLIs that would read wrongly: no series (SLO019), a
+latency threshold that is no bucket (SLO020), group_by labels missing
+from the series (SLO021), errors without totals (SLO022). A server that
+cannot be asked fails the run with one line (exit 1).
+
 Diagnostics go to stdout, a summary to stderr. Exit codes: 0 clean or
 warnings only, 1 any error (or any warning with --strict), 2 bad usage.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Example: `  sloctl lint examples/slos
-  sloctl lint --format github --strict slos/`,
+  sloctl lint --format github --strict slos/
+  sloctl lint --prometheus-url http://localhost:9090 slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
 			if len(opts.Paths) == 0 {
@@ -59,6 +81,20 @@ warnings only, 1 any error (or any warning with --strict), 2 bad usage.`,
 					return usageErrorf("%s: no such file or directory", p)
 				}
 			}
+			if err := opts.Prometheus.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			if opts.Prometheus.URL == "" && opts.At != "" {
+				return usageErrorf("--at needs --prometheus-url: it is when the live checks look")
+			}
+			if opts.At != "" {
+				if _, err := parseBacktestTime(opts.At); err != nil {
+					return usageErrorf("--at: %v", err)
+				}
+			}
+			if opts.Step < time.Second || opts.Step%time.Second != 0 {
+				return usageErrorf("--step %s: must be a whole number of seconds", opts.Step)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -67,6 +103,9 @@ warnings only, 1 any error (or any warning with --strict), 2 bad usage.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: "+strings.Join(lintFormats, ", "))
 	cmd.Flags().BoolVar(&opts.Strict, "strict", false, "fail (exit 1) on warnings too")
+	opts.Prometheus.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&opts.At, "at", "", "time the live checks look at, with --prometheus-url (RFC 3339 or Unix seconds; default now)")
+	cmd.Flags().DurationVar(&opts.Step, "step", opts.Step, "evaluation step of the live checks' queries, as slod's --step")
 	return cmd
 }
 
@@ -84,12 +123,23 @@ func runLint(opts *LintOptions) error {
 	for _, check := range opts.Checks {
 		diags = append(diags, check(set)...)
 	}
-	slo.SortDiagnostics(diags)
 	if len(set.SLOs) == 0 && len(set.Policies) == 0 && len(diags) == 0 {
 		// Nothing to lint is a mistake (a moved or emptied directory), not a
 		// clean result: CI must not pass silently.
 		return usageErrorf("no SLO files (*.yaml, *.yml) found in %s", strings.Join(opts.Paths, " "))
 	}
+	live := ""
+	if opts.Prometheus.URL != "" {
+		// The SLOs slod would run: those of files without errors.
+		good := set.SkipBadFiles(diags)
+		found, at, err := lintLive(context.Background(), opts, good.SLOs)
+		if err != nil {
+			return err
+		}
+		diags = append(diags, found...)
+		live = fmt.Sprintf(", %s checked against %s at %s", plural(len(good.SLOs), "SLO"), opts.Prometheus.URL, at.Format(time.RFC3339))
+	}
+	slo.SortDiagnostics(diags)
 
 	var err error
 	switch opts.Format {
@@ -116,12 +166,49 @@ func runLint(opts *LintOptions) error {
 			warns++
 		}
 	}
-	fmt.Fprintf(opts.IO.Err, "sloctl lint: %s, %s loaded; %s, %s\n",
-		plural(len(set.SLOs), "SLO"), plural(len(set.Policies), "policy"), plural(errs, "error"), plural(warns, "warning"))
+	fmt.Fprintf(opts.IO.Err, "sloctl lint: %s, %s loaded%s; %s, %s\n",
+		plural(len(set.SLOs), "SLO"), plural(len(set.Policies), "policy"), live, plural(errs, "error"), plural(warns, "warning"))
 	if errs > 0 || (opts.Strict && warns > 0) {
 		return errFindings
 	}
 	return nil
+}
+
+// lintLive runs source.Check for each SLO against opts.Prometheus at
+// opts.At (default now), one SLO after the other, and returns the findings
+// as diagnostics and the time checked. A query that fails stops the run:
+// the server cannot be asked, and every other SLO would fail alike.
+func lintLive(ctx context.Context, opts *LintOptions, specs []*slo.Spec) ([]slo.Diagnostic, time.Time, error) {
+	at := opts.now().UTC()
+	if opts.At != "" {
+		t, err := parseBacktestTime(opts.At)
+		if err != nil {
+			return nil, at, usageErrorf("--at: %v", err)
+		}
+		at = t
+	}
+	po, err := opts.Prometheus.Options()
+	if err != nil {
+		return nil, at, usageErrorf("%v", err)
+	}
+	// One retry: lint runs in a terminal or in CI, where an unreachable
+	// server should fail fast rather than be waited for.
+	po.MaxTries = 2
+	src, err := source.NewPrometheus(po)
+	if err != nil {
+		return nil, at, usageErrorf("%v", err)
+	}
+	var diags []slo.Diagnostic
+	for _, spec := range specs {
+		found, err := source.Check(ctx, src, spec, at, opts.Step)
+		if err != nil {
+			return nil, at, &exitError{code: exitFail, err: fmt.Errorf("live checks against %s: %w", opts.Prometheus.URL, err)}
+		}
+		for _, f := range found {
+			diags = append(diags, f.Diagnostic(spec))
+		}
+	}
+	return diags, at, nil
 }
 
 func plural(n int, word string) string {

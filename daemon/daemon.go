@@ -158,13 +158,13 @@ func (d *Daemon) Snapshot() *server.Snapshot { return d.snap.Load() }
 func (d *Daemon) openNotify() error {
 	var cfg *notify.Config
 	if d.cfg.NotifyConfig != "" {
-		c, err := notify.LoadConfig(d.cfg.NotifyConfig)
+		c, err := receiver.LoadConfig(d.cfg.NotifyConfig)
 		if err != nil {
 			return fmt.Errorf("notify config: %w", err)
 		}
 		cfg = c
 	} else {
-		c, err := notify.ParseConfig([]byte("receivers:\n  - name: log\n    log: {}\nroute:\n  receiver: log\n"), "built-in", os.LookupEnv)
+		c, err := receiver.ParseConfig([]byte("receivers:\n  - name: log\n    log: {}\nroute:\n  receiver: log\n"), "built-in", os.LookupEnv)
 		if err != nil {
 			return fmt.Errorf("built-in notify config: %w", err)
 		}

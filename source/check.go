@@ -284,14 +284,14 @@ func checkThreshold(ctx context.Context, q Querier, spec *slo.Spec, lat *slo.Lat
 	case found && n >= series:
 		return Finding{}, false, nil
 	case found:
-		f.Message = fmt.Sprintf("threshold %s is a bucket of only %g of the %g series of histogram %s (buckets: %s): the others would be counted wrongly (every request as slow when summed with the rest, as good in an instance of their own); give every series the bucket or narrow the selector",
+		f.Message = fmt.Sprintf("threshold %s is a bucket of only %g of the %g series of histogram %s (buckets: %s): the others would be counted wrongly (every request as slow when summed with the rest, unknown in an instance of their own); give every series the bucket or narrow the selector",
 			want, n, series, lat.Metric, buckets)
 	default:
-		f.Message = fmt.Sprintf("threshold %s is no bucket of %s (buckets: %s): the error query selects le=%q, which no series has, so it returns nothing and slod would count every request as good",
+		f.Message = fmt.Sprintf("threshold %s is no bucket of %s (buckets: %s): the error query selects le=%q, which no series has, so it returns nothing and every step of this SLO reads unknown (no data), never healthy",
 			want, lat.Metric, buckets, want)
 		for _, le := range les {
 			if parseLe(le) == lat.Threshold {
-				f.Message = fmt.Sprintf("threshold %s is bucket le=%q of %s only as a number (buckets: %s): the error query selects le=%q, which no series has, so it returns nothing and slod would count every request as good",
+				f.Message = fmt.Sprintf("threshold %s is bucket le=%q of %s only as a number (buckets: %s): the error query selects le=%q, which no series has, so it returns nothing and every step of this SLO reads unknown (no data), never healthy",
 					want, le, lat.Metric, buckets, want)
 			}
 		}

@@ -96,7 +96,7 @@ func TestLintLive(t *testing.T) {
 		path, text := liveSLO(t, "latency", fmt.Sprintf(latency, "0.25"), "")
 		code, out, errOut := lint(path)
 		want := path + ":" + posOf(t, text, "0.25") + `: error SLO020: slo "shop-latency": threshold 0.25 is no bucket of http_request_duration_seconds (buckets: 0.1, 0.3, +Inf): ` +
-			`the error query selects le="0.25", which no series has, so it returns nothing and slod would count every request as good` + "\n"
+			`the error query selects le="0.25", which no series has, so it returns nothing and every step of this SLO reads unknown (no data), never healthy` + "\n"
 		if code != exitFail || out != want {
 			t.Fatalf("exit %d, stdout\n%s\nwant\n%s\nstderr %s", code, out, want, errOut)
 		}

@@ -125,7 +125,7 @@ func New(opts Options) (*Daemon, error) {
 	eng, err := engine.New(engine.Options{
 		Querier: opts.Querier, Step: cfg.Step, Interval: cfg.Interval, QueryDelay: cfg.QueryDelay,
 		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency,
-		Owns: func(id, key string) bool { return InShard(cfg.Shard, id, key) }, Diagnose: true,
+		Owns: func(id, key string) bool { return InShard(cfg.Shard, id, key) }, Diagnose: true, Check: true,
 		Logger: opts.Logger,
 	})
 	if err != nil {

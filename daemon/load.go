@@ -43,6 +43,7 @@ func (d *Daemon) load() error {
 		if d.eng.SLO(id) == nil {
 			d.m.instances.DeleteLabelValues(id)
 			d.m.budgetRemained.DeleteLabelValues(id)
+			d.m.misconfigured.DeleteLabelValues(id)
 			delete(d.metricSLOs, id)
 		}
 	}

@@ -29,6 +29,7 @@ type Metrics struct {
 	lastStepTime   prometheus.Gauge
 	budgetRemained *prometheus.GaugeVec
 	stateDamaged   prometheus.Counter
+	misconfigured  *prometheus.GaugeVec
 }
 
 // NewMetrics registers the daemon metrics with reg.
@@ -89,6 +90,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastStepTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slod_last_step_timestamp_seconds", Help: "End of the newest step ingested for every SLO.",
 		}),
+		misconfigured: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slo_misconfigured", Help: "1 when the live checks found an error in the SLO's data (no series, a latency threshold that is no bucket, group_by labels missing): see the status page or the log.",
+		}, []string{"slo"}),
 		stateDamaged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_state_damaged_total", Help: "State snapshots that could not be read at start-up and were moved aside.",
 		}),
@@ -116,7 +120,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged)
+			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured)
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/server"
+	"github.com/slodhq/slod/slo"
 )
 
 // publish builds a new snapshot for the HTTP interface.
@@ -53,12 +54,21 @@ func (d *Daemon) publish(now time.Time) {
 		spec, id := r.Spec(), r.Spec().ID
 		s := server.SLO{ID: id, Name: spec.Name, Service: spec.Service, Description: spec.Description,
 			Objective: spec.Objective, Window: spec.Window, Policy: r.Policy().Name, Labels: spec.Labels}
+		for _, f := range r.Findings() {
+			if f.Severity == slo.SeverityError {
+				dg := f.Diagnostic(spec)
+				s.Misconfigured = append(s.Misconfigured, dg.String())
+				snap.Problems = append(snap.Problems, server.Problem{Where: dg.Pos.String(), Message: dg.Message + " (misconfigured)"})
+			}
+		}
+		misconfigured := r.Misconfigured()
+		d.m.misconfigured.WithLabelValues(id).Set(b2f(misconfigured))
 		keys := bySLO[id]
 		sort.Strings(keys)
 		worst := 1.0
 		for _, key := range keys {
 			rec := latest[key]
-			in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation}
+			in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation, Misconfigured: misconfigured}
 			if charts {
 				in.Budget = burndown(r, rec.Labels, rec.At)
 			}
@@ -68,7 +78,7 @@ func (d *Daemon) publish(now time.Time) {
 			s.Instances = append(s.Instances, in)
 		}
 		if len(keys) == 0 {
-			s.Instances = append(s.Instances, server.Instance{Key: id + "{}"})
+			s.Instances = append(s.Instances, server.Instance{Key: id + "{}", Misconfigured: misconfigured})
 		}
 		if d.metricSLOs == nil {
 			d.metricSLOs = map[string]bool{}

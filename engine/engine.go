@@ -55,6 +55,11 @@ type Options struct {
 	// Diagnose, when set, explains (source.Diagnose) an SLO whose first read
 	// left its newest steps without data.
 	Diagnose bool
+	// Check, when set, runs the live checks of `sloctl lint --prometheus-url`
+	// (source.Check) on every SLO after its first read following a load or
+	// reload: no series, a latency threshold that is no bucket, group_by
+	// labels missing. An SLO with an error finding is misconfigured.
+	Check bool
 	// Observe, when set, sees every evaluation in order, before the tracker.
 	Observe func(id string, ie burnrate.InstanceEvaluation)
 	// Progress, when set, sees every backfill segment read.
@@ -71,6 +76,9 @@ type SLO struct {
 	// hint says why the first read had no recent data ("" when it had).
 	hint      string
 	diagnosed bool
+	// findings are the live checks' results; checked once they ran.
+	findings []source.Finding
+	checked  bool
 }
 
 // Spec is the SLO's definition.
@@ -87,6 +95,21 @@ func (s *SLO) Fingerprint() string { return s.fp }
 
 // Hint says why the SLO's first read found no recent data, or "".
 func (s *SLO) Hint() string { return s.hint }
+
+// Findings are the live checks' findings for the SLO (Options.Check).
+func (s *SLO) Findings() []source.Finding { return s.findings }
+
+// Misconfigured reports whether a live check found an error: the SLO's
+// data cannot mean what its file says (no series, a missing bucket), so
+// it is shown as misconfigured, never as ok.
+func (s *SLO) Misconfigured() bool {
+	for _, f := range s.findings {
+		if f.Severity == slo.SeverityError {
+			return true
+		}
+	}
+	return false
+}
 
 // Latest is the newest evaluation of one SLO instance.
 type Latest struct {
@@ -408,6 +431,17 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 				rd.warn, err = err, nil
 			}
 			rd.err = err
+			if err == nil && !r.checked && e.o.Check {
+				findings, cerr := source.Check(ctx, e.o.Querier, r.spec, target, e.o.Step)
+				if cerr != nil {
+					e.log.Warn("live check of the slo failed", "slo", id, "err", cerr)
+				} else {
+					for _, f := range findings {
+						e.log.Warn("slo misconfigured", "slo", id, "finding", f.Diagnostic(r.spec).String())
+					}
+					r.findings, r.checked = findings, true
+				}
+			}
 			if err == nil && !r.diagnosed && e.o.Diagnose {
 				hint, derr := source.Diagnose(ctx, e.o.Querier, r.eval, target)
 				if derr != nil {

@@ -95,13 +95,17 @@ type SLOJSON struct {
 	Policy        string            `json:"policy"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	Instances     []InstanceJSON    `json:"instances"`
+	// Misconfigured lists the live checks' errors (file:line: message);
+	// empty when the SLO's data looks as its file says.
+	Misconfigured []string `json:"misconfigured"`
 }
 
 // InstanceJSON is one SLO instance and its newest evaluation.
 type InstanceJSON struct {
 	Key    string            `json:"key"`
 	Labels map[string]string `json:"labels,omitempty"`
-	// State is "page", "ticket", "nodata", "ok" or "pending" (not evaluated yet).
+	// State is "page", "ticket", "misconfigured", "nodata", "ok" or
+	// "pending" (not evaluated yet).
 	State string    `json:"state"`
 	At    time.Time `json:"at,omitzero"`
 	// BudgetRemaining and WindowBurn are null until evaluated and when no
@@ -209,7 +213,7 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 	for _, sl := range s.SLOs {
 		js := SLOJSON{ID: sl.ID, Name: sl.Name, Service: sl.Service, Description: sl.Description,
 			Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
-			Policy: sl.Policy, Labels: sl.Labels, Instances: []InstanceJSON{}}
+			Policy: sl.Policy, Labels: sl.Labels, Instances: []InstanceJSON{}, Misconfigured: append([]string{}, sl.Misconfigured...)}
 		for _, in := range sl.Instances {
 			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{},
 				BudgetRemaining: burnrate.Unknown(), WindowBurn: burnrate.Unknown()}

@@ -139,7 +139,7 @@ func newPageData(s *Snapshot) pageData {
 		}
 	}
 	// Most threatened first: pages, tickets, no data, then by budget left.
-	order := map[string]int{"page": 0, "ticket": 1, "nodata": 2, "ok": 3, "pending": 4}
+	order := map[string]int{"page": 0, "ticket": 1, "misconfigured": 2, "nodata": 3, "ok": 4, "pending": 5}
 	sort.SliceStable(d.SLOs, func(i, j int) bool {
 		return order[d.SLOs[i].State] < order[d.SLOs[j].State]
 	})

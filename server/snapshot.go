@@ -64,6 +64,10 @@ type SLO struct {
 	Policy      string
 	Labels      map[string]string
 	Instances   []Instance
+	// Misconfigured holds the live checks' error findings (file:line:
+	// message): the SLO's data cannot mean what its file says, and its
+	// instances read "misconfigured" unless they page or ticket.
+	Misconfigured []string
 }
 
 // Instance is one SLO instance (one label set of a group_by SLO, or the
@@ -77,6 +81,8 @@ type Instance struct {
 	// Budget is the burndown of the current window: budget remaining after
 	// each point in time from the window's start to now, oldest first.
 	Budget []BudgetPoint
+	// Misconfigured is set when the SLO's live checks found an error.
+	Misconfigured bool
 }
 
 // BudgetPoint is the share of the window's error budget remaining at At.
@@ -85,12 +91,15 @@ type BudgetPoint struct {
 	Remaining float64
 }
 
-// State summarises an instance for tables: "page", "ticket", "nodata", "ok" or "pending".
+// State summarises an instance for tables: "page", "ticket", "nodata",
+// "misconfigured", "ok" or "pending" (not evaluated yet). A misconfigured
+// SLO (its data cannot mean what its file says) never reads ok, pending
+// or plain no data.
 func (in Instance) State(incidents []burnrate.Incident) string {
-	if !in.Evaluated {
-		return "pending"
+	state := "pending"
+	if in.Evaluated {
+		state = "ok"
 	}
-	state := "ok"
 	for _, inc := range incidents {
 		if inc.Key != in.Key {
 			continue
@@ -100,9 +109,12 @@ func (in Instance) State(incidents []burnrate.Incident) string {
 			return "page"
 		case inc.Class == burnrate.ClassBurn:
 			state = "ticket"
-		case state == "ok":
+		case state == "ok" || state == "pending":
 			state = "nodata"
 		}
+	}
+	if in.Misconfigured && state != "ticket" {
+		return "misconfigured"
 	}
 	return state
 }

@@ -107,16 +107,11 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 	} else if o.Reread < 0 {
 		o.Reread = 0
 	}
-	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points}
+	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len()}
 	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
 	queries := 0
 	var ingestErrs []error
-	for i, s := range segs {
-		b, n, err := r.Read(ctx, s.From, s.To, s.Resolution)
-		queries += n
-		if err != nil {
-			return queries, err
-		}
+	ingest := func(b burnrate.Batch) error {
 		if o.Keep != nil {
 			b.Series = slices.DeleteFunc(b.Series, func(s burnrate.Series) bool {
 				key := s.Key
@@ -129,9 +124,20 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 		if err := ev.Ingest(b); err != nil {
 			var ce *burnrate.CardinalityError
 			if !errors.As(err, &ce) && !errors.Is(err, burnrate.ErrStepTooOld) {
-				return queries, err
+				return err
 			}
 			ingestErrs = append(ingestErrs, err)
+		}
+		return nil
+	}
+	for i, s := range segs {
+		// Each chunk is ingested as it arrives: a long backfill keeps what
+		// it read when a later chunk fails, and the next sync resumes there.
+		n, err := r.ReadChunks(ctx, s.From, s.To, s.Resolution, ingest)
+		queries += n
+		r.Series = ev.Len() // known now: later segments need not ask
+		if err != nil {
+			return queries, err
 		}
 		if o.Progress != nil {
 			o.Progress(Progress{SLO: ev.Spec().ID, Segment: i + 1, Segments: len(segs), From: s.From, To: s.To, Resolution: s.Resolution, Queries: n})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -16,6 +17,14 @@ import (
 // MaxPoints is Prometheus's limit on points per series in one range query.
 const MaxPoints = 11000
 
+// DefaultSampleBudget bounds the points (series × steps) one range query
+// returns. Prometheus refuses a query that would load more than
+// --query.max-samples (default 50M) samples, and the samples a query loads
+// run several times its output (every raw series of a rate window, for
+// both codes of a counter); 2M output points keep a wide margin and an
+// answer of tens of MB.
+const DefaultSampleBudget = 2_000_000
+
 // Reader reads one SLO's step counts from a Querier.
 type Reader struct {
 	Querier Querier
@@ -25,33 +34,124 @@ type Reader struct {
 	// Points caps the points per series of one range query (default
 	// 10,000, under Prometheus's 11,000).
 	Points int
+	// Series is how many series (instances) the SLI's queries return, when
+	// known (the evaluator's instance count); 0 lets a long read ask the
+	// source first, with one cheap query.
+	Series int
+	// SampleBudget caps series × points of one query (default
+	// DefaultSampleBudget).
+	SampleBudget int
 }
 
 // Read returns the counts of the steps that end in (from, to] at resolution
 // res (a multiple of Step; from and to multiples of res), reading in
-// chunks of at most Points points per series. It returns the number of
-// range queries sent alongside the batch.
+// chunks. It returns the number of range queries sent alongside the batch.
 func (r *Reader) Read(ctx context.Context, from, to time.Time, res time.Duration) (burnrate.Batch, int, error) {
-	b := burnrate.Batch{From: from, To: to, Resolution: res}
+	all := burnrate.Batch{From: from, To: to, Resolution: res}
+	if res == r.Step {
+		all.Resolution = 0
+	}
+	bySeries := map[string]int{}
+	n, err := r.ReadChunks(ctx, from, to, res, func(b burnrate.Batch) error {
+		for _, s := range b.Series {
+			i, ok := bySeries[s.Key]
+			if !ok {
+				i = len(all.Series)
+				bySeries[s.Key] = i
+				all.Series = append(all.Series, burnrate.Series{Labels: s.Labels, Key: s.Key})
+			}
+			all.Series[i].Steps = append(all.Series[i].Steps, s.Steps...)
+		}
+		return nil
+	})
+	slices.SortFunc(all.Series, func(a, b burnrate.Series) int { return strings.Compare(a.Key, b.Key) })
+	return all, n, err
+}
+
+// ReadChunks reads the steps that end in (from, to] at resolution res in
+// chunks, oldest first, and hands each chunk to fn as a batch covering its
+// own range, so a caller can ingest a long backfill piece by piece and
+// keep what it read when a later chunk fails. A chunk holds at most
+// Points points per series and SampleBudget points in all (series ×
+// points); a chunk the server refuses as too large (too many samples, a
+// timeout) is split in two and read again, down to one step. It returns
+// the number of range queries sent.
+func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Duration, fn func(burnrate.Batch) error) (int, error) {
 	if !to.After(from) {
-		return b, 0, nil
+		return 0, nil
 	}
 	if res%r.Step != 0 || res < r.Step {
-		return b, 0, fmt.Errorf("slo %q: resolution %s is not a multiple of step %s", r.Spec.ID, res, r.Step)
+		return 0, fmt.Errorf("slo %q: resolution %s is not a multiple of step %s", r.Spec.ID, res, r.Step)
 	}
 	if from.UnixNano()%int64(res) != 0 || to.UnixNano()%int64(res) != 0 {
-		return b, 0, fmt.Errorf("slo %q: range %s..%s is not aligned to %s", r.Spec.ID, from, to, res)
-	}
-	if res == r.Step {
-		b.Resolution = 0
+		return 0, fmt.Errorf("slo %q: range %s..%s is not aligned to %s", r.Spec.ID, from, to, res)
 	}
 	qs, err := BuildQueries(r.Spec, res)
 	if err != nil {
-		return b, 0, err
+		return 0, err
 	}
 	points := r.Points
 	if points <= 0 || points > MaxPoints {
 		points = 10000
+	}
+	queries := 0
+	if want := int(to.Sub(from) / res); want > 16 {
+		// A long read: size chunks by the series the SLI returns.
+		series := r.Series
+		if series <= 0 {
+			probe := qs.Total
+			if qs.Raw() {
+				probe = qs.Errors
+			}
+			mat, err := r.Querier.QueryRange(ctx, probe, to, to, res)
+			queries++
+			if err != nil {
+				return queries, fmt.Errorf("slo %q: counting series: %w", r.Spec.ID, err)
+			}
+			series = len(mat)
+		}
+		budget := r.SampleBudget
+		if budget <= 0 {
+			budget = DefaultSampleBudget
+		}
+		points = max(1, min(points, budget/max(series, 1)))
+	}
+	for start := from; start.Before(to); {
+		end := start.Add(time.Duration(points) * res)
+		if end.After(to) {
+			end = to
+		}
+		b, n, err := r.chunk(ctx, qs, start, end, res)
+		queries += n
+		if err != nil && tooLarge(err) && end.Sub(start) > res {
+			// Split: the next chunks are half as long.
+			points = max(1, int(end.Sub(start)/res)/2)
+			continue
+		}
+		if err != nil {
+			return queries, err
+		}
+		if err := fn(b); err != nil {
+			return queries, err
+		}
+		start = end
+	}
+	return queries, nil
+}
+
+// tooLarge reports a query the server refused for its size: too many
+// samples, or a timeout; a smaller one may pass.
+func tooLarge(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "too many samples") || strings.Contains(s, "timed out") || strings.Contains(s, "timeout")
+}
+
+// chunk reads the steps that end in (from, to] with one range query per
+// SLI query.
+func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration) (burnrate.Batch, int, error) {
+	b := burnrate.Batch{From: from, To: to, Resolution: res}
+	if res == r.Step {
+		b.Resolution = 0
 	}
 	type acc struct {
 		labels      map[string]string
@@ -74,32 +174,25 @@ func (r *Reader) Read(ctx context.Context, from, to time.Time, res time.Duration
 		return a
 	}
 	queries := 0
-	chunk := time.Duration(points-1) * res
-	for start := from.Add(res); !start.After(to); start = start.Add(chunk + res) {
-		end := start.Add(chunk)
-		if end.After(to) {
-			end = to
+	for _, q := range []struct {
+		text string
+		into func(*acc) map[int64]float64
+	}{
+		{qs.Errors, func(a *acc) map[int64]float64 { return a.errs }},
+		{qs.Total, func(a *acc) map[int64]float64 { return a.total }},
+	} {
+		if q.text == "" {
+			continue
 		}
-		for _, q := range []struct {
-			text string
-			into func(*acc) map[int64]float64
-		}{
-			{qs.Errors, func(a *acc) map[int64]float64 { return a.errs }},
-			{qs.Total, func(a *acc) map[int64]float64 { return a.total }},
-		} {
-			if q.text == "" {
-				continue
-			}
-			mat, err := r.Querier.QueryRange(ctx, q.text, start, end, res)
-			queries++
-			if err != nil {
-				return b, queries, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
-			}
-			for _, s := range mat {
-				m := q.into(get(s.Metric))
-				for _, p := range s.Values {
-					m[int64(p.Timestamp)] = float64(p.Value)
-				}
+		mat, err := r.Querier.QueryRange(ctx, q.text, from.Add(res), to, res)
+		queries++
+		if err != nil {
+			return b, queries, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
+		}
+		for _, s := range mat {
+			m := q.into(get(s.Metric))
+			for _, p := range s.Values {
+				m[int64(p.Timestamp)] = float64(p.Value)
 			}
 		}
 	}

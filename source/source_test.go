@@ -158,13 +158,14 @@ http_requests_total{route="/b",code="200"} 0+30x%[1]d
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 7 days: 4 days at 1h, 3 days − 6h at 10m, 6h at 1m; two queries each.
+	// 7 days: 4 days at 1h, 3 days − 6h at 10m, 6h at 1m; two queries
+	// each, and one that counts the series before the first long read.
 	wantSegs := []Segment{
 		{From: now.Add(-7 * 24 * time.Hour), To: now.Add(-3 * 24 * time.Hour), Resolution: time.Hour},
 		{From: now.Add(-3 * 24 * time.Hour), To: now.Add(-6 * time.Hour), Resolution: 10 * time.Minute},
 		{From: now.Add(-6 * time.Hour), To: now, Resolution: time.Minute},
 	}
-	if len(progress) != len(wantSegs) || q != 2*len(wantSegs) {
+	if len(progress) != len(wantSegs) || q != 2*len(wantSegs)+1 {
 		t.Fatalf("progress %+v after %d queries, want segments %+v", progress, q, wantSegs)
 	}
 	for i, s := range wantSegs {
@@ -217,7 +218,7 @@ func TestReaderChunksUnderThePointLimit(t *testing.T) {
 		calls = append(calls, int(end.Sub(start)/step)+1)
 		return e.QueryRange(ctx, q, start, end, step)
 	})
-	r := &Reader{Querier: counting, Spec: eventsSpec(30 * 24 * time.Hour), Step: time.Minute, Points: 1000}
+	r := &Reader{Querier: counting, Spec: eventsSpec(30 * 24 * time.Hour), Step: time.Minute, Points: 1000, Series: 1}
 	from := fixtureStart.Add(time.Hour)
 	b, n, err := r.Read(context.Background(), from, from.Add(3000*time.Minute), time.Minute)
 	if err != nil {
@@ -445,6 +446,72 @@ lat_seconds_count 0+100x200`); err != nil {
 		}
 		if got := steps > 0; got != tc.known {
 			t.Errorf("threshold %v: %d known steps, want known=%v", tc.threshold, steps, tc.known)
+		}
+	}
+}
+
+// TestReaderSizesChunksBySeriesAndSplitsWhatTheServerRefuses: a long read
+// first counts the series the SLI returns (one cheap query) and sizes its
+// chunks so series × points stays under the sample budget; a chunk the
+// server still refuses as too large is split and read again; every step
+// arrives once, oldest chunk first, each chunk handed over as it is read.
+func TestReaderSizesChunksBySeriesAndSplitsWhatTheServerRefuses(t *testing.T) {
+	e := NewEmbedded()
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "http_requests_total{route=\"/r%d\",code=\"200\"} 0+15x2000\n", i)
+	}
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	var calls []int
+	refuse := querierFunc(func(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+		points := int(end.Sub(start)/step) + 1
+		calls = append(calls, points)
+		if points > 30 {
+			return nil, errors.New(`execution: query processing would load too many samples into memory in query execution`)
+		}
+		return e.QueryRange(ctx, q, start, end, step)
+	})
+	r := &Reader{Querier: refuse, Spec: eventsSpec(30*24*time.Hour, "route"), Step: time.Minute, SampleBudget: 10000}
+	from := fixtureStart.Add(time.Hour)
+	var chunks []burnrate.Batch
+	n, err := r.ReadChunks(context.Background(), from, from.Add(300*time.Minute), time.Minute, func(b burnrate.Batch) error {
+		chunks = append(chunks, b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls[0] != 1 {
+		t.Errorf("first query asked for %d points, want the one-point series count", calls[0])
+	}
+	// 10,000 / 200 series = 50 points; refused; split to 25.
+	if calls[1] != 50 || calls[2] != 25 {
+		t.Errorf("queries asked for %v points, want 1, 50 (refused), then 25", calls[:3])
+	}
+	if n != len(calls) {
+		t.Errorf("counted %d queries, sent %d", n, len(calls))
+	}
+	steps := map[time.Time]int{}
+	var last time.Time
+	for _, c := range chunks {
+		if c.From.Before(last) {
+			t.Fatalf("chunk %s..%s after one ending %s", c.From, c.To, last)
+		}
+		last = c.To
+		for _, s := range c.Series {
+			for _, st := range s.Steps {
+				steps[st.End]++
+			}
+		}
+	}
+	if len(steps) != 300 {
+		t.Fatalf("%d distinct steps, want 300", len(steps))
+	}
+	for at, k := range steps {
+		if k != 200 {
+			t.Fatalf("step %s read for %d series, want 200", at, k)
 		}
 	}
 }

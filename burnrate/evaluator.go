@@ -188,6 +188,24 @@ func (e *Evaluator) Len() int {
 	return len(e.instances)
 }
 
+// SetMaxInstances changes the cap on label sets: a daemon's total cap
+// hands each SLO what is left of it. Instances already tracked are kept
+// when the cap falls below their number; only new ones are refused.
+func (e *Evaluator) SetMaxInstances(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n > 0 {
+		e.max = n
+	}
+}
+
+// MaxInstances is the current cap on label sets.
+func (e *Evaluator) MaxInstances() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.max
+}
+
 // Dropped is how many new label sets the cardinality cap has refused so far.
 func (e *Evaluator) Dropped() int {
 	e.mu.Lock()

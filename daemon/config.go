@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/source"
 )
 
@@ -41,10 +42,15 @@ type Config struct {
 	MaxReplay time.Duration
 	// QueryConcurrency bounds the SLOs read from the source at once.
 	QueryConcurrency int
-	Shard            Shard
-	LogFormat        string
-	LogLevel         string
-	Demo             bool
+	// MaxInstancesPerSLO and MaxInstances cap the instances (group_by label
+	// sets) of one SLO and of the daemon; hitting one is logged, counted in
+	// slod_instances_dropped and shown as a banner.
+	MaxInstancesPerSLO int
+	MaxInstances       int
+	Shard              Shard
+	LogFormat          string
+	LogLevel           string
+	Demo               bool
 
 	// Prometheus is where event counts come from when not in demo mode;
 	// sloctl backtest takes the same flags.
@@ -60,18 +66,20 @@ type Config struct {
 
 // DefaultConfig holds every default.
 var DefaultConfig = Config{
-	StateDir:         "state",
-	Listen:           "127.0.0.1:9797",
-	Interval:         time.Minute,
-	Step:             time.Minute,
-	QueryDelay:       30 * time.Second,
-	SnapshotInterval: 5 * time.Minute,
-	MaxReplay:        6 * time.Hour,
-	QueryConcurrency: 8,
-	LogFormat:        "text",
-	LogLevel:         "info",
-	Prometheus:       source.PrometheusFlags{QueryTimeout: 30 * time.Second},
-	ClockSpeed:       1,
+	StateDir:           "state",
+	Listen:             "127.0.0.1:9797",
+	Interval:           time.Minute,
+	Step:               time.Minute,
+	QueryDelay:         30 * time.Second,
+	SnapshotInterval:   5 * time.Minute,
+	MaxReplay:          6 * time.Hour,
+	QueryConcurrency:   8,
+	MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO,
+	MaxInstances:       engine.DefaultMaxInstances,
+	LogFormat:          "text",
+	LogLevel:           "info",
+	Prometheus:         source.PrometheusFlags{QueryTimeout: 30 * time.Second},
+	ClockSpeed:         1,
 }
 
 // DeprecatedFlags maps slod's old flag names (and config keys) to the
@@ -101,6 +109,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.HoldDown, "hold-down", c.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
 	fs.DurationVar(&c.MaxReplay, "max-replay", c.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
 	fs.IntVar(&c.QueryConcurrency, "query-concurrency", c.QueryConcurrency, "SLOs read from the source at once within a tick (backfill included)")
+	fs.IntVar(&c.MaxInstancesPerSLO, "max-instances-per-slo", c.MaxInstancesPerSLO, "cap on the instances (group_by label sets) of one SLO; new ones beyond it are dropped, loudly")
+	fs.IntVar(&c.MaxInstances, "max-instances", c.MaxInstances, "cap on the instances of all SLOs together")
 	fs.Var(&c.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -288,6 +298,9 @@ func (c Config) validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("--state-dir is empty"))
+	}
+	if c.MaxInstancesPerSLO < 1 || c.MaxInstances < 1 {
+		errs = append(errs, fmt.Errorf("--max-instances-per-slo %d, --max-instances %d: must be at least 1", c.MaxInstancesPerSLO, c.MaxInstances))
 	}
 	if c.QueryConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("--query-concurrency %d: must be at least 1", c.QueryConcurrency))

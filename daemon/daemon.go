@@ -84,6 +84,8 @@ type Daemon struct {
 	lastSave   time.Time
 	dirty      bool
 	lastTarget time.Time
+	// capped are the SLOs whose instance cap dropped label sets.
+	capped []engine.Capped
 	// metricSLOs are the SLOs whose per-SLO series were last published.
 	metricSLOs map[string]bool
 	// stateDamage says what happened to a state snapshot that could not be
@@ -125,6 +127,7 @@ func New(opts Options) (*Daemon, error) {
 	eng, err := engine.New(engine.Options{
 		Querier: opts.Querier, Step: cfg.Step, Interval: cfg.Interval, QueryDelay: cfg.QueryDelay,
 		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency,
+		MaxInstancesPerSLO: cfg.MaxInstancesPerSLO, MaxInstances: cfg.MaxInstances,
 		Owns: func(id, key string) bool { return InShard(cfg.Shard, id, key) }, Diagnose: true, Check: true,
 		Logger: opts.Logger,
 	})

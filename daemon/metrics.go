@@ -30,6 +30,7 @@ type Metrics struct {
 	budgetRemained *prometheus.GaugeVec
 	stateDamaged   prometheus.Counter
 	misconfigured  *prometheus.GaugeVec
+	dropped        *prometheus.GaugeVec
 }
 
 // NewMetrics registers the daemon metrics with reg.
@@ -90,6 +91,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastStepTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slod_last_step_timestamp_seconds", Help: "End of the newest step ingested for every SLO.",
 		}),
+		dropped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_instances_dropped", Help: "Label sets of the SLO refused so far (counted per read that carried them) because an instance cap (--max-instances-per-slo, --max-instances) was reached.",
+		}, []string{"slo"}),
 		misconfigured: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_slo_misconfigured", Help: "1 when the live checks found an error in the SLO's data (no series, a latency threshold that is no bucket, group_by labels missing): see the status page or the log.",
 		}, []string{"slo"}),
@@ -120,7 +124,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured)
+			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.dropped)
 	}
 	return m
 }

@@ -30,6 +30,10 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	for id, err := range res.Warnings {
 		d.log.Warn("ingest", "slo", id, "err", err)
 	}
+	d.capped = res.Capped
+	for _, c := range res.Capped {
+		d.m.dropped.WithLabelValues(c.SLO).Set(float64(c.Dropped))
+	}
 	for _, b := range res.Backfills {
 		steps := int64(b.To.Sub(b.From) / d.cfg.Step)
 		d.m.backfillSteps.Add(float64(steps))

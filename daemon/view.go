@@ -132,6 +132,10 @@ func (d *Daemon) banners() []string {
 				filepath.Base(dm.File), dm.Reason, filepath.Base(dm.MovedTo), dm.At.UTC().Format(time.RFC3339)))
 		}
 	}
+	for _, c := range d.capped {
+		out = append(out, fmt.Sprintf("slo %s: %d new label sets dropped at its instance cap of %d: narrow its group_by or raise --max-instances-per-slo / --max-instances",
+			c.SLO, c.Dropped, c.Limit))
+	}
 	if n := len(d.pending); n > 0 {
 		out = append(out, fmt.Sprintf("%d page(s) not delivered: the notify outbox refuses them since %s (retried every tick, kept in the state snapshot)",
 			n, d.pendingSince.UTC().Format(time.RFC3339)))

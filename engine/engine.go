@@ -24,6 +24,14 @@ const Rereads = 2
 // DefaultConcurrency bounds the SLOs read at once within a tick.
 const DefaultConcurrency = 8
 
+// DefaultMaxInstancesPerSLO and DefaultMaxInstances are the instance caps
+// of one SLO and of the whole engine: 100,000 routes of one group_by SLO
+// fit, and a runaway label (a request id in group_by) stops at a known size.
+const (
+	DefaultMaxInstancesPerSLO = 200_000
+	DefaultMaxInstances       = 1_000_000
+)
+
 // DefaultMaxReplay bounds how far back a tick after a gap evaluates every
 // missed tick: the span of the finest ring tier, beyond which short windows
 // can no longer be told apart.
@@ -49,6 +57,12 @@ type Options struct {
 	KeepResolved int
 	// Concurrency bounds the SLOs read at once (default DefaultConcurrency).
 	Concurrency int
+	// MaxInstancesPerSLO caps the label sets (instances) of one SLO
+	// (default DefaultMaxInstancesPerSLO); MaxInstances caps them over all
+	// SLOs (default DefaultMaxInstances). New label sets beyond a cap are
+	// dropped, and said so: TickResult.Capped, the log, a metric, a banner.
+	MaxInstancesPerSLO int
+	MaxInstances       int
 	// Owns reports whether this engine evaluates an SLO instance (sharding);
 	// nil owns all. labelsKey is burnrate.LabelsKey of the instance labels.
 	Owns func(sloID, labelsKey string) bool
@@ -166,6 +180,12 @@ func New(o Options) (*Engine, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
+	if o.MaxInstancesPerSLO <= 0 {
+		o.MaxInstancesPerSLO = DefaultMaxInstancesPerSLO
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -212,7 +232,7 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 	for _, en := range cat.Entries {
 		listed[en.Spec.ID] = true
 		r := &SLO{spec: en.Spec, policy: en.Policy, fp: Fingerprint(en.Spec, e.o.Step)}
-		ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: en.Spec, Policy: en.Policy, Step: e.o.Step})
+		ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: en.Spec, Policy: en.Policy, Step: e.o.Step, MaxInstances: e.o.MaxInstancesPerSLO})
 		if err != nil {
 			problems = append(problems, Problem{Where: en.Spec.Pos.String(), Message: err.Error() + " (skipped)"})
 			continue
@@ -360,6 +380,15 @@ type TickResult struct {
 	Backfills []Backfill
 	// Warnings are ingest problems that did not stop the read (instance cap).
 	Warnings map[string]error
+	// Capped are the SLOs that have dropped label sets over an instance
+	// cap, with how many so far and the cap.
+	Capped []Capped
+}
+
+// Capped is an SLO whose instance cap refused new label sets.
+type Capped struct {
+	SLO            string
+	Dropped, Limit int
 }
 
 // Backfill is one SLO's read of a gap (or, Cold, of its whole window).
@@ -393,6 +422,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		queries   int
 		steps     int64
 	}
+	e.shareInstanceCap()
 	reads := make([]read, len(e.ids))
 	sem := make(chan struct{}, e.o.Concurrency)
 	var wg sync.WaitGroup
@@ -485,6 +515,12 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			delete(e.latest, id+key)
 		}
 	}
+	for _, id := range e.ids {
+		ev := e.slos[id].eval
+		if n := ev.Dropped(); n > 0 {
+			res.Capped = append(res.Capped, Capped{SLO: id, Dropped: n, Limit: ev.MaxInstances()})
+		}
+	}
 	if ctx.Err() != nil {
 		// A cancelled tick is no source failure.
 		for id, err := range res.Failed {
@@ -494,6 +530,20 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		}
 	}
 	return res
+}
+
+// shareInstanceCap hands each SLO its cap: the per-SLO cap, or what is
+// left of the total cap shared evenly among the SLOs, whichever is lower.
+// A tick's new instances may overshoot the total by less than a share.
+func (e *Engine) shareInstanceCap() {
+	total := 0
+	for _, r := range e.slos {
+		total += r.eval.Len()
+	}
+	share := max(e.o.MaxInstances-total, 0) / max(len(e.slos), 1)
+	for _, r := range e.slos {
+		r.eval.SetMaxInstances(max(1, min(e.o.MaxInstancesPerSLO, r.eval.Len()+share)))
+	}
 }
 
 func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate.Change {

@@ -211,3 +211,29 @@ func TestAGapIsReplayedTickByTick(t *testing.T) {
 		t.Errorf("opened at %s, want the replayed tick %s", got, want)
 	}
 }
+
+// TestInstanceCapsAreReported: a cap per SLO and a cap over all SLOs drop
+// new label sets beyond them, and the tick says which SLO dropped how many.
+func TestInstanceCapsAreReported(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		perSLO, total int
+	}{
+		{"a per-SLO cap of one", 1, 0},
+		{"a total cap of three over three SLOs", 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, Options{Querier: fixture(t), MaxInstancesPerSLO: tc.perSLO, MaxInstances: tc.total})
+			res := e.Tick(context.Background(), start.Add(24*time.Hour))
+			if err := res.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Capped) != 1 || res.Capped[0].SLO != "api-availability" || res.Capped[0].Dropped < 1 || res.Capped[0].Limit != 1 {
+				t.Fatalf("capped %+v, want api refusing its second route at a cap of 1", res.Capped)
+			}
+			if n := e.SLO("api-availability").Evaluator().Len(); n != 1 {
+				t.Errorf("api holds %d instances", n)
+			}
+		})
+	}
+}

@@ -93,6 +93,16 @@ type SLO struct {
 	// findings are the live checks' results; checked once they ran.
 	findings []source.Finding
 	checked  bool
+	// bufs are two evaluation buffers used in turn: the newest tick's
+	// evaluations (which Latest hands out) stay untouched for one more
+	// tick while the next is written into the other; scratch serves the
+	// replayed ticks, which nothing keeps.
+	bufs    [2][]burnrate.InstanceEvaluation
+	cur     int
+	scratch []burnrate.InstanceEvaluation
+	// keys caches the engine-wide key (SLO id + instance key) of each
+	// instance key, so a tick does not build 100,000 strings.
+	keys map[string]string
 }
 
 // Spec is the SLO's definition.
@@ -513,6 +523,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		for _, key := range r.eval.Prune(target, 0) {
 			res.Changes = append(res.Changes, e.tracker.Forget(id+key, target)...)
 			delete(e.latest, id+key)
+			delete(r.keys, key)
 		}
 	}
 	for _, id := range e.ids {
@@ -548,18 +559,35 @@ func (e *Engine) shareInstanceCap() {
 
 func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate.Change {
 	var changes []burnrate.Change
-	for _, ie := range r.eval.Evaluate(at) {
+	var evs []burnrate.InstanceEvaluation
+	if keep {
+		r.cur ^= 1
+		r.bufs[r.cur] = r.eval.EvaluateInto(r.bufs[r.cur], at)
+		evs = r.bufs[r.cur]
+	} else {
+		r.scratch = r.eval.EvaluateInto(r.scratch, at)
+		evs = r.scratch
+	}
+	if r.keys == nil {
+		r.keys = map[string]string{}
+	}
+	for _, ie := range evs {
 		if !e.owns(id, ie.Key) {
 			continue
 		}
 		if e.o.Observe != nil {
 			e.o.Observe(id, ie)
 		}
-		subj := burnrate.Subject{Key: id + ie.Key, SLO: id, Labels: ie.Labels, Window: r.spec.Window,
+		key, ok := r.keys[ie.Key]
+		if !ok {
+			key = id + ie.Key
+			r.keys[ie.Key] = key
+		}
+		subj := burnrate.Subject{Key: key, SLO: id, Labels: ie.Labels, Window: r.spec.Window,
 			NoDataAfter: r.spec.Alerting.NoData}
 		changes = append(changes, e.tracker.Observe(subj, ie.Evaluation)...)
 		if keep {
-			e.latest[subj.Key] = Latest{SLO: id, Labels: ie.Labels, Evaluation: ie.Evaluation}
+			e.latest[key] = Latest{SLO: id, Labels: ie.Labels, Evaluation: ie.Evaluation}
 		}
 	}
 	return changes
@@ -599,7 +627,10 @@ func (e *Engine) File(id string) string {
 }
 
 // Latest is the newest evaluation of every instance, by instance key
-// (SLO id and labels), as of the last tick.
+// (SLO id and labels), as of the last tick. Its evaluations' Rows share
+// the engine's buffers: they stay as they are until the tick after next,
+// long enough for one published view; a reader that keeps one longer
+// copies its Rows.
 func (e *Engine) Latest() map[string]Latest { return e.latest }
 
 // Open are the open incidents; Recent the recently resolved, newest first.

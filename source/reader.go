@@ -116,12 +116,13 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 		}
 		points = max(1, min(points, budget/max(series, 1)))
 	}
+	cache := map[model.Fingerprint]*seriesAcc{}
 	for start := from; start.Before(to); {
 		end := start.Add(time.Duration(points) * res)
 		if end.After(to) {
 			end = to
 		}
-		b, n, err := r.chunk(ctx, qs, start, end, res)
+		b, n, err := r.chunk(ctx, qs, start, end, res, cache)
 		queries += n
 		if err != nil && tooLarge(err) && end.Sub(start) > res {
 			// Split: the next chunks are half as long.
@@ -146,82 +147,95 @@ func tooLarge(err error) bool {
 	return strings.Contains(s, "too many samples") || strings.Contains(s, "timed out") || strings.Contains(s, "timeout")
 }
 
+// seriesAcc collects one series' values of a chunk, by step index; it is
+// kept across the chunks of a read, so labels and keys are built once.
+type seriesAcc struct {
+	labels map[string]string
+	key    string
+	vals   []float64 // errors at 2i, total at 2i+1
+	has    []uint8   // bit 1: errors, bit 2: total
+	seen   bool      // in this chunk
+}
+
 // chunk reads the steps that end in (from, to] with one range query per
-// SLI query.
-func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration) (burnrate.Batch, int, error) {
+// SLI query. cache holds the series seen by earlier chunks of the read.
+func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration, cache map[model.Fingerprint]*seriesAcc) (burnrate.Batch, int, error) {
 	b := burnrate.Batch{From: from, To: to, Resolution: res}
 	if res == r.Step {
 		b.Resolution = 0
 	}
-	type acc struct {
-		labels      map[string]string
-		errs, total map[int64]float64
+	n := int(to.Sub(from) / res)
+	first := model.TimeFromUnixNano(from.Add(res).UnixNano())
+	resMs := int64(res / time.Millisecond)
+	for _, a := range cache {
+		a.seen = false
 	}
-	series := map[string]*acc{}
-	get := func(m model.Metric) *acc {
-		ls := make(map[string]string, len(r.Spec.GroupBy))
-		for _, g := range r.Spec.GroupBy {
-			if v, ok := m[model.LabelName(g)]; ok && v != "" {
-				ls[g] = string(v)
-			}
-		}
-		k := burnrate.LabelsKey(ls)
-		a, ok := series[k]
+	get := func(m model.Metric) *seriesAcc {
+		fp := m.FastFingerprint()
+		a, ok := cache[fp]
 		if !ok {
-			a = &acc{labels: ls, errs: map[int64]float64{}, total: map[int64]float64{}}
-			series[k] = a
+			ls := make(map[string]string, len(r.Spec.GroupBy))
+			for _, g := range r.Spec.GroupBy {
+				if v, ok := m[model.LabelName(g)]; ok && v != "" {
+					ls[g] = string(v)
+				}
+			}
+			a = &seriesAcc{labels: ls, key: burnrate.LabelsKey(ls)}
+			cache[fp] = a
+		}
+		if !a.seen {
+			a.seen = true
+			if cap(a.has) < n {
+				a.vals, a.has = make([]float64, 2*n), make([]uint8, n)
+			}
+			a.vals, a.has = a.vals[:2*n], a.has[:n]
+			clear(a.has)
 		}
 		return a
 	}
 	queries := 0
-	for _, q := range []struct {
-		text string
-		into func(*acc) map[int64]float64
-	}{
-		{qs.Errors, func(a *acc) map[int64]float64 { return a.errs }},
-		{qs.Total, func(a *acc) map[int64]float64 { return a.total }},
-	} {
-		if q.text == "" {
+	for qi, text := range []string{qs.Errors, qs.Total} {
+		if text == "" {
 			continue
 		}
-		mat, err := r.Querier.QueryRange(ctx, q.text, from.Add(res), to, res)
+		mat, err := r.Querier.QueryRange(ctx, text, from.Add(res), to, res)
 		queries++
 		if err != nil {
 			return b, queries, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
 		}
 		for _, s := range mat {
-			m := q.into(get(s.Metric))
+			a := get(s.Metric)
 			for _, p := range s.Values {
-				m[int64(p.Timestamp)] = float64(p.Value)
+				d := int64(p.Timestamp - first)
+				if d < 0 || d%resMs != 0 || d/resMs >= int64(n) {
+					continue // off the grid: not a step of this chunk
+				}
+				i := int(d / resMs)
+				a.vals[2*i+qi] = float64(p.Value)
+				a.has[i] |= 1 << qi
 			}
 		}
 	}
-	keys := make([]string, 0, len(series))
-	for k := range series {
-		keys = append(keys, k)
+	// BuildQueries sums by the group_by labels, so each series has a key
+	// of its own.
+	var accs []*seriesAcc
+	for _, a := range cache {
+		if a.seen {
+			accs = append(accs, a)
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		a := series[k]
-		ts := make([]int64, 0, len(a.total)+len(a.errs))
-		for t := range a.total {
-			ts = append(ts, t)
-		}
-		for t := range a.errs {
-			if _, ok := a.total[t]; !ok {
-				ts = append(ts, t)
+	slices.SortFunc(accs, func(x, y *seriesAcc) int { return strings.Compare(x.key, y.key) })
+	for _, a := range accs {
+		s := burnrate.Series{Labels: a.labels, Key: a.key, Steps: make([]burnrate.StepCount, 0, n)}
+		for i := range n {
+			if a.has[i] == 0 {
+				continue
 			}
-		}
-		slices.Sort(ts)
-		s := burnrate.Series{Labels: a.labels, Key: k, Steps: make([]burnrate.StepCount, 0, len(ts))}
-		for _, t := range ts {
-			e, hasE := a.errs[t]
-			tot, hasT := a.total[t]
-			errs, total := qs.Counts(e, tot, hasE, hasT, r.Step)
+			errs, total := qs.Counts(a.vals[2*i], a.vals[2*i+1], a.has[i]&1 != 0, a.has[i]&2 != 0, r.Step)
 			if math.IsNaN(total) {
 				continue // unknown: the batch marks steps it does not list
 			}
-			s.Steps = append(s.Steps, burnrate.StepCount{End: time.UnixMilli(t).UTC(), Errors: errs, Total: total})
+			s.Steps = append(s.Steps, burnrate.StepCount{End: from.Add(time.Duration(i+1) * res).UTC(), Errors: errs, Total: total})
 		}
 		b.Series = append(b.Series, s)
 	}

@@ -254,6 +254,26 @@ func TestPolicyDocumentsLoadIntoTheModel(t *testing.T) {
 	}
 }
 
+func TestNoDataSettingsLoadIntoTheModel(t *testing.T) {
+	set, diags := Check("testdata/good/no-data.yaml")
+	if len(diags) != 0 || len(set.SLOs) != 2 {
+		t.Fatalf("%d SLOs, diagnostics %v", len(set.SLOs), diags)
+	}
+	a, l := set.SLOs[0].Alerting, set.SLOs[1].Alerting
+	want := Collapse{BelowPercent: 10, Baseline: 7 * 24 * time.Hour, Periods: 4}
+	if a.NoData != 20*time.Minute || a.Idle != IdleAlert || a.Collapse == nil || *a.Collapse != want {
+		t.Errorf("availability alerting = %+v, collapse %+v", a, a.Collapse)
+	}
+	// Defaults: no delay of its own, idle ignored, a 1w baseline of one period.
+	want = Collapse{BelowPercent: 5, Baseline: DefaultCollapseBaseline, Periods: 1}
+	if l.NoData != 0 || l.Idle != IdleIgnore || l.Collapse == nil || *l.Collapse != want {
+		t.Errorf("latency alerting = %+v, collapse %+v", l, l.Collapse)
+	}
+	if p := set.SLOs[0].PosOf("alerting.collapse.periods"); p.Line != 20 || p.Column != 18 {
+		t.Errorf("periods at %s, want line 20 col 18", p)
+	}
+}
+
 func TestUnknownNestedFieldsAreRejectedAtTheirPosition(t *testing.T) {
 	cases := []struct {
 		name, yaml string
@@ -293,6 +313,15 @@ spec:
   budgetingMethod: Occurrences
   objectives: [{target: 0.99}]
 `, 10, 65},
+		{"a key inside alerting.collapse", `version: slod/v1
+service: s
+slos:
+  - name: n
+    objective: 99
+    sli: {raw: {error_ratio_query: "x[{{.window}}]"}}
+    alerting:
+      collapse: {below_percent: 10, offset: 1w}
+`, 8, 37},
 		{"a key in a policy row", `version: slod/v1
 kind: Policy
 name: p

@@ -34,9 +34,10 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 // them (SLO018).
 var ReservedLabels = []string{"slo", "service", "tier", "nodata"}
 
-// Validate applies the semantic lint rules (SLO005..SLO018) to a loaded
-// set: per SLO (objective, window, names, PromQL, placeholders, metric
-// families, group_by, runbook, label values, policy reference) and across
+// Validate applies the semantic lint rules (SLO005..SLO018 but SLO014,
+// which needs the resolved policy: burnrate.Lint) to a loaded set: per SLO
+// (objective, window, names, PromQL, placeholders, metric families,
+// group_by, label values, no-data settings, policy reference) and across
 // files (duplicate SLO ids and policy names). Load has already reported
 // problems of form. Diagnostics come back sorted by position.
 func Validate(set *Set) []Diagnostic {
@@ -124,10 +125,8 @@ func (v *validator) spec(s *Spec) {
 		}
 	}
 
-	// SLO014: a page without a runbook leaves the on-call guessing.
-	if !s.Alerting.Page.Disabled && s.Runbook(s.Alerting.Page) == "" {
-		v.warnf(s.PosOf("name"), RuleRunbook, "%s: pages but has no runbook annotation (annotations.runbook or runbook_url)", what)
-	}
+	// SLO014 (a paging SLO without a runbook) needs the resolved policy:
+	// burnrate.Lint reports it.
 
 	v.alerting(s, what)
 	v.queries(s, what)

@@ -53,7 +53,8 @@ func ExamplePolicy_Explain() {
 }
 
 // Lint, one of the checks `sloctl lint` runs, reports policy rows that can
-// never fire: on a 90% SLO the default 1h page would need 144% errors.
+// never fire: on a 90% SLO the default 1h page would need 144% errors. The
+// 6h row can still page, so the SLO should link a runbook.
 func ExampleLint() {
 	set, _ := slo.LoadBytes("shop.yaml", []byte(`version: slod/v1
 service: shop
@@ -70,6 +71,7 @@ slos:
 	}
 	// Output:
 	// shop.yaml:5:16 POL003 slo "shop-availability": policy "default" row 1 (page 1h/5m, 2% of budget) can never fire: it needs an error ratio of 144%, above 100%, at objective 90% over 30d
+	// shop.yaml:4:11 SLO014 slo "shop-availability": pages (policy "default") but has no runbook annotation (annotations.runbook or runbook_url)
 }
 
 // PolicyFromSpec turns a kind: Policy document into a policy; Policies

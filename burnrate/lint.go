@@ -63,8 +63,10 @@ func PolicyFor(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
 }
 
 // Lint checks the policies of set and their rows against every SLO that
-// uses them; it is one of the checks `sloctl lint` runs. Unknown policy
-// names are the slo package's rule (SLO016) and are skipped here.
+// uses them, and the runbook of every SLO that can page (SLO014, which
+// needs the resolved policy); it is one of the checks `sloctl lint` runs.
+// Unknown policy names are the slo package's rule (SLO016) and are skipped
+// here.
 func Lint(set *slo.Set) []slo.Diagnostic {
 	if set == nil {
 		return nil
@@ -117,6 +119,14 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 					Message: fmt.Sprintf("slo %q: no %s row of policy %q can fire at objective %s%% over %s: this SLO will never %s",
 						s.ID, sev, p.Name, trim(s.Objective), slo.FormatDuration(s.Window), sev)})
 			}
+		}
+		// SLO014: a page without a runbook leaves the on-call guessing. Only
+		// an SLO that can page is held to it: one whose policy has a page
+		// row that can fire, or whose no-data alert pages (tickets disabled).
+		ndSev, nd := NoDataSeverity(s)
+		if (possible[SeverityPage] || nd && ndSev == SeverityPage) && s.Runbook(s.Alerting.Page) == "" {
+			diags = append(diags, slo.Diagnostic{Pos: s.PosOf("name"), Severity: slo.SeverityWarning, Rule: slo.RuleRunbook,
+				Message: fmt.Sprintf("slo %q: pages (policy %q) but has no runbook annotation (annotations.runbook or runbook_url)", s.ID, p.Name)})
 		}
 	}
 	return diags

@@ -146,3 +146,59 @@ func TestPolicyRulesAreDocumented(t *testing.T) {
 		t.Errorf("docs/lint.md documents %v, want %v", documented, want)
 	}
 }
+
+// SLO014 holds only SLOs that can page: whose resolved policy has a page
+// row that can fire, or whose no-data alert pages. The slo package cannot
+// tell, since it does not resolve policies.
+func TestLintRunbookOnlyWherePagesCanFire(t *testing.T) {
+	const ticketsOnly = `---
+version: slod/v1
+kind: Policy
+name: tickets-only
+rows:
+  - {severity: ticket, long: 3d, short: 6h, budget_percent: 10}
+`
+	tests := []struct {
+		name, policy, extra string
+		want                []string
+	}{
+		{"the default policy pages, so a missing runbook warns", "default", "", []string{slo.RuleRunbook}},
+		{"a ticket-only policy never pages: no warning", "tickets-only", "", nil},
+		{"a disabled page class never pages: no warning", "default", "\n    alerting: {page: {disable: true}}", nil},
+		{"with tickets disabled the no-data alert pages: a warning", "tickets-only",
+			"\n    alerting: {ticket: {disable: true}}", []string{slo.RuleRunbook}},
+		{"a runbook on the page class is enough", "default",
+			"\n    alerting: {page: {annotations: {runbook_url: https://runbooks.example.com/shop}}}", nil},
+		{"a runbook on the ticket class is not", "default",
+			"\n    alerting: {ticket: {annotations: {runbook: https://runbooks.example.com/shop}}}", []string{slo.RuleRunbook}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `version: slod/v1
+service: shop
+slos:
+  - name: availability
+    objective: 99.9
+    policy: ` + tt.policy + `
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))` + tt.extra + "\n" + ticketsOnly
+			// What sloctl lint --strict sees: the slo rules, then Lint.
+			set, diags := slo.LoadBytes("shop.yaml", []byte(doc))
+			diags = append(diags, slo.Validate(set)...)
+			if len(diags) > 0 {
+				t.Fatalf("slo rules report %v; SLO014 is burnrate's", diags)
+			}
+			diags = Lint(set)
+			if got := rulesOf(diags); !slices.Equal(got, tt.want) {
+				t.Errorf("Lint = %v, want %v", diags, tt.want)
+			}
+			for _, d := range diags {
+				if d.Pos.Line != 4 || d.Pos.Column != 11 || d.Severity != slo.SeverityWarning {
+					t.Errorf("%s: want a warning at the SLO's name, 4:11", d)
+				}
+			}
+		})
+	}
+}

@@ -25,11 +25,14 @@ import (
 const (
 	DefaultBaseWindow = 5 * time.Minute
 	DefaultDirectMax  = 6 * time.Hour
-	DefaultNoData     = 10 * time.Minute
+	// DefaultNoData is the daemon's no-data delay, so that the rules and
+	// the daemon raise no-data alerts after the same time.
+	DefaultNoData = burnrate.DefaultNoDataAfter
 	// DefaultBurnAlert and DefaultNoDataAlert name the alerts of an SLO
-	// whose alerting section names none; the slo label tells SLOs apart.
-	DefaultBurnAlert   = "SLOBurnRate"
-	DefaultNoDataAlert = "SLONoData"
+	// whose alerting section names none; the slo label tells SLOs apart
+	// (burnrate.AlertName).
+	DefaultBurnAlert   = burnrate.DefaultBurnAlert
+	DefaultNoDataAlert = burnrate.DefaultNoDataAlert
 )
 
 // Options tune rule generation. The zero value gives the defaults.
@@ -44,8 +47,9 @@ type Options struct {
 	// queries (default 6h); longer windows (1d, 3d, W) are derived from the
 	// recorded BaseWindow rates so they stay cheap.
 	DirectMax time.Duration
-	// NoData is how long an SLI may have no (or zero) traffic before its
-	// no-data alert fires, when the SLO names no duration (default 10m).
+	// NoData is how long an SLI may be in a no-data state before its
+	// no-data alert fires, when the SLO names no duration (default
+	// DefaultNoData, the daemon's).
 	NoData time.Duration
 	// For is the optional `for` of the burn-rate alerts (zero: none, the
 	// Workbook's choice, as both windows already filter blips).
@@ -108,6 +112,10 @@ const (
 	BudgetRemaining = "slod:error_budget:remaining_ratio"
 	// CurrentBurn is the burn rate over the policy's shortest window.
 	CurrentBurn = "slod:burn_rate:current"
+	// TotalBaseline is the baseline of an SLO with alerting.collapse: the
+	// mean TotalRate over the hour that ended one baseline ago (or the
+	// median of several such hours).
+	TotalBaseline = "slod:sli_total:baseline_rate"
 )
 
 // Generate returns the rules of every SLO in specs, one group per SLO,
@@ -315,23 +323,23 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		record(ErrorRatio+ws, expr)
 	}
 
-	// 3. Budget metadata for dashboards.
+	// 3. Budget metadata for dashboards, and the collapse baseline.
 	record(Objective, "vector("+formatFloat(s.Objective/100)+")")
 	record(ErrorBudget, "vector("+formatFloat(budget)+")")
 	record(BudgetRemaining, fmt.Sprintf("1 - %s%s%s / %s", ErrorRatio, slo.FormatDuration(s.Window), sel, formatFloat(budget)))
 	record(CurrentBurn, fmt.Sprintf("%s%s%s / %s", ErrorRatio, slo.FormatDuration(windows[0]), sel, formatFloat(budget)))
+	if c := s.Alerting.Collapse; c != nil && q.ratio == "" {
+		// The collapse baseline, read by the collapsed and idle alerts.
+		record(TotalBaseline, baseline(TotalRate+base+sel, *c))
+	}
 
 	// 4. One alert per severity class: any of its rows firing.
-	name := cmp.Or(s.Alerting.Name, DefaultBurnAlert)
+	name := burnrate.AlertName(s, burnrate.ClassBurn)
 	if !metricName.MatchString(name) {
 		return Group{}, fmt.Errorf("alert name %q is not a valid Prometheus name", name)
 	}
 	for _, sev := range p.Severities() {
-		class := s.Alerting.Page
-		if sev == burnrate.SeverityTicket {
-			class = s.Alerting.Ticket
-		}
-		if class.Disabled {
+		if burnrate.AlertClass(s, sev).Disabled {
 			continue
 		}
 		var conds []string
@@ -356,15 +364,14 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			continue // every row of the class is impossible; lint reports it
 		}
 		rule := Rule{
-			Alert: name,
-			Expr:  strings.Join(conds, "\nor\n"),
-			Labels: merge(s.Labels, s.Alerting.Labels, map[string]string{"severity": string(sev)}, class.Labels,
-				fixedLabels(s, sev)),
+			Alert:  name,
+			Expr:   strings.Join(conds, "\nor\n"),
+			Labels: literalMap(burnrate.AlertLabels(s, sev)),
 			Annotations: merge(map[string]string{
-				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", s.ID, s.Service),
+				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", literal(s.ID), literal(s.Service)),
 				"description": fmt.Sprintf("%s: error ratio {{ $value | humanizePercentage }} over the alert's long window; "+
 					"objective %s%% over %s.", sev, formatFloat(s.Objective), slo.FormatDuration(s.Window)),
-			}, s.Annotations, s.Alerting.Annotations, class.Annotations),
+			}, literalMap(burnrate.AlertAnnotations(s, sev))),
 		}
 		if o.For > 0 {
 			rule.For = slo.FormatDuration(o.For)
@@ -372,36 +379,16 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		g.Rules = append(g.Rules, rule)
 	}
 
-	// 5. No data: the SLI returns nothing, or no traffic, for a while.
-	noData := cmp.Or(s.Alerting.NoData, o.NoData)
-	probe := TotalRate + base
-	cond := "absent(%[1]s%[2]s) or %[1]s%[2]s == 0"
-	if q.ratio != "" {
-		probe = ErrorRatio + base
-		cond = "absent(%[1]s%[2]s)"
+	// 5. No data, in each state the SLO alerts on; none when the SLO
+	//    disables both classes, as the daemon raises none then.
+	if sev, ok := burnrate.NoDataSeverity(s); ok {
+		nd, err := noDataRules(s, q, sev, o)
+		if err != nil {
+			return Group{}, err
+		}
+		g.Rules = append(g.Rules, nd...)
 	}
-	ndName := DefaultNoDataAlert
-	if s.Alerting.Name != "" {
-		ndName = s.Alerting.Name + "NoData"
-	}
-	g.Rules = append(g.Rules, Rule{
-		Alert:  ndName,
-		Expr:   fmt.Sprintf(cond, probe, sel),
-		For:    slo.FormatDuration(noData),
-		Labels: merge(s.Labels, s.Alerting.Labels, map[string]string{"severity": string(burnrate.SeverityTicket)}, fixedLabels(s, burnrate.SeverityTicket)),
-		Annotations: merge(map[string]string{
-			"summary":     fmt.Sprintf("SLO %s of %s has no SLI data", s.ID, s.Service),
-			"description": fmt.Sprintf("The SLI of %s returned no series or no traffic for %s; its burn-rate alerts cannot fire.", s.ID, slo.FormatDuration(noData)),
-		}, s.Annotations, s.Alerting.Annotations),
-	})
 	return g, nil
-}
-
-// fixedLabels are the labels every alert carries and users cannot override:
-// they identify the SLO and order severities for Alertmanager inhibition.
-// A user's own severity label (Sloth files often set one) is kept.
-func fixedLabels(s *slo.Spec, sev burnrate.Severity) map[string]string {
-	return map[string]string{"slo": s.ID, "service": s.Service, "tier": strconv.Itoa(sev.Tier())}
 }
 
 // merge returns the union of ms; later maps win.

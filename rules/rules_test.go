@@ -35,6 +35,7 @@ func fixtures() map[string]*slo.Spec {
 			}},
 			Labels:      map[string]string{"team": "payments"},
 			Annotations: map[string]string{"runbook": "https://runbooks.example.com/checkout"},
+			Alerting:    slo.Alerting{Collapse: &slo.Collapse{BelowPercent: 10, Baseline: 7 * day, Periods: 1}},
 		},
 		"group-by": {
 			ID: "api-route-availability", Name: "route-availability", Service: "api",
@@ -43,6 +44,7 @@ func fixtures() map[string]*slo.Spec {
 				ErrorQuery: `sum by (route) (rate(app_errors_total{job="api"}[{{.window}}]))`,
 				TotalQuery: `sum by (route) (rate(app_requests_total{job="api"}[{{.window}}]))`,
 			}},
+			Alerting: slo.Alerting{Idle: slo.IdleAlert, Collapse: &slo.Collapse{BelowPercent: 20, Baseline: 7 * day, Periods: 3}},
 		},
 		"latency": {
 			ID: "search-latency", Name: "latency", Service: "search",

@@ -39,6 +39,9 @@ type stream struct {
 	bursts []burst
 	// stopAt ends both series (the exporter vanished); zero: never.
 	stopAt time.Duration
+	// From dropAt on (when set), the stream carries dropRate instead.
+	dropAt   time.Duration
+	dropRate float64
 }
 
 // check is one alert_rule_test: at `at`, exactly the alerts of want fire.
@@ -52,8 +55,13 @@ type scenario struct {
 	spec *slo.Spec
 	// histogram, when set, writes the traffic as a latency histogram
 	// instead of request and error counters: <histogram>_count holds every
-	// request, <histogram>_bucket{le="0.3"} the fast ones (the non-errors).
+	// request, <histogram>_bucket{le} the fast ones (the non-errors) for
+	// each finite bound of les (default 0.3) and every request for +Inf.
 	histogram string
+	les       []string
+	// counters names the request and error counters (default
+	// app_requests_total and app_errors_total).
+	counters [2]string
 	// step is both the input spacing and the evaluation interval.
 	step    time.Duration
 	end     time.Duration
@@ -158,6 +166,9 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 			// Step i covers ((i)·step, (i+1)·step]: its events land in sample i+1.
 			at := time.Duration(i) * sc.step
 			total[i] = st.rate * sc.step.Seconds()
+			if st.dropAt > 0 && at >= st.dropAt {
+				total[i] = st.dropRate * sc.step.Seconds()
+			}
 			for _, b := range st.bursts {
 				if at >= b.from && at < b.to {
 					errs[i] = b.ratio * total[i]
@@ -169,14 +180,28 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 			for i := range good {
 				good[i] = total[i] - errs[i]
 			}
-			t.InputSeries = append(t.InputSeries,
-				series{seriesSelector(sc.histogram+"_count", st.labels), counterValues(total)},
-				series{seriesSelector(sc.histogram+"_bucket", merge(st.labels, map[string]string{"le": "0.3"})), counterValues(good)})
+			t.InputSeries = append(t.InputSeries, series{seriesSelector(sc.histogram+"_count", st.labels), counterValues(total)})
+			les := sc.les
+			if len(les) == 0 {
+				les = []string{"0.3"}
+			}
+			for _, le := range les {
+				v := good
+				if le == "+Inf" {
+					v = total
+				}
+				t.InputSeries = append(t.InputSeries,
+					series{seriesSelector(sc.histogram+"_bucket", merge(st.labels, map[string]string{"le": le})), counterValues(v)})
+			}
 			continue
 		}
+		names := sc.counters
+		if names[0] == "" {
+			names = [2]string{"app_requests_total", "app_errors_total"}
+		}
 		t.InputSeries = append(t.InputSeries,
-			series{seriesSelector("app_requests_total", st.labels), counterValues(total)},
-			series{seriesSelector("app_errors_total", st.labels), counterValues(errs)})
+			series{seriesSelector(names[0], st.labels), counterValues(total)},
+			series{seriesSelector(names[1], st.labels), counterValues(errs)})
 	}
 	for _, c := range sc.checks {
 		at := alertTest{EvalTime: secs(c.at), Alertname: c.alert, ExpAlerts: []expAlert{}}
@@ -437,44 +462,141 @@ func TestScenarioGroupByAlertsOnlyForBurningLabels(t *testing.T) {
 	sc.run(t)
 }
 
-// The exporter vanishes: once its series are gone for the base window and
-// the no-data duration has passed, the no-data alert fires.
-func TestScenarioNoDataFires(t *testing.T) {
+// noDataLabels are the labels of spec's no-data alert in a state: the
+// ticket's, plus the state. The broken alert folds its absent series into
+// one (count), so it carries no series labels.
+func noDataLabels(spec *slo.Spec, state slo.NoDataState) map[string]string {
+	return merge(alertLabels(spec, burnrate.SeverityTicket, nil), map[string]string{"nodata": string(state)})
+}
+
+// A dead target: the series stop. The broken alert fires once they have
+// been absent for the no-data delay (the daemon's default, 15m), and it is
+// the only no-data state that fires. promtool's input writes no stale
+// markers, so the series stay present for the 5m lookback after the last
+// sample (Prometheus marks a vanished target's series stale at once).
+func TestScenarioDeadTargetFiresNoDataAfterTheDelay(t *testing.T) {
 	spec := availability(99.9)
-	spec.Alerting.NoData = 10 * time.Minute
+	spec.Alerting.Idle = slo.IdleAlert // an idle alert must not fire for absent series
 	step := time.Minute
 	stop := time.Hour
+	delay := burnrate.DefaultNoDataAfter
 	sc := scenario{
 		spec: spec, step: step, end: 2 * time.Hour,
 		streams: []stream{{rate: 1, stopAt: stop}},
 	}
-	noData := alertLabels(spec, burnrate.SeverityTicket, nil)
-	// The rate over 5m needs two samples: it vanishes within 5m of the last
-	// one; absent() then has to hold for `for` (10m) before firing.
-	lastGone := stop + DefaultBaseWindow
+	broken := []map[string]string{noDataLabels(spec, slo.NoDataBroken)}
+	gone := stop + 5*time.Minute // the lookback
 	sc.checks = []check{
 		{at: stop, alert: DefaultNoDataAlert},
-		{at: lastGone + spec.Alerting.NoData - 2*step, alert: DefaultNoDataAlert},
-		{at: lastGone + spec.Alerting.NoData + 2*step, alert: DefaultNoDataAlert, want: []map[string]string{noData}},
-		{at: sc.end, alert: DefaultNoDataAlert, want: []map[string]string{noData}},
+		{at: gone + delay - step, alert: DefaultNoDataAlert},
+		{at: gone + delay + step, alert: DefaultNoDataAlert, want: broken},
+		{at: sc.end, alert: DefaultNoDataAlert, want: broken},
 	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q,nodata!="broken"}[%s])`, DefaultNoDataAlert, secs(sc.end))}
 	sc.run(t)
 }
 
-// Zero traffic (the counters exist but stand still) is no data too.
-func TestScenarioZeroTrafficFiresNoData(t *testing.T) {
-	spec := availability(99.9)
+// An idle service: the counters exist and stand still. No users is not an
+// outage: nothing fires by default; with alerting.idle: alert the idle
+// state fires once the total has read zero for the delay.
+func TestScenarioIdleServiceAlertsOnlyWhenConfigured(t *testing.T) {
 	step := time.Minute
+	delay := burnrate.DefaultNoDataAfter
+	t.Run("by default nothing fires", func(t *testing.T) {
+		spec := availability(99.9)
+		sc := scenario{spec: spec, step: step, end: 2 * time.Hour, streams: []stream{{rate: 0}}}
+		sc.checks = []check{{at: time.Hour, alert: DefaultNoDataAlert}, {at: sc.end, alert: DefaultBurnAlert}}
+		// At 0s the 5m rate has one sample and no value: broken is pending
+		// for a moment, and never fires.
+		sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertstate="firing"}[%s])`, secs(sc.end))}
+		sc.run(t)
+	})
+	t.Run("with idle: alert the idle state fires after the delay", func(t *testing.T) {
+		spec := availability(99.9)
+		spec.Alerting.Idle = slo.IdleAlert
+		sc := scenario{spec: spec, step: step, end: 2 * time.Hour, streams: []stream{{rate: 0}}}
+		// The 5m rate exists from the second sample (1m) and reads 0;
+		// `for` then holds it for the delay.
+		firstZero := step
+		sc.checks = []check{
+			{at: firstZero + delay - step, alert: DefaultNoDataAlert},
+			{at: firstZero + delay + step, alert: DefaultNoDataAlert, want: []map[string]string{noDataLabels(spec, slo.NoDataIdle)}},
+		}
+		sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertstate="firing",nodata!="idle"}[%s])`, secs(sc.end))}
+		sc.run(t)
+	})
+}
+
+// Traffic collapses to zero at noon: under 10% of its baseline (the median
+// of the hours that ended 12h and 24h earlier), so the collapsed state
+// fires after the delay, and the idle state, also configured, stays quiet
+// (one state at a time). Before the drop nothing fires.
+func TestScenarioTrafficCollapseFiresCollapsed(t *testing.T) {
+	spec := availability(99.9)
+	spec.Alerting.Idle = slo.IdleAlert
+	spec.Alerting.Collapse = &slo.Collapse{BelowPercent: 10, Baseline: 12 * time.Hour, Periods: 2}
+	step := 5 * time.Minute
+	t0 := 36 * time.Hour
+	delay := burnrate.DefaultNoDataAfter
 	sc := scenario{
-		spec: spec, step: step, end: 2 * time.Hour,
-		streams: []stream{{rate: 0}},
+		spec: spec, step: step, end: t0 + time.Hour,
+		streams: []stream{{rate: 10, dropAt: t0}},
 	}
-	// The == 0 branch keeps the series' labels, which here are the rule's.
-	want := []map[string]string{alertLabels(spec, burnrate.SeverityTicket, nil)}
+	// The step (t0, t0+5m] holds no events: the 5m rate reads 0 from
+	// t0+5m on, and `for` holds it for the delay.
+	zero := t0 + step
 	sc.checks = []check{
-		{at: 5 * time.Minute, alert: DefaultNoDataAlert},
-		{at: time.Hour, alert: DefaultNoDataAlert, want: want},
+		{at: t0, alert: DefaultNoDataAlert},
+		{at: zero + delay - step, alert: DefaultNoDataAlert},
+		{at: zero + delay, alert: DefaultNoDataAlert, want: []map[string]string{noDataLabels(spec, slo.NoDataCollapsed)}},
+		{at: sc.end, alert: DefaultNoDataAlert, want: []map[string]string{noDataLabels(spec, slo.NoDataCollapsed)}},
 	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertstate="firing",nodata!="collapsed"}[%s])`, secs(sc.end))}
+	sc.run(t)
+}
+
+// A renamed metric: the SLO reads app_requests_total, the service now
+// exports web_requests_total. The SLI returns nothing, which must read as
+// broken, never as healthy.
+func TestScenarioRenamedMetricFiresNoData(t *testing.T) {
+	spec := availability(99.9)
+	sc := scenario{
+		spec: spec, step: time.Minute, end: time.Hour,
+		counters: [2]string{"web_requests_total", "web_errors_total"},
+		streams:  []stream{{rate: 5, bursts: []burst{{from: 0, to: time.Hour, ratio: 1}}}},
+	}
+	broken := []map[string]string{noDataLabels(spec, slo.NoDataBroken)}
+	sc.checks = []check{
+		{at: burnrate.DefaultNoDataAfter - time.Minute, alert: DefaultNoDataAlert},
+		{at: burnrate.DefaultNoDataAfter + time.Minute, alert: DefaultNoDataAlert, want: broken},
+		{at: sc.end, alert: DefaultNoDataAlert, want: broken},
+	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q}[%s])`, DefaultBurnAlert, secs(sc.end))}
+	sc.run(t)
+}
+
+// A latency threshold that is no bucket bound: 0.25 on buckets 0.1, 0.3
+// and +Inf. Every request is slow, yet count − bucket{le="0.25"} returns
+// nothing, so the burn alert cannot fire: the no-data alert must, because
+// the exact bucket the SLI reads is absent.
+func TestScenarioLatencyThresholdOffTheBucketsFiresNoData(t *testing.T) {
+	spec := &slo.Spec{
+		ID: "api-latency", Name: "latency", Service: "api", Objective: 99.9, Window: 30 * day,
+		SLI: slo.SLI{Latency: &slo.LatencySLI{Metric: "http_request_duration_seconds", Selector: `job="api"`, Threshold: 0.25}},
+	}
+	sc := scenario{
+		spec: spec, histogram: "http_request_duration_seconds", les: []string{"0.1", "0.3", "+Inf"},
+		step: 30 * time.Second, end: time.Hour,
+		streams: []stream{{labels: map[string]string{"job": "api"}, rate: 2, bursts: []burst{{from: 0, to: time.Hour, ratio: 1}}}},
+	}
+	broken := []map[string]string{noDataLabels(spec, slo.NoDataBroken)}
+	sc.checks = []check{
+		{at: burnrate.DefaultNoDataAfter - time.Minute, alert: DefaultNoDataAlert},
+		{at: burnrate.DefaultNoDataAfter + time.Minute, alert: DefaultNoDataAlert, want: broken},
+		{at: sc.end, alert: DefaultNoDataAlert, want: broken},
+		{at: sc.end, alert: DefaultBurnAlert},
+	}
+	sc.never = []string{fmt.Sprintf(`count_over_time(ALERTS{alertname=%q}[%s])`, DefaultBurnAlert, secs(sc.end))}
 	sc.run(t)
 }
 

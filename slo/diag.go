@@ -31,7 +31,7 @@ const (
 	RulePlaceholder     = "SLO011" // query without {{.window}}
 	RuleMetricFamily    = "SLO012" // error and total queries read different metrics
 	RuleGroupBy         = "SLO013" // group_by label dropped by the query's aggregation
-	RuleRunbook         = "SLO014" // paging SLO without a runbook annotation
+	RuleRunbook         = "SLO014" // paging SLO without a runbook annotation (burnrate.Lint)
 	RuleLabelValue      = "SLO015" // label value that must be escaped in PromQL
 	RuleUnknownPolicy   = "SLO016" // policy name not defined
 	RuleDuplicatePolicy = "SLO017" // policy defined twice

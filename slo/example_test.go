@@ -43,5 +43,5 @@ slos:
 	}
 	// Output:
 	// 0 SLOs loaded
-	// checkout.yaml:12:7: error SLO002: slo "availability": alerting: unknown field "tikcet" (known: name, labels, annotations, page, ticket, no_data)
+	// checkout.yaml:12:7: error SLO002: slo "availability": alerting: unknown field "tikcet" (known: name, labels, annotations, page, ticket, no_data, idle, collapse)
 }

@@ -67,6 +67,15 @@ func FuzzLoad(f *testing.F) {
 					t.Fatalf("%s lints clean but %q does not parse: %v", s.ID, q, err)
 				}
 			}
+			series, err := s.SLI.Series()
+			if err != nil || len(series) == 0 {
+				t.Fatalf("%s lints clean but its broken state reads no series: %v, %v", s.ID, series, err)
+			}
+			for _, sel := range series {
+				if _, err := p.ParseExpr("absent(" + sel + ")"); err != nil {
+					t.Fatalf("%s: series selector %q does not parse: %v", s.ID, sel, err)
+				}
+			}
 		}
 	})
 }

@@ -89,9 +89,102 @@ type Alerting struct {
 	Annotations map[string]string
 	Page        AlertClass
 	Ticket      AlertClass
-	// NoData is how long an SLI may have no data before its no-data alert
-	// fires; zero means the default.
+	// NoData is how long an SLI may be in a no-data state (NoDataState)
+	// before its no-data alert fires; zero means the default
+	// (burnrate.DefaultNoDataAfter), the same for the daemon and the rules.
 	NoData time.Duration
+	// Idle says whether an idle SLI (its total exists and reads zero)
+	// raises a no-data alert; "" is IdleIgnore.
+	Idle IdleAction
+	// Collapse, when set, raises a no-data alert when traffic falls far
+	// below its own baseline.
+	Collapse *Collapse
+}
+
+// IdleAction says what an idle SLI raises.
+type IdleAction string
+
+// The idle actions (YAML alerting.idle).
+const (
+	// IdleIgnore, the default: no traffic means no users, not an outage.
+	IdleIgnore IdleAction = "ignore"
+	// IdleAlert raises a no-data alert once the SLI has been idle for NoData.
+	IdleAlert IdleAction = "alert"
+)
+
+// Collapse detects traffic that falls far below its own recent level: the
+// SLI is collapsed while its total rate is below BelowPercent of the
+// baseline, the mean total rate over the hour that ended one Baseline
+// earlier (the median of Periods such hours, one Baseline apart).
+type Collapse struct {
+	// BelowPercent is the share of the baseline, in percent (0, 100),
+	// under which traffic counts as collapsed.
+	BelowPercent float64
+	// Baseline is how far back the compared hour lies: 1w compares with
+	// the same hour of the same weekday (default DefaultCollapseBaseline).
+	Baseline time.Duration
+	// Periods is how many hours, Baseline apart, the median is taken of
+	// (default 1: just the hour one Baseline ago).
+	Periods int
+}
+
+// Defaults and bounds of Collapse.
+const (
+	DefaultCollapseBaseline = 7 * 24 * time.Hour
+	// MinCollapseBaseline keeps the compared hour entirely in the past.
+	MinCollapseBaseline = time.Hour
+	// MaxCollapsePeriods bounds the hours a baseline is the median of.
+	MaxCollapsePeriods = 12
+)
+
+// BaselineAt returns the offset of the i-th compared hour (i from 1 to
+// Periods): i × Baseline, with the defaults filled in.
+func (c Collapse) BaselineAt(i int) time.Duration {
+	b := c.Baseline
+	if b <= 0 {
+		b = DefaultCollapseBaseline
+	}
+	return time.Duration(i) * b
+}
+
+// PeriodCount is Periods, or 1 when unset.
+func (c Collapse) PeriodCount() int {
+	return max(c.Periods, 1)
+}
+
+// NoDataState says why an SLI has no data its burn-rate alerts can use.
+// The daemon and the generated rules tell the same three states apart
+// (DESIGN.md, docs/rules.md).
+type NoDataState string
+
+// The no-data states.
+const (
+	// NoDataIdle: the total exists and reads zero. No users is not an
+	// outage: it alerts only with Alerting.Idle set to IdleAlert.
+	NoDataIdle NoDataState = "idle"
+	// NoDataBroken: series the SLI reads are absent (a missing le bucket,
+	// a renamed metric, a scrape target gone) or its query returns nothing.
+	NoDataBroken NoDataState = "broken"
+	// NoDataCollapsed: traffic below Alerting.Collapse's share of its own
+	// baseline; only with Collapse set.
+	NoDataCollapsed NoDataState = "collapsed"
+)
+
+// runbookKeys are the annotation names that hold a runbook link.
+var runbookKeys = []string{"runbook", "runbook_url"}
+
+// Runbook returns the runbook link the SLO's alerts of class c carry: the
+// runbook (or runbook_url) annotation of c, else of alerting, else of the
+// SLO; "" when none is set.
+func (s *Spec) Runbook(c AlertClass) string {
+	for _, m := range []map[string]string{c.Annotations, s.Alerting.Annotations, s.Annotations} {
+		for _, k := range runbookKeys {
+			if v := strings.TrimSpace(m[k]); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // AlertClass configures one severity class (page or ticket).

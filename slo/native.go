@@ -223,7 +223,7 @@ func (d *decoder) latencySLI(f field, what string, pos map[string]Position) (*La
 func (d *decoder) alerting(f field, what string, pos map[string]Position, sloth bool) (Alerting, bool) {
 	what += ": alerting"
 	pageKey, ticketKey := "page", "ticket"
-	known := []string{"name", "labels", "annotations", "page", "ticket", "no_data"}
+	known := []string{"name", "labels", "annotations", "page", "ticket", "no_data", "idle", "collapse"}
 	if sloth {
 		pageKey, ticketKey = "page_alert", "ticket_alert"
 		known = []string{"name", "labels", "annotations", "page_alert", "ticket_alert"}
@@ -245,6 +245,17 @@ func (d *decoder) alerting(f field, what string, pos map[string]Position, sloth 
 			a.Annotations, fok = d.stringMap(ff, what+": annotations", "alerting.annotations.", pos)
 		case "no_data":
 			a.NoData, fok = d.duration(ff, what+": no_data")
+		case "idle":
+			var v string
+			if v, fok = d.str(ff, what+": idle"); fok {
+				a.Idle = IdleAction(v)
+				if a.Idle != IdleIgnore && a.Idle != IdleAlert {
+					d.errorf(ff.val, RuleInvalidField, "%s: idle must be %s or %s, got %q", what, IdleAlert, IdleIgnore, v)
+					fok = false
+				}
+			}
+		case "collapse":
+			a.Collapse, fok = d.collapse(ff, what+": collapse", pos)
 		case pageKey:
 			a.Page, fok = d.alertClass(ff, what+": "+pageKey, "alerting.page.", pos)
 		case ticketKey:
@@ -253,6 +264,47 @@ func (d *decoder) alerting(f field, what string, pos map[string]Position, sloth 
 		ok = ok && fok
 	}
 	return a, ok
+}
+
+// collapse reads alerting.collapse: below_percent (required), baseline
+// (default 1w) and periods (default 1). null is no collapse detection.
+func (d *decoder) collapse(f field, what string, pos map[string]Position) (*Collapse, bool) {
+	if isNull(f.val) {
+		return nil, true
+	}
+	c := &Collapse{Baseline: DefaultCollapseBaseline, Periods: 1}
+	fs, ok := d.fields(f.val, what, "below_percent", "baseline", "periods")
+	ok = d.required(f.key, fs, what, "below_percent") && ok
+	for name, ff := range fs {
+		pos["alerting.collapse."+name] = d.pos(ff.val)
+		var fok bool
+		switch name {
+		case "below_percent":
+			c.BelowPercent, fok = d.num(ff, what+": below_percent")
+			if fok && !(c.BelowPercent > 0 && c.BelowPercent < 100) {
+				d.errorf(ff.val, RuleInvalidField, "%s: below_percent must be a percentage in (0, 100) such as 10, got %v", what, c.BelowPercent)
+				fok = false
+			}
+		case "baseline":
+			c.Baseline, fok = d.duration(ff, what+": baseline")
+			if fok && c.Baseline < MinCollapseBaseline {
+				d.errorf(ff.val, RuleInvalidField, "%s: baseline %s is shorter than %s: the compared hour must lie entirely in the past (1d or 1w follow daily or weekly patterns)",
+					what, FormatDuration(c.Baseline), FormatDuration(MinCollapseBaseline))
+				fok = false
+			}
+		case "periods":
+			var n float64
+			if n, fok = d.num(ff, what+": periods"); fok {
+				if n < 1 || n > MaxCollapsePeriods || n != float64(int(n)) {
+					d.errorf(ff.val, RuleInvalidField, "%s: periods must be a whole number from 1 to %d, got %v", what, MaxCollapsePeriods, n)
+					fok = false
+				}
+				c.Periods = int(n)
+			}
+		}
+		ok = ok && fok
+	}
+	return c, ok
 }
 
 func (d *decoder) alertClass(f field, what, prefix string, pos map[string]Position) (AlertClass, bool) {

@@ -177,3 +177,51 @@ func (l *LatencySLI) queries(groupBy []string) (string, string, error) {
 	good := rate(l.Metric+"_bucket", append(slices.Clip(sel), `le=`+QuoteLabelValue(LeValue(l.Threshold))))
 	return total + " - " + good, total, nil
 }
+
+// Series returns the selectors of the series the SLI cannot do without, so
+// that their absence reads as a broken SLI (NoDataBroken) rather than as
+// health: for events SLIs those of the total query (an error series may
+// rightly not exist while nothing fails: a code="500" counter appears with
+// the first 500), for latency SLIs the _count series and the exact
+// _bucket{le="<threshold>"} series (so a threshold that is no bucket bound
+// is broken, not 100% good), for raw SLIs every series of the query.
+// Selectors are rendered without offset or @ and in first-seen order,
+// without duplicates.
+func (s SLI) Series() ([]string, error) {
+	var queries []string
+	switch {
+	case s.Events != nil:
+		queries = []string{s.Events.TotalQuery}
+	case s.Raw != nil:
+		queries = []string{s.Raw.ErrorRatioQuery}
+	case s.Latency != nil:
+		errQ, _, err := s.Latency.queries(nil)
+		if err != nil {
+			return nil, err
+		}
+		queries = []string{errQ} // _count − _bucket{le}: both series
+	default:
+		return nil, errors.New("SLI has no kind set")
+	}
+	var out []string
+	p := parser.NewParser(parser.Options{})
+	for _, q := range queries {
+		e, err := p.ParseExpr(ExpandWindow(q, "5m"))
+		if err != nil {
+			return nil, fmt.Errorf("query %q does not parse: %w", q, err)
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			c := *vs
+			c.OriginalOffset, c.Offset, c.Timestamp, c.StartOrEnd = 0, 0, nil, 0
+			if sel := c.String(); !slices.Contains(out, sel) {
+				out = append(out, sel)
+			}
+			return nil
+		})
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
@@ -200,5 +201,46 @@ func TestKeepsLabelFollowsPromQLAggregation(t *testing.T) {
 		if got := keepsLabel(expr, "route"); got != c.keeps {
 			t.Errorf("keepsLabel(%s, route) = %v, want %v", c.query, got, c.keeps)
 		}
+	}
+}
+
+func TestSeriesAreWhatTheSLICannotDoWithout(t *testing.T) {
+	tests := []struct {
+		name string
+		sli  SLI
+		want []string
+	}{
+		{"events: the total query's series, never the error query's",
+			SLI{Events: &EventsSLI{
+				ErrorQuery: `sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))`,
+				TotalQuery: `sum(rate(http_requests_total{job="checkout"}[{{.window}}]))`,
+			}},
+			[]string{`http_requests_total{job="checkout"}`}},
+		{"events: every selector of the total query once, without offset",
+			SLI{Events: &EventsSLI{
+				ErrorQuery: `sum(rate(e[{{.window}}]))`,
+				TotalQuery: `sum(rate(a{x="1"}[{{.window}}] offset 1h)) + sum(rate(b[{{.window}}])) + sum(rate(a{x="1"}[{{.window}}]))`,
+			}},
+			[]string{`a{x="1"}`, `b`}},
+		{"latency: the _count series and the exact bucket of the threshold",
+			SLI{Latency: &LatencySLI{Metric: "http_request_duration_seconds", Selector: `job="api"`, Threshold: 0.25}},
+			[]string{`http_request_duration_seconds_count{job="api"}`, `http_request_duration_seconds_bucket{job="api",le="0.25"}`}},
+		{"raw: every series of the query",
+			SLI{Raw: &RawSLI{ErrorRatioQuery: `1 - avg_over_time(probe_success{job="search"}[{{.window}}])`}},
+			[]string{`probe_success{job="search"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.sli.Series()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Series() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, err := (SLI{Events: &EventsSLI{TotalQuery: "sum(rate(x[{{.window}}])"}}).Series(); err == nil {
+		t.Error("a total query that does not parse gives no error")
 	}
 }

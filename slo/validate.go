@@ -28,17 +28,16 @@ const DefaultPolicyName = "default"
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 
-// ReservedLabels are set by slod on every generated rule, alert and page;
-// an SLO label or group_by label of the same name would be overwritten or
-// would clash with them (SLO018).
-var ReservedLabels = []string{"slo", "service", "tier"}
+// ReservedLabels are set by slod on every generated rule, alert and page
+// (nodata on no-data alerts, with their NoDataState); an SLO label or
+// group_by label of the same name would be overwritten or would clash with
+// them (SLO018).
+var ReservedLabels = []string{"slo", "service", "tier", "nodata"}
 
-// runbookKeys are the annotation names SLO014 accepts as a runbook link.
-var runbookKeys = []string{"runbook", "runbook_url"}
-
-// Validate applies the semantic lint rules (SLO005..SLO018) to a loaded
-// set: per SLO (objective, window, names, PromQL, placeholders, metric
-// families, group_by, runbook, label values, policy reference) and across
+// Validate applies the semantic lint rules (SLO005..SLO018 but SLO014,
+// which needs the resolved policy: burnrate.Lint) to a loaded set: per SLO
+// (objective, window, names, PromQL, placeholders, metric families,
+// group_by, label values, no-data settings, policy reference) and across
 // files (duplicate SLO ids and policy names). Load has already reported
 // problems of form. Diagnostics come back sorted by position.
 func Validate(set *Set) []Diagnostic {
@@ -126,12 +125,36 @@ func (v *validator) spec(s *Spec) {
 		}
 	}
 
-	// SLO014: a page without a runbook leaves the on-call guessing.
-	if !s.Alerting.Page.Disabled && !hasRunbook(s) {
-		v.warnf(s.PosOf("name"), RuleRunbook, "%s: pages but has no runbook annotation (annotations.runbook or runbook_url)", what)
-	}
+	// SLO014 (a paging SLO without a runbook) needs the resolved policy:
+	// burnrate.Lint reports it.
 
+	v.alerting(s, what)
 	v.queries(s, what)
+}
+
+// alerting checks the alert name (SLO009) and the no-data settings that
+// depend on other fields (SLO003): idle and collapse need event counts,
+// and the compared hours of a collapse baseline must lie within the SLO
+// window, the history the daemon keeps.
+func (v *validator) alerting(s *Spec, what string) {
+	a := s.Alerting
+	if a.Name != "" && !metricNameRE.MatchString(a.Name) {
+		v.errorf(s.PosOf("alerting.name"), RuleName, "%s: alert name %q is not a valid Prometheus metric name", what, a.Name)
+	}
+	if s.SLI.Raw != nil {
+		if a.Idle == IdleAlert {
+			v.errorf(s.PosOf("alerting.idle"), RuleInvalidField, "%s: idle: alert needs event counts, and a raw SLI has none: drop it or use an events SLI", what)
+		}
+		if a.Collapse != nil {
+			v.errorf(s.PosOf("alerting.collapse"), RuleInvalidField, "%s: collapse needs event counts, and a raw SLI has none: drop it or use an events SLI", what)
+		}
+	}
+	if c := a.Collapse; c != nil && s.Window > 0 {
+		if back := c.BaselineAt(c.PeriodCount()); back > s.Window {
+			v.errorf(s.PosOf("alerting.collapse"), RuleInvalidField, "%s: collapse looks back %s (%d × %s), beyond the SLO window %s, the history slod keeps",
+				what, FormatDuration(back), c.PeriodCount(), FormatDuration(c.BaselineAt(1)), FormatDuration(s.Window))
+		}
+	}
 }
 
 // roundObjective drops the binary artefacts of scaling (0.999×100 =
@@ -139,17 +162,6 @@ func (v *validator) spec(s *Spec) {
 func roundObjective(x float64) float64 {
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
 	return r
-}
-
-func hasRunbook(s *Spec) bool {
-	for _, m := range []map[string]string{s.Annotations, s.Alerting.Annotations, s.Alerting.Page.Annotations} {
-		for _, k := range runbookKeys {
-			if strings.TrimSpace(m[k]) != "" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // labelSets checks label names (SLO009) and values (SLO015) of every label

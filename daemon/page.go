@@ -25,41 +25,51 @@ func DedupKey(sloID string, labels map[string]string, class burnrate.IncidentCla
 // alerting for the incident's severity.
 func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 	inc := c.Incident
-	sev := notify.Severity(inc.Severity)
-	labels := map[string]string{}
+	sev := inc.Severity
+	// The instance's group_by labels, as the rules' series carry them;
+	// then the labels the generated rules give the same alert, which win.
+	labels := maps.Clone(inc.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
 	ann := map[string]string{}
 	var objective float64
 	if spec != nil {
 		objective = spec.Objective
-		class := spec.Alerting.Ticket
-		if inc.Severity == burnrate.SeverityPage {
-			class = spec.Alerting.Page
-		}
-		if class.Disabled && c.Kind != burnrate.ChangeResolved {
-			if inc.Severity == burnrate.SeverityPage && !spec.Alerting.Ticket.Disabled {
-				sev, class = notify.SeverityTicket, spec.Alerting.Ticket
-			} else {
+		if inc.Class == burnrate.ClassNoData {
+			s, ok := burnrate.NoDataSeverity(spec)
+			if !ok && c.Kind != burnrate.ChangeResolved {
 				return notify.Page{}, false
 			}
+			if ok {
+				sev = s
+			}
+			// The daemon sees a broken SLI: its series return no known step.
+			maps.Copy(labels, burnrate.NoDataLabels(spec, sev, slo.NoDataBroken))
+		} else {
+			if burnrate.AlertClass(spec, sev).Disabled && c.Kind != burnrate.ChangeResolved {
+				if sev == burnrate.SeverityPage && !spec.Alerting.Ticket.Disabled {
+					sev = burnrate.SeverityTicket
+				} else {
+					return notify.Page{}, false
+				}
+			}
+			maps.Copy(labels, burnrate.AlertLabels(spec, sev))
+			maps.Copy(ann, burnrate.AlertAnnotations(spec, sev))
+			if spec.Description != "" {
+				ann["description"] = spec.Description
+			}
 		}
-		maps.Copy(labels, spec.Labels)
-		maps.Copy(labels, spec.Alerting.Labels)
-		maps.Copy(labels, class.Labels)
-		maps.Copy(ann, spec.Annotations)
-		maps.Copy(ann, spec.Alerting.Annotations)
-		maps.Copy(ann, class.Annotations)
-		labels["service"] = spec.Service
-		if spec.Description != "" {
-			ann["description"] = spec.Description
+		labels["alertname"] = burnrate.AlertName(spec, inc.Class)
+		if r := spec.Runbook(burnrate.AlertClass(spec, sev)); r != "" && ann["runbook"] == "" && ann["runbook_url"] == "" {
+			ann["runbook"] = r
 		}
 	}
-	maps.Copy(labels, inc.Labels)
 	labels["slo"] = inc.SLO
-	labels["class"] = string(inc.Class)
 	p := notify.Page{
 		DedupKey: DedupKey(inc.SLO, inc.Labels, inc.Class),
 		Action:   notify.Trigger,
-		Severity: sev,
+		Severity: notify.Severity(sev),
 		Summary:  summary(inc, spec),
 		Labels:   labels, Annotations: ann,
 		StartsAt: inc.Start,

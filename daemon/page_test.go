@@ -1,12 +1,17 @@
 package daemon
 
 import (
+	"maps"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/rules"
+	"github.com/slodhq/slod/slo"
 )
 
 // PageFor renders an incident's figures once, through Figure.Text and
@@ -69,5 +74,57 @@ func TestPageForRendersFigures(t *testing.T) {
 				t.Errorf("summary %q, want it to end %q", p.Summary, tc.wantSummary)
 			}
 		})
+	}
+}
+
+// TestPagesCarryTheGeneratedRulesAlertNamesAndLabels: for every example
+// SLO, a page's alertname and labels (less the instance's own) are exactly
+// the labels of the generated rule alert of the same severity and class,
+// so Alertmanager routes and inhibits the daemon's alerts and the rules'
+// alike.
+func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
+	cat := engine.Load(filepath.Join("..", "examples", "slos"))
+	if cat.HasErrors() {
+		t.Fatal(cat.Diagnostics)
+	}
+	f, err := rules.Generate(cat.Set.SLOs, cat.Policies(), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruleLabels := map[string]map[string]string{} // by alert name + severity (+ nodata state)
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				ruleLabels[r.Alert+"/"+r.Labels["slo"]+"/"+r.Labels["severity"]+"/"+r.Labels[burnrate.NoDataStateLabel]] = r.Labels
+			}
+		}
+	}
+	for _, en := range cat.Entries {
+		spec := en.Spec
+		for _, tc := range []struct {
+			class burnrate.IncidentClass
+			sev   burnrate.Severity
+			state string
+		}{
+			{burnrate.ClassBurn, burnrate.SeverityPage, ""},
+			{burnrate.ClassBurn, burnrate.SeverityTicket, ""},
+			{burnrate.ClassNoData, burnrate.SeverityTicket, string(slo.NoDataBroken)},
+		} {
+			inc := burnrate.Incident{Key: spec.ID + "{}", SLO: spec.ID, Class: tc.class, Severity: tc.sev, Start: demoStart}
+			p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, spec)
+			if !ok {
+				continue // the class is disabled: the rules have no such alert either
+			}
+			want, found := ruleLabels[p.Labels["alertname"]+"/"+spec.ID+"/"+p.Labels["severity"]+"/"+tc.state]
+			if !found {
+				t.Errorf("%s %s %s: page alertname %q severity %q has no generated rule", spec.ID, tc.class, tc.sev, p.Labels["alertname"], p.Labels["severity"])
+				continue
+			}
+			got := maps.Clone(p.Labels)
+			delete(got, "alertname")
+			if !maps.Equal(got, want) {
+				t.Errorf("%s %s %s: page labels %v, rule labels %v", spec.ID, tc.class, tc.sev, got, want)
+			}
+		}
 	}
 }

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The benchmarks run on a synthetic fleet of 100,000 instances over 3 SLOs
+// with page incidents on 1% of them (docs/performance.md, "Status page and
+// API at 100k instances"):
+//
+//	go test ./server -run '^$' -bench . -benchmem
+
+var (
+	fleet100kOnce sync.Once
+	fleet100k     *Snapshot
+)
+
+func benchFleet(b *testing.B) *Snapshot {
+	b.Helper()
+	fleet100kOnce.Do(func() { fleet100k = fleet(100_000, 100) })
+	return fleet100k
+}
+
+// countingWriter is a ResponseWriter that only counts the body's bytes.
+type countingWriter struct {
+	h    http.Header
+	code int
+	n    int64
+}
+
+func (w *countingWriter) Header() http.Header {
+	if w.h == nil {
+		w.h = http.Header{}
+	}
+	return w.h
+}
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+func (w *countingWriter) WriteHeader(code int)        { w.code = code }
+
+// serveBench serves path from a server over snap b.N times and reports the
+// response size.
+func serveBench(b *testing.B, snap *Snapshot, path string) {
+	b.Helper()
+	s, err := New(Options{Snapshot: func() *Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	var w countingWriter
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w = countingWriter{}
+		s.ServeHTTP(&w, req)
+	}
+	b.StopTimer()
+	if w.code != 0 && w.code != http.StatusOK {
+		b.Fatalf("%s: status %d", path, w.code)
+	}
+	b.ReportMetric(float64(w.n), "body-bytes")
+}
+
+// BenchmarkStatusPage100k renders the first screen of the status page.
+func BenchmarkStatusPage100k(b *testing.B) { serveBench(b, benchFleet(b), "/") }
+
+// BenchmarkSLOsAPI100k serves the first page of /api/v1/slos.
+func BenchmarkSLOsAPI100k(b *testing.B) { serveBench(b, benchFleet(b), "/api/v1/slos") }

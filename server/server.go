@@ -84,10 +84,6 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-func (s *Server) slos(w http.ResponseWriter, _ *http.Request) {
-	s.writeJSON(w, NewSLOsResponse(s.snapshot()))
-}
-
 func (s *Server) incidents(w http.ResponseWriter, _ *http.Request) {
 	s.writeJSON(w, NewIncidentsResponse(s.snapshot()))
 }

@@ -70,3 +70,28 @@ func BenchmarkStatusPage100k(b *testing.B) { serveBench(b, benchFleet(b), "/") }
 
 // BenchmarkSLOsAPI100k serves the first page of /api/v1/slos.
 func BenchmarkSLOsAPI100k(b *testing.B) { serveBench(b, benchFleet(b), "/api/v1/slos") }
+
+// BenchmarkSnapshotIndex100k builds what every request of a new snapshot
+// reads: the state of each instance from the open incidents, the counts
+// by state, the cursor order and the instances not ok, ranked. It runs
+// once per snapshot, on the first request after the daemon published it.
+func BenchmarkSnapshotIndex100k(b *testing.B) {
+	base := benchFleet(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		snap := &Snapshot{At: base.At, Incidents: base.Incidents, SLOs: base.SLOs}
+		snap.index()
+	}
+}
+
+// BenchmarkInstanceList100k serves the first page of the instance list of
+// the whole fleet sorted by burn, highest first: every instance is sorted.
+func BenchmarkInstanceList100k(b *testing.B) {
+	serveBench(b, benchFleet(b), "/instances?sort=-burn")
+}
+
+// BenchmarkInstanceListFiltered100k serves the first page of one SLO's
+// instances not ok whose route matches a regexp.
+func BenchmarkInstanceListFiltered100k(b *testing.B) {
+	serveBench(b, benchFleet(b), `/instances?slo=api-latency&state=page,ticket&labels=route%3D~%22/api/v1/items/[0-9]*00%22`)
+}

@@ -46,6 +46,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/v1/slos", s.slos)
 	s.mux.HandleFunc("GET /api/v1/incidents", s.incidents)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /instances", s.instanceList)
 	return s, nil
 }
 

@@ -40,7 +40,7 @@ func listAll(t *testing.T, snap *Snapshot, query string) (keys []string, pages i
 	}
 }
 
-func TestInstanceListFilters(t *testing.T) {
+func TestStatusInstanceListFilters(t *testing.T) {
 	snap := mixedFleet(3000)
 	for _, tc := range filterCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestInstanceListFilters(t *testing.T) {
 	}
 }
 
-func TestInstanceListSorts(t *testing.T) {
+func TestStatusInstanceListSorts(t *testing.T) {
 	snap := mixedFleet(3000)
 	x := snap.index()
 	for col := range numSortColumns {
@@ -97,7 +97,7 @@ func TestInstanceListSorts(t *testing.T) {
 	}
 }
 
-func TestInstanceListPagingLinks(t *testing.T) {
+func TestStatusInstanceListPagingLinks(t *testing.T) {
 	snap := mixedFleet(3000)
 	const query = `slo=api-latency&state=ok&labels=method!="GET"&sort=-burn&per_page=100`
 	first, err := newListData(snap, values(t, query))
@@ -152,7 +152,7 @@ func TestInstanceListPagingLinks(t *testing.T) {
 	}
 }
 
-func TestInstanceListPage(t *testing.T) {
+func TestStatusInstanceListPage(t *testing.T) {
 	ts, _ := newTestServer(t, mixedFleet(3000))
 	code, body := get(t, ts.URL+`/instances?slo=api-latency&sort=budget&per_page=20&page=2`)
 	if code != http.StatusOK {
@@ -178,7 +178,7 @@ func TestInstanceListPage(t *testing.T) {
 // The first screen of 100,000 instances with 1,000 page incidents shows
 // every incident, one row per SLO and the 50 most threatened instances,
 // not the fleet.
-func TestFirstScreenOf100kInstancesIsUnder1MB(t *testing.T) {
+func TestStatusFirstScreenOf100kInstancesIsUnder1MB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 100,000 instances")
 	}
@@ -219,7 +219,7 @@ func TestStatusPageWithoutChartsForEveryInstance(t *testing.T) {
 	}
 }
 
-func TestBadQueriesAre400WithTheReason(t *testing.T) {
+func TestStatusAndAPIBadQueriesAre400WithTheReason(t *testing.T) {
 	ts, _ := newTestServer(t, mixedFleet(30))
 	cases := []struct {
 		name, query string

@@ -40,7 +40,7 @@ func randomSnapshot(seed uint64) *Snapshot {
 
 // The index's state, one map lookup per instance, is Instance.State, which
 // scans every incident for each instance.
-func TestStateLookupAgreesWithInstanceState(t *testing.T) {
+func TestSnapshotStateLookupAgreesWithInstanceState(t *testing.T) {
 	seen := map[State]bool{}
 	for seed := range uint64(50) {
 		snap := randomSnapshot(seed)
@@ -71,7 +71,7 @@ func TestStateLookupAgreesWithInstanceState(t *testing.T) {
 	}
 }
 
-func TestParseStateReadsEveryStateName(t *testing.T) {
+func TestSnapshotParseStateReadsEveryStateName(t *testing.T) {
 	for st := range numStates {
 		if got, ok := ParseState(st.String()); !ok || got != st {
 			t.Errorf("%s reads as %v %v", st, got, ok)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
@@ -13,7 +12,13 @@ import (
 	"github.com/slodhq/slod/slo"
 )
 
-// publish builds a new snapshot for the HTTP interface.
+// publish builds a new snapshot for the HTTP interface. Its work per
+// instance is a map lookup and a copy of the newest evaluation: the order
+// of the instances is the previous snapshot's while the set is the same
+// (instanceKeys), budgets over the window are drawn for at most chartLimit
+// instances, and the states and counts by state are left to the server,
+// which works them out once per snapshot, when a page or the API first
+// asks.
 func (d *Daemon) publish(now time.Time) {
 	snap := &server.Snapshot{
 		At: now, Ready: d.ready, Shard: d.cfg.Shard.String(),
@@ -35,12 +40,23 @@ func (d *Daemon) publish(now time.Time) {
 	for _, r := range d.eng.SLOs() {
 		total += r.Evaluator().Len()
 	}
-	charts := total <= 500
 	latest := d.eng.Latest()
-	bySLO := map[string][]string{}
-	for key, rec := range latest {
-		bySLO[rec.SLO] = append(bySLO[rec.SLO], key)
+	budgets := d.budgets(total, snap.Incidents, latest)
+	snap.BudgetForIncidentsOnly = total > chartLimit
+	misconfiguredSLO := map[string]bool{}
+	for _, r := range d.eng.SLOs() {
+		misconfiguredSLO[r.Spec().ID] = r.Misconfigured()
 	}
+	bySLO := instancesBySLO(latest, d.snap.Load(), func(key string, rec engine.Latest) server.Instance {
+		in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation,
+			Misconfigured: misconfiguredSLO[rec.SLO]}
+		if budgets != nil {
+			in.Budget = budgets[key]
+		} else if r := d.eng.SLO(rec.SLO); r != nil {
+			in.Budget = burndown(r, rec.Labels, rec.At)
+		}
+		return in
+	})
 	sevs := map[[2]string]int{}
 	for _, inc := range snap.Incidents {
 		sevs[[2]string{string(inc.Severity), string(inc.Class)}]++
@@ -63,32 +79,104 @@ func (d *Daemon) publish(now time.Time) {
 		}
 		misconfigured := r.Misconfigured()
 		d.m.misconfigured.WithLabelValues(id).Set(b2f(misconfigured))
-		keys := bySLO[id]
-		sort.Strings(keys)
+		s.Instances = bySLO[id]
+		n := len(s.Instances)
 		worst := 1.0
-		for _, key := range keys {
-			rec := latest[key]
-			in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation, Misconfigured: misconfigured}
-			if charts {
-				in.Budget = burndown(r, rec.Labels, rec.At)
-			}
-			if b := rec.BudgetRemaining; b.Known() {
+		for _, in := range s.Instances {
+			if b := in.Evaluation.BudgetRemaining; b.Known() {
 				worst = min(worst, float64(b))
 			}
-			s.Instances = append(s.Instances, in)
 		}
-		if len(keys) == 0 {
+		if n == 0 {
 			s.Instances = append(s.Instances, server.Instance{Key: id + "{}", Misconfigured: misconfigured})
 		}
 		if d.metricSLOs == nil {
 			d.metricSLOs = map[string]bool{}
 		}
 		d.metricSLOs[id] = true
-		d.m.instances.WithLabelValues(id).Set(float64(len(keys)))
+		d.m.instances.WithLabelValues(id).Set(float64(n))
 		d.m.budgetRemained.WithLabelValues(id).Set(worst)
 		snap.SLOs = append(snap.SLOs, s)
 	}
 	d.snap.Store(snap)
+}
+
+// chartLimit is the most instances whose budget over the window publish
+// draws: every instance of a fleet that small; in a larger one, those of
+// the highest-ranked open incidents, which are what the status page's
+// first screen shows. Each chart reads 61 windows of its instance.
+const chartLimit = 500
+
+// budgets are the charts of a fleet larger than chartLimit: the burndown
+// of the instances of the highest-ranked open incidents, by instance key.
+// It is nil for a smaller fleet, whose every instance is drawn.
+func (d *Daemon) budgets(total int, incidents []burnrate.Incident, latest map[string]engine.Latest) map[string][]server.BudgetPoint {
+	if total <= chartLimit {
+		return nil
+	}
+	out := map[string][]server.BudgetPoint{}
+	for _, inc := range incidents {
+		if len(out) == chartLimit {
+			break
+		}
+		rec, ok := latest[inc.Key]
+		r := d.eng.SLO(inc.SLO)
+		if _, done := out[inc.Key]; done || !ok || r == nil {
+			continue
+		}
+		out[inc.Key] = burndown(r, rec.Labels, rec.At)
+	}
+	return out
+}
+
+// instancesBySLO are the snapshot's instances, made by build from
+// latest, by SLO, each SLO's by key. The set of instances seldom changes
+// from one tick to the next, so while the previous snapshot holds exactly
+// the keys of latest its order is taken as it is: a tick then costs one
+// lookup per instance, not a sort of 100,000 keys as well.
+func instancesBySLO(latest map[string]engine.Latest, prev *server.Snapshot,
+	build func(key string, rec engine.Latest) server.Instance) map[string][]server.Instance {
+	if prev != nil {
+		out := make(map[string][]server.Instance, len(prev.SLOs))
+		n, same := 0, true
+		for _, sl := range prev.SLOs {
+			ins := make([]server.Instance, 0, len(sl.Instances))
+			for _, in := range sl.Instances {
+				if !in.Evaluated {
+					continue // the placeholder of an SLO without instances
+				}
+				rec, ok := latest[in.Key]
+				if same = ok && rec.SLO == sl.ID; !same {
+					break
+				}
+				ins = append(ins, build(in.Key, rec))
+			}
+			if !same {
+				break
+			}
+			out[sl.ID] = ins
+			n += len(ins)
+		}
+		// Every key of prev is in latest, under the same SLO: as many
+		// means the same set.
+		if same && n == len(latest) {
+			return out
+		}
+	}
+	keys := map[string][]string{}
+	for key, rec := range latest {
+		keys[rec.SLO] = append(keys[rec.SLO], key)
+	}
+	out := make(map[string][]server.Instance, len(keys))
+	for id, ks := range keys {
+		slices.Sort(ks)
+		ins := make([]server.Instance, 0, len(ks))
+		for _, key := range ks {
+			ins = append(ins, build(key, latest[key]))
+		}
+		out[id] = ins
+	}
+	return out
 }
 
 // burndown is the budget remaining over the current window: at each of 61

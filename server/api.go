@@ -1,7 +1,13 @@
 package server
 
 import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -56,16 +62,26 @@ type IncidentJSON struct {
 	NoDataSince *time.Time `json:"no_data_since,omitempty"`
 }
 
-// SLOsResponse is the body of GET /api/v1/slos.
+// SLOsResponse is the body of GET /api/v1/slos: one page of instances,
+// grouped by SLO (SLOs by ID, instances by key). An SLO whose instances
+// span pages appears on each of them with the instances of that page.
 type SLOsResponse struct {
+	SLOsHead
+	SLOs []SLOJSON `json:"slos"`
+}
+
+// SLOsHead is what SLOsResponse says besides its SLOs.
+type SLOsHead struct {
 	At       time.Time     `json:"at"`
 	Ready    bool          `json:"ready"`
 	Shard    string        `json:"shard,omitempty"`
 	Source   SourceJSON    `json:"source"`
 	Problems []ProblemJSON `json:"problems"`
 	// Banners are damage the daemon recovered from (see Snapshot.Banners).
-	Banners []string  `json:"banners"`
-	SLOs    []SLOJSON `json:"slos"`
+	Banners []string `json:"banners"`
+	// NextCursor, when set, is the cursor parameter that asks for the next
+	// page; it is empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // SourceJSON is the source's health.
@@ -94,10 +110,19 @@ type SLOJSON struct {
 	WindowSeconds float64           `json:"window_seconds"`
 	Policy        string            `json:"policy"`
 	Labels        map[string]string `json:"labels,omitempty"`
-	Instances     []InstanceJSON    `json:"instances"`
 	// Misconfigured lists the live checks' errors (file:line: message);
 	// empty when the SLO's data looks as its file says.
 	Misconfigured []string `json:"misconfigured"`
+	// Counts are all the SLO's instances by state, whatever the filters.
+	Counts Counts `json:"counts"`
+	// Matching are the instances the state and labels filters select, by
+	// state: set in a summary (summary=1) that has such filters.
+	Matching *Counts `json:"matching,omitempty"`
+	// WorstBudgetRemaining is the lowest budget remaining of its
+	// instances; null when none is known.
+	WorstBudgetRemaining burnrate.Figure `json:"worst_budget_remaining"`
+	// Instances are the instances of this page; none in a summary.
+	Instances []InstanceJSON `json:"instances,omitempty"`
 }
 
 // InstanceJSON is one SLO instance and its newest evaluation.
@@ -197,10 +222,25 @@ func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
 	return out
 }
 
-// NewSLOsResponse builds the /api/v1/slos body from a snapshot.
+// NewSLOsResponse builds the whole /api/v1/slos body from a snapshot: every
+// SLO with every instance, on one page. The server streams pages instead
+// (Server.slos); this is for callers that hold a snapshot.
 func NewSLOsResponse(s *Snapshot) SLOsResponse {
-	out := SLOsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
-		Problems: []ProblemJSON{}, Banners: append([]string{}, s.Banners...), SLOs: []SLOJSON{}}
+	out := SLOsResponse{SLOsHead: newSLOsHead(s), SLOs: []SLOJSON{}}
+	for i := range s.SLOs {
+		js := newSLOJSON(s, i)
+		js.Instances = []InstanceJSON{}
+		for j := range s.SLOs[i].Instances {
+			js.Instances = append(js.Instances, newInstanceJSON(&s.SLOs[i].Instances[j], s.State(i, j)))
+		}
+		out.SLOs = append(out.SLOs, js)
+	}
+	return out
+}
+
+func newSLOsHead(s *Snapshot) SLOsHead {
+	out := SLOsHead{At: s.At, Ready: s.Ready, Shard: s.Shard,
+		Problems: []ProblemJSON{}, Banners: append([]string{}, s.Banners...)}
 	out.Source = SourceJSON{Name: s.Source.Name, Up: s.Source.Up, LastError: s.Source.LastError,
 		LagSeconds: s.Source.Lag.Seconds()}
 	if !s.Source.LastSuccess.IsZero() {
@@ -210,30 +250,188 @@ func NewSLOsResponse(s *Snapshot) SLOsResponse {
 	for _, p := range s.Problems {
 		out.Problems = append(out.Problems, ProblemJSON(p))
 	}
-	for _, sl := range s.SLOs {
-		js := SLOJSON{ID: sl.ID, Name: sl.Name, Service: sl.Service, Description: sl.Description,
-			Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
-			Policy: sl.Policy, Labels: sl.Labels, Instances: []InstanceJSON{}, Misconfigured: append([]string{}, sl.Misconfigured...)}
-		for _, in := range sl.Instances {
-			ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: in.State(s.Incidents), Rows: []RowJSON{},
-				BudgetRemaining: burnrate.Unknown(), WindowBurn: burnrate.Unknown()}
-			if in.Evaluated {
-				ev := in.Evaluation
-				ji.At = ev.At
-				ji.BudgetRemaining = round(ev.BudgetRemaining)
-				ji.WindowBurn = round(ev.WindowBurn)
-				ji.NoDataSeconds = ev.NoDataFor.Seconds()
-				for _, r := range ev.Rows {
-					ji.Rows = append(ji.Rows, RowJSON{
-						Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),
-						Short: slo.FormatDuration(r.Row.Short), Factor: Round(r.Factor),
-						LongBurn: round(r.LongBurn), ShortBurn: round(r.ShortBurn), Fires: r.Fires,
-					})
+	return out
+}
+
+// newSLOJSON converts SLO i of s without its instances.
+func newSLOJSON(s *Snapshot, i int) SLOJSON {
+	sl := &s.SLOs[i]
+	x := s.index()
+	return SLOJSON{ID: sl.ID, Name: sl.Name, Service: sl.Service, Description: sl.Description,
+		Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
+		Policy: sl.Policy, Labels: sl.Labels, Misconfigured: append([]string{}, sl.Misconfigured...),
+		Counts: x.counts[i], WorstBudgetRemaining: round(x.worst[i])}
+}
+
+func newInstanceJSON(in *Instance, st State) InstanceJSON {
+	ji := InstanceJSON{Key: in.Key, Labels: in.Labels, State: st.String(), Rows: []RowJSON{},
+		BudgetRemaining: burnrate.Unknown(), WindowBurn: burnrate.Unknown()}
+	if in.Evaluated {
+		ev := in.Evaluation
+		ji.At = ev.At
+		ji.BudgetRemaining = round(ev.BudgetRemaining)
+		ji.WindowBurn = round(ev.WindowBurn)
+		ji.NoDataSeconds = ev.NoDataFor.Seconds()
+		for _, r := range ev.Rows {
+			ji.Rows = append(ji.Rows, RowJSON{
+				Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),
+				Short: slo.FormatDuration(r.Row.Short), Factor: Round(r.Factor),
+				LongBurn: round(r.LongBurn), ShortBurn: round(r.ShortBurn), Fires: r.Fires,
+			})
+		}
+	}
+	return ji
+}
+
+// slos serves GET /api/v1/slos: a page of at most limit instances after
+// cursor, selected by the filter parameters (parseFilter), streamed one
+// instance at a time; or, with summary=1, every selected SLO with its
+// counts by state and no instances.
+func (s *Server) slos(w http.ResponseWriter, r *http.Request) {
+	snap := s.snapshot()
+	q := r.URL.Query()
+	f, err := parseFilter(q)
+	errs := []error{err}
+	limit := DefaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("limit %q: want a number of instances from 1 to %d", v, MaxLimit))
+		}
+		limit = min(max(n, 1), MaxLimit)
+	}
+	var c cursor
+	if v := q.Get("cursor"); v != "" {
+		if c, err = parseCursor(v); err != nil {
+			errs = append(errs, fmt.Errorf("cursor %q: %w", v, err))
+		}
+	}
+	summary := false
+	if v := q.Get("summary"); v != "" {
+		if summary, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("summary %q: want 1 or 0", v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	head := newSLOsHead(snap)
+	var page []ref
+	if !summary {
+		snap.walk(f, c, func(r ref) bool {
+			if len(page) == limit {
+				last := page[len(page)-1]
+				next := cursor{slo: snap.SLOs[last.slo].ID}
+				if last.inst >= 0 {
+					next.key = snap.SLOs[last.slo].Instances[last.inst].Key
+				}
+				head.NextCursor = next.String()
+				return false
+			}
+			page = append(page, r)
+			return true
+		})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var werr error
+	if summary {
+		werr = writeSummary(bw, snap, f, head)
+	} else {
+		werr = writePage(bw, snap, page, head)
+	}
+	if werr == nil {
+		werr = bw.Flush()
+	}
+	if werr != nil {
+		// The status line is gone: all that is left is to stop and say why.
+		s.opts.Logger.Warn("write /api/v1/slos", "err", werr)
+	}
+}
+
+// writePage writes an SLOsResponse holding the instances of page, which
+// are grouped by SLO, one instance encoded at a time.
+func writePage(w *bufio.Writer, snap *Snapshot, page []ref, head SLOsHead) error {
+	enc := json.NewEncoder(w)
+	if err := openObject(w, head); err != nil {
+		return err
+	}
+	w.WriteString(`,"slos":[`)
+	for i, r := range page {
+		first := i == 0 || page[i-1].slo != r.slo
+		if first {
+			if i > 0 {
+				w.WriteString("]},\n")
+			}
+			if err := openObject(w, newSLOJSON(snap, int(r.slo))); err != nil {
+				return err
+			}
+			w.WriteString(`,"instances":[`)
+		}
+		if r.inst < 0 {
+			continue // an SLO without instances
+		}
+		if !first {
+			w.WriteByte(',')
+		}
+		if err := enc.Encode(newInstanceJSON(&snap.SLOs[r.slo].Instances[r.inst], snap.State(int(r.slo), int(r.inst)))); err != nil {
+			return err
+		}
+	}
+	if len(page) > 0 {
+		w.WriteString("]}")
+	}
+	_, err := w.WriteString("]}\n")
+	return err
+}
+
+// writeSummary writes an SLOsResponse of the SLOs the filter selects, with
+// their counts and without instances.
+func writeSummary(w *bufio.Writer, snap *Snapshot, f filter, head SLOsHead) error {
+	x := snap.index()
+	if err := openObject(w, head); err != nil {
+		return err
+	}
+	w.WriteString(`,"slos":[`)
+	enc := json.NewEncoder(w)
+	n := 0
+	for _, i := range x.sloOrder {
+		sl := &snap.SLOs[i]
+		if !f.matchSLO(sl) {
+			continue
+		}
+		js := newSLOJSON(snap, int(i))
+		if f.instances() {
+			js.Matching = &Counts{}
+			for j := range sl.Instances {
+				if st := x.states[i][j]; f.matchInstance(&sl.Instances[j], st) {
+					js.Matching.add(st)
 				}
 			}
-			js.Instances = append(js.Instances, ji)
 		}
-		out.SLOs = append(out.SLOs, js)
+		if n > 0 {
+			w.WriteByte(',')
+		}
+		n++
+		if err := enc.Encode(js); err != nil {
+			return err
+		}
 	}
-	return out
+	_, err := w.WriteString("]}\n")
+	return err
+}
+
+// openObject writes v, a struct encoded as a JSON object with at least one
+// field, without its closing brace, so that more fields can follow.
+func openObject(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) < 3 || b[0] != '{' || b[len(b)-1] != '}' {
+		return fmt.Errorf("open object: %s is no JSON object with fields", b)
+	}
+	_, err = w.Write(b[:len(b)-1])
+	return err
 }

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bufio"
+	"cmp"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,7 +23,9 @@ import (
 //go:embed status.html.tmpl
 var statusTemplate string
 
-var statusPage = template.Must(template.New("status").Parse(statusTemplate))
+// pages are the templates "status" (the first screen) and "list" (the
+// instance list).
+var pages = template.Must(template.New("pages").Parse(statusTemplate))
 
 // Sizes of the inline SVG charts, in CSS pixels.
 const (
@@ -27,7 +33,20 @@ const (
 	burnW, burnH   = 200.0, 56.0
 )
 
-type pageData struct {
+// The first screen stays small however large the fleet: it lists at most
+// firstScreenIncidents incidents and firstScreenInstances instances (all
+// of them when there are no more, else the most threatened of those not
+// ok); the rest are on the instance list's pages.
+const (
+	firstScreenIncidents = 1000
+	firstScreenInstances = 50
+)
+
+// chrome is what every page shows at its top.
+type chrome struct {
+	Title string
+	// Refresh reloads the page every 15 s (not a page with a form).
+	Refresh   bool
 	At        string
 	Ready     bool
 	Reason    string
@@ -36,10 +55,80 @@ type pageData struct {
 	SourceAge string
 	Problems  []Problem
 	Banners   []string
+	Counts    Counts
+}
+
+// pageData is the first screen.
+type pageData struct {
+	chrome
 	Incidents []incidentView
-	Recent    []incidentView
-	SLOs      []instanceView
-	Counts    map[string]int
+	// MoreIncidents are the open incidents not shown.
+	MoreIncidents int
+	Recent        []incidentView
+	SLOs          []sloView
+	Instances     []instanceView
+	// AllInstances is set when Instances holds every instance; else it
+	// holds the most threatened of the NotOK instances not ok.
+	AllInstances bool
+	NotOK        int
+	NotOKLink    string
+}
+
+// listData is the instance list: a filtered, sorted page of instances.
+type listData struct {
+	chrome
+	Query   url.Values
+	SLO     *sloView // set when the list is of one SLO
+	SLOIDs  []string
+	Service []string
+	// States are the state checkboxes of the filter form.
+	States    []stateBox
+	Labels    string
+	PerPage   int
+	Sort      string
+	Columns   map[string]columnLink
+	Matched   int
+	Page      int
+	Pages     int
+	First     string
+	Prev      string
+	Next      string
+	Last      string
+	Instances []instanceView
+}
+
+type stateBox struct {
+	Name    string
+	Checked bool
+}
+
+// columnLink sorts the list by a column, or reverses it when it is the
+// column sorted by.
+type columnLink struct {
+	Link  string
+	Arrow string
+}
+
+type sloView struct {
+	ID            string
+	Service       string
+	Objective     string
+	Window        string
+	Policy        string
+	State         string
+	Worst         string
+	Total         int
+	Link          string
+	Counts        []countCell
+	Misconfigured []string
+	// worst orders the SLOs on the first screen; numStates when it has no instances.
+	worst State
+}
+
+type countCell struct {
+	State string
+	N     int
+	Link  string
 }
 
 type incidentView struct {
@@ -68,9 +157,12 @@ type instanceView struct {
 	Window    string
 	State     string
 	Remaining string
+	Burn      string
 	NoData    string
 	Budget    budgetChart
 	Burns     burnChart
+	// NoChart is set when the budget is not drawn for this instance.
+	NoChart bool
 }
 
 type budgetChart struct {
@@ -98,52 +190,194 @@ type burnChart struct {
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
-	snap := s.snapshot()
+	s.render(w, "status", newPageData(s.snapshot()))
+}
+
+func (s *Server) instanceList(w http.ResponseWriter, r *http.Request) {
+	d, err := newListData(s.snapshot(), r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.render(w, "list", d)
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := statusPage.Execute(w, newPageData(snap)); err != nil {
-		s.opts.Logger.Error("render status page", "err", err)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := pages.ExecuteTemplate(bw, name, data)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		s.opts.Logger.Error("render status page", "page", name, "err", err)
 	}
 }
 
-func newPageData(s *Snapshot) pageData {
-	d := pageData{
+func newChrome(s *Snapshot) chrome {
+	c := chrome{
 		At: s.At.UTC().Format("2006-01-02 15:04:05 MST"), Ready: s.Ready, Reason: s.Reason,
-		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Banners: s.Banners, Counts: map[string]int{},
+		Shard: s.Shard, Source: s.Source, Problems: s.Problems, Banners: s.Banners, Counts: s.Total(),
 	}
 	if !s.Source.LastSuccess.IsZero() {
-		d.SourceAge = slo.FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"
+		c.SourceAge = slo.FormatDuration(s.At.Sub(s.Source.LastSuccess)) + " ago"
 	}
+	return c
+}
+
+// newPageData builds the first screen: its work grows with the incidents
+// and SLOs shown, not with the instances, whose states and counts the
+// snapshot's index holds.
+func newPageData(s *Snapshot) pageData {
+	x := s.index()
+	d := pageData{chrome: newChrome(s)}
+	d.Title, d.Refresh = "slod status", true
 	for i, inc := range s.Incidents {
+		if i == firstScreenIncidents {
+			d.MoreIncidents = len(s.Incidents) - i
+			break
+		}
 		d.Incidents = append(d.Incidents, newIncidentView(inc, i+1, s.At))
 	}
 	for _, inc := range s.Recent {
 		d.Recent = append(d.Recent, newIncidentView(inc, 0, s.At))
 	}
-	for _, sl := range s.SLOs {
-		for _, in := range sl.Instances {
-			v := instanceView{
-				SLO: sl.ID, Service: sl.Service, Labels: FormatLabels(in.Labels),
-				Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%", Window: slo.FormatDuration(sl.Window),
-				State: in.State(s.Incidents), Remaining: "–",
-			}
-			d.Counts[v.State]++
-			if in.Evaluated {
-				v.Remaining = percent(in.Evaluation.BudgetRemaining)
-				if in.Evaluation.NoDataFor > 0 {
-					v.NoData = slo.FormatDuration(in.Evaluation.NoDataFor)
-				}
-				v.Burns = newBurnChart(in.Evaluation)
-			}
-			v.Budget = newBudgetChart(in.Budget, sl.Window)
-			d.SLOs = append(d.SLOs, v)
+	for _, i := range x.sloOrder {
+		d.SLOs = append(d.SLOs, newSLOView(s, int(i)))
+	}
+	// Most threatened first, then by ID.
+	slices.SortStableFunc(d.SLOs, func(a, b sloView) int { return cmp.Compare(a.worst, b.worst) })
+	refs := x.notOK
+	if d.Counts.Total() <= firstScreenInstances {
+		refs, d.AllInstances = s.selectSorted(filter{}, order{}), true
+	}
+	d.NotOK = len(x.notOK)
+	d.NotOKLink = "instances?" + url.Values{"state": {"page,ticket,misconfigured,nodata"}}.Encode()
+	for _, r := range refs[:min(len(refs), firstScreenInstances)] {
+		d.Instances = append(d.Instances, newInstanceView(s, r))
+	}
+	return d
+}
+
+// newListData builds a page of the instance list from the query
+// parameters: the filter (parseFilter), sort, page and per_page.
+func newListData(s *Snapshot, q url.Values) (listData, error) {
+	f, ferr := parseFilter(q)
+	o, oerr := parseOrder(q.Get("sort"))
+	p, perr := parsePaging(q)
+	if err := errors.Join(ferr, oerr, perr); err != nil {
+		return listData{}, err
+	}
+	d := listData{chrome: newChrome(s), Query: q, Labels: q.Get("labels"), PerPage: p.perPage, Sort: o.String(),
+		Columns: map[string]columnLink{}}
+	d.Title = "slod instances"
+	if len(f.slos) == 1 {
+		d.Title = f.slos[0] + " instances · slod"
+	}
+	services := map[string]bool{}
+	for _, i := range s.index().sloOrder {
+		sl := &s.SLOs[i]
+		d.SLOIDs = append(d.SLOIDs, sl.ID)
+		if !services[sl.Service] {
+			services[sl.Service] = true
+			d.Service = append(d.Service, sl.Service)
 		}
 	}
-	// Most threatened first: pages, tickets, no data, then by budget left.
-	order := map[string]int{"page": 0, "ticket": 1, "misconfigured": 2, "nodata": 3, "ok": 4, "pending": 5}
-	sort.SliceStable(d.SLOs, func(i, j int) bool {
-		return order[d.SLOs[i].State] < order[d.SLOs[j].State]
-	})
-	return d
+	slices.Sort(d.Service)
+	if len(f.slos) == 1 {
+		if i, ok := s.index().bySLO[f.slos[0]]; ok {
+			v := newSLOView(s, i)
+			d.SLO = &v
+		}
+	}
+	for st := range numStates {
+		d.States = append(d.States, stateBox{Name: st.String(), Checked: f.states&(1<<st) != 0})
+	}
+	link := func(set map[string]string) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = slices.Clone(vs)
+		}
+		for k, val := range set {
+			if val == "" {
+				v.Del(k)
+			} else {
+				v.Set(k, val)
+			}
+		}
+		return "instances?" + v.Encode()
+	}
+	for col := range numSortColumns {
+		name := sortNames[col]
+		c := columnLink{Link: link(map[string]string{"sort": name, "page": ""})}
+		if o.col == col {
+			c.Arrow = " ▲"
+			if o.desc {
+				c.Arrow = " ▼"
+			} else {
+				c.Link = link(map[string]string{"sort": "-" + name, "page": ""})
+			}
+		}
+		d.Columns[name] = c
+	}
+	refs := s.selectSorted(f, o)
+	d.Matched = len(refs)
+	d.Pages = max(1, (len(refs)+p.perPage-1)/p.perPage)
+	d.Page = p.page
+	pageLink := func(n int) string { return link(map[string]string{"page": strconv.Itoa(n)}) }
+	if d.Page > 1 {
+		d.First, d.Prev = pageLink(1), pageLink(min(d.Page-1, d.Pages))
+	}
+	if d.Page < d.Pages {
+		d.Next, d.Last = pageLink(d.Page+1), pageLink(d.Pages)
+	}
+	from := min((d.Page-1)*p.perPage, len(refs))
+	for _, r := range refs[from:min(from+p.perPage, len(refs))] {
+		d.Instances = append(d.Instances, newInstanceView(s, r))
+	}
+	return d, nil
+}
+
+func newSLOView(s *Snapshot, i int) sloView {
+	sl := &s.SLOs[i]
+	x := s.index()
+	c := x.counts[i]
+	v := sloView{
+		ID: sl.ID, Service: sl.Service, Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%",
+		Window: slo.FormatDuration(sl.Window), Policy: sl.Policy, Worst: percent(x.worst[i]), Total: c.Total(),
+		Link: "instances?" + url.Values{"slo": {sl.ID}}.Encode(), Misconfigured: sl.Misconfigured, worst: numStates,
+	}
+	if st, ok := c.Worst(); ok {
+		v.State, v.worst = st.String(), st
+	}
+	for st := range numStates {
+		cell := countCell{State: st.String(), N: c.Of(st)}
+		if cell.N > 0 {
+			cell.Link = "instances?" + url.Values{"slo": {sl.ID}, "state": {st.String()}}.Encode()
+		}
+		v.Counts = append(v.Counts, cell)
+	}
+	return v
+}
+
+func newInstanceView(s *Snapshot, r ref) instanceView {
+	sl, in := &s.SLOs[r.slo], &s.SLOs[r.slo].Instances[r.inst]
+	v := instanceView{
+		SLO: sl.ID, Service: sl.Service, Labels: FormatLabels(in.Labels),
+		Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%", Window: slo.FormatDuration(sl.Window),
+		State: s.State(int(r.slo), int(r.inst)).String(), Remaining: "–", Burn: "–",
+	}
+	if in.Evaluated {
+		v.Remaining = percent(in.Evaluation.BudgetRemaining)
+		v.Burn = times(burnrate.CurrentBurn(in.Evaluation))
+		if in.Evaluation.NoDataFor > 0 {
+			v.NoData = slo.FormatDuration(in.Evaluation.NoDataFor)
+		}
+		v.Burns = newBurnChart(in.Evaluation)
+	}
+	v.Budget = newBudgetChart(in.Budget, sl.Window)
+	v.NoChart = v.Budget.Empty && s.BudgetForIncidentsOnly
+	return v
 }
 
 func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentView {

@@ -46,6 +46,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/v1/slos", s.slos)
 	s.mux.HandleFunc("GET /api/v1/incidents", s.incidents)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /instances", s.instanceList)
 	return s, nil
 }
 
@@ -82,10 +83,6 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	for _, b := range snap.Banners {
 		_, _ = w.Write([]byte("warning: " + b + "\n"))
 	}
-}
-
-func (s *Server) slos(w http.ResponseWriter, _ *http.Request) {
-	s.writeJSON(w, NewSLOsResponse(s.snapshot()))
 }
 
 func (s *Server) incidents(w http.ResponseWriter, _ *http.Request) {

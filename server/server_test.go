@@ -229,7 +229,11 @@ func TestSLOsAPIReportsUnknownBurnsAsNull(t *testing.T) {
 	if len(r.SLOs) != 3 {
 		t.Fatalf("%d slos", len(r.SLOs))
 	}
-	checkout, search, fresh := r.SLOs[0].Instances[0], r.SLOs[1].Instances[0], r.SLOs[2].Instances[0]
+	// SLOs come by ID.
+	if r.SLOs[0].ID != "shop-checkout" || r.SLOs[1].ID != "shop-new" || r.SLOs[2].ID != "shop-search" {
+		t.Fatalf("SLOs %s, %s, %s: want them by ID", r.SLOs[0].ID, r.SLOs[1].ID, r.SLOs[2].ID)
+	}
+	checkout, search, fresh := r.SLOs[0].Instances[0], r.SLOs[2].Instances[0], r.SLOs[1].Instances[0]
 	if checkout.State != "page" || search.State != "ticket" || fresh.State != "pending" {
 		t.Errorf("states %q %q %q", checkout.State, search.State, fresh.State)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,8 +77,8 @@ func runStatus(opts *StatusOptions) error {
 	if err := getJSON(client, base+"/api/v1/incidents", &incs); err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
-	var slos server.SLOsResponse
-	if err := getJSON(client, base+"/api/v1/slos", &slos); err != nil {
+	slos, err := getSLOs(client, base)
+	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
 	if opts.Format == "json" {
@@ -92,6 +93,34 @@ func runStatus(opts *StatusOptions) error {
 	}
 	printStatus(opts.IO.Out, incs, slos)
 	return nil
+}
+
+// getSLOs reads every page of /api/v1/slos, following next_cursor, into
+// one response: an SLO whose instances span pages is merged.
+func getSLOs(client *http.Client, base string) (server.SLOsResponse, error) {
+	var all server.SLOsResponse
+	q := url.Values{"limit": {strconv.Itoa(server.MaxLimit)}}
+	for first := true; ; first = false {
+		var page server.SLOsResponse
+		if err := getJSON(client, base+"/api/v1/slos?"+q.Encode(), &page); err != nil {
+			return all, err
+		}
+		if first {
+			all.SLOsHead = page.SLOsHead
+		}
+		for _, s := range page.SLOs {
+			if n := len(all.SLOs); n > 0 && all.SLOs[n-1].ID == s.ID {
+				all.SLOs[n-1].Instances = append(all.SLOs[n-1].Instances, s.Instances...)
+				continue
+			}
+			all.SLOs = append(all.SLOs, s)
+		}
+		if page.NextCursor == "" {
+			all.NextCursor = ""
+			return all, nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
 }
 
 func getJSON(client *http.Client, u string, v any) error {

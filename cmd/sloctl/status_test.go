@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"strings"
@@ -129,5 +131,41 @@ func TestStatusErrors(t *testing.T) {
 	errb.Reset()
 	if code := Main([]string{"status", "--slod", url, "--timeout", "1s"}, &out, &errb); code != exitFail || !strings.Contains(errb.String(), "not reachable") {
 		t.Errorf("unreachable: exit %d, %q", code, errb.String())
+	}
+}
+
+// A fleet larger than a page of /api/v1/slos: status follows next_cursor
+// and shows every instance once, the SLO whose instances span pages once.
+func TestStatusReadsEveryPageOfSLOs(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	const n = server.MaxLimit + 50
+	sl := server.SLO{ID: "gateway", Objective: 99.9, Window: 30 * 24 * time.Hour}
+	for i := range n {
+		sl.Instances = append(sl.Instances, server.Instance{Key: fmt.Sprintf("gateway{i=\"%05d\"}", i)})
+	}
+	snap := &server.Snapshot{At: now, Ready: true, SLOs: []server.SLO{{ID: "auth", Instances: []server.Instance{{Key: "auth{}"}}}, sl}}
+	s, err := server.New(server.Options{Snapshot: func() *server.Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", ts.URL, "--format", "json"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got struct{ SLOs []server.SLOJSON }
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.SLOs) != 2 || got.SLOs[1].ID != "gateway" || len(got.SLOs[1].Instances) != n {
+		t.Fatalf("%d SLOs; want auth and gateway with %d instances", len(got.SLOs), n)
+	}
+	seen := map[string]bool{}
+	for _, in := range got.SLOs[1].Instances {
+		if seen[in.Key] {
+			t.Fatalf("%s shown twice", in.Key)
+		}
+		seen[in.Key] = true
 	}
 }

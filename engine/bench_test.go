@@ -61,7 +61,10 @@ func (f *fleetQuerier) QueryRange(_ context.Context, q string, start, end time.T
 //
 //	go test ./engine -run '^$' -bench SteadyTick100k -benchmem -benchtime 10x
 func BenchmarkSteadyTick100k(b *testing.B) {
-	const n = 100_000
+	n := 100_000
+	if s := os.Getenv("SLOD_BENCH_INSTANCES"); s != "" {
+		fmt.Sscan(s, &n)
+	}
 	dir := b.TempDir()
 	doc := `version: slod/v1
 service: fleet

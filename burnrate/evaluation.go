@@ -1,6 +1,10 @@
 package burnrate
 
-import "time"
+import (
+	"time"
+
+	"github.com/slodhq/slod/slo"
+)
 
 // RowResult is one policy row evaluated at one instant.
 type RowResult struct {
@@ -37,6 +41,11 @@ type Evaluation struct {
 	WindowTotal  float64
 	// NoDataFor is how long the SLI has had no known step (0 when the newest step is known).
 	NoDataFor time.Duration
+	// Quiet is set, by the engine, when an SLO that asks for it (alerting.
+	// idle, alerting.collapse) has known data that says nobody is served:
+	// idle (zero traffic for the no-data delay) or collapsed (traffic far
+	// below its own baseline). Missing data is NoDataFor's, not this.
+	Quiet slo.NoDataState
 }
 
 // Known reports whether every row is known: only then can an evaluation

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/slodhq/slod/slo"
 )
 
 // IncidentClass separates the two reasons an SLO instance can be in trouble.
@@ -96,6 +98,9 @@ type Incident struct {
 	// already gone, +Inf when nothing burns. Render it with
 	// FormatTimeToExhaustion.
 	TimeToExhaustion Figure `json:"time_to_exhaustion_seconds"`
+	// NoDataState is, for a no-data incident, which state raised it:
+	// broken (no known data), idle or collapsed (Evaluation.Quiet).
+	NoDataState slo.NoDataState `json:"no_data_state,omitempty"`
 	// NoDataFor is how long the SLI had no data at Updated.
 	NoDataFor time.Duration `json:"no_data_for,omitempty"`
 }
@@ -288,7 +293,14 @@ func (t *Tracker) noDataAfter(s Subject) time.Duration {
 
 func (t *Tracker) observeNoData(s Subject, ev Evaluation) []Change {
 	k := trackKey{s.Key, ClassNoData}
-	missing := ev.NoDataFor >= t.noDataAfter(s)
+	state := slo.NoDataState("")
+	switch {
+	case ev.NoDataFor >= t.noDataAfter(s):
+		state = slo.NoDataBroken
+	case ev.Quiet != "":
+		state = ev.Quiet
+	}
+	missing := state != ""
 	inc := t.open[k]
 	switch {
 	case inc == nil && !missing:
@@ -299,7 +311,7 @@ func (t *Tracker) observeNoData(s Subject, ev Evaluation) []Change {
 		return nil
 	case inc == nil:
 		inc = t.start(s, ClassNoData, SeverityTicket, ev)
-		inc.LastFiring = ev.At
+		inc.LastFiring, inc.NoDataState = ev.At, state
 		t.open[k] = inc
 		return []Change{{ChangeOpened, t.copy(inc)}}
 	}

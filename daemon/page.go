@@ -44,8 +44,11 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 			if ok {
 				sev = s
 			}
-			// The daemon sees a broken SLI: its series return no known step.
-			maps.Copy(labels, burnrate.NoDataLabels(spec, sev, slo.NoDataBroken))
+			state := inc.NoDataState
+			if state == "" {
+				state = slo.NoDataBroken // incidents from before states had names
+			}
+			maps.Copy(labels, burnrate.NoDataLabels(spec, sev, state))
 		} else {
 			if burnrate.AlertClass(spec, sev).Disabled && c.Kind != burnrate.ChangeResolved {
 				if sev == burnrate.SeverityPage && !spec.Alerting.Ticket.Disabled {
@@ -127,6 +130,12 @@ func summary(inc burnrate.Incident, spec *slo.Spec) string {
 		obj = fmt.Sprintf(" (%s%% over %s)", trimZeros(spec.Objective), slo.FormatDuration(spec.Window))
 	}
 	if inc.Class == burnrate.ClassNoData {
+		switch inc.NoDataState {
+		case slo.NoDataIdle:
+			return fmt.Sprintf("%s%s%s: idle — the SLI's traffic reads zero (its series exist)", inc.SLO, inst, obj)
+		case slo.NoDataCollapsed:
+			return fmt.Sprintf("%s%s%s: traffic collapsed far below its own baseline", inc.SLO, inst, obj)
+		}
 		return fmt.Sprintf("%s%s%s: SLI has had no data for %s", inc.SLO, inst, obj, slo.FormatDuration(inc.NoDataFor))
 	}
 	out := fmt.Sprintf("%s%s%s: error budget burning %s — %s left, gone in %s", inc.SLO, inst, obj,

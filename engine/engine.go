@@ -571,12 +571,17 @@ func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate
 	if r.keys == nil {
 		r.keys = map[string]string{}
 	}
-	for _, ie := range evs {
+	quiet := r.spec.Alerting.Idle == slo.IdleAlert || r.spec.Alerting.Collapse != nil
+	for i := range evs {
+		ie := &evs[i]
 		if !e.owns(id, ie.Key) {
 			continue
 		}
+		if quiet {
+			ie.Quiet = quietState(r, ie.Labels, at)
+		}
 		if e.o.Observe != nil {
-			e.o.Observe(id, ie)
+			e.o.Observe(id, *ie)
 		}
 		key, ok := r.keys[ie.Key]
 		if !ok {
@@ -591,6 +596,49 @@ func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate
 		}
 	}
 	return changes
+}
+
+// quietState tells, for an SLO that alerts on them, whether an instance is
+// idle (its known steps over the no-data delay hold no traffic) or
+// collapsed (its traffic over the delay fell under alerting.collapse's
+// share of its baseline: the rate over the hour ending Baseline ago, the
+// median over Periods such hours), as the generated rules tell them.
+func quietState(r *SLO, labels map[string]string, at time.Time) slo.NoDataState {
+	in := r.eval.Instance(labels)
+	if in == nil {
+		return ""
+	}
+	a := r.spec.Alerting
+	after := a.NoData
+	if after <= 0 {
+		after = burnrate.DefaultNoDataAfter
+	}
+	cur := in.Window(at, after)
+	if cur.Known == 0 {
+		return "" // missing data is broken, NoDataFor's business
+	}
+	if c := a.Collapse; c != nil {
+		var base []float64
+		for i := 1; i <= c.PeriodCount(); i++ {
+			if w := in.Window(at.Add(-c.BaselineAt(i)), time.Hour); w.Known > 0 {
+				base = append(base, w.Total/time.Hour.Seconds())
+			}
+		}
+		if len(base) > 0 {
+			sort.Float64s(base)
+			median := base[len(base)/2]
+			if len(base)%2 == 0 {
+				median = (base[len(base)/2-1] + base[len(base)/2]) / 2
+			}
+			if median > 0 && cur.Total/after.Seconds() < c.BelowPercent/100*median {
+				return slo.NoDataCollapsed
+			}
+		}
+	}
+	if a.Idle == slo.IdleAlert && cur.Total == 0 {
+		return slo.NoDataIdle
+	}
+	return ""
 }
 
 // replayTimes are the tick times in (from, to], at most maxReplay back, and to.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
 
@@ -235,5 +237,65 @@ func TestInstanceCapsAreReported(t *testing.T) {
 				t.Errorf("api holds %d instances", n)
 			}
 		})
+	}
+}
+
+// TestIdleAndCollapsedAreToldApart: an SLO that asks for them gets a
+// no-data incident for zero traffic (idle) and for traffic far below the
+// same hour a day earlier (collapsed), with the state named; an SLO that
+// does not ask stays quiet on zero traffic (idle is no outage).
+func TestIdleAndCollapsedAreToldApart(t *testing.T) {
+	// 15s scrapes for 2 days: steady 10 req/s; from 47h the traffic falls
+	// to 0.1 req/s ("low"), or stops with the series still there ("zero").
+	e := source.NewEmbedded()
+	const scrapes = 2 * 24 * 60 * 4
+	at := 47 * 60 * 4
+	if err := e.LoadSeries(start, 15*time.Second, fmt.Sprintf(`
+requests_total{svc="low"} 0+150x%[1]d %[3]d+1.5x%[2]d
+requests_total{svc="zero"} 0+150x%[1]d %[3]d+0x%[2]d
+requests_total{svc="plain"} 0+150x%[1]d %[3]d+0x%[2]d
+`, at, scrapes-at, at*150)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for svc, alerting := range map[string]string{
+		"low":   "    alerting:\n      no_data: 10m\n      collapse: {below_percent: 10, baseline: 1d}\n",
+		"zero":  "    alerting:\n      no_data: 10m\n      idle: alert\n",
+		"plain": "    alerting:\n      no_data: 10m\n",
+	} {
+		doc := fmt.Sprintf("version: slod/v1\nservice: %[1]s\nslos:\n  - name: availability\n    objective: 99.9\n%[2]s"+
+			"    annotations:\n      runbook: https://runbooks.example.com/x\n    sli:\n      events:\n"+
+			"        error_query: sum(rate(requests_total{svc=\"%[1]s\",code=\"500\"}[{{.window}}]))\n"+
+			"        total_query: sum(rate(requests_total{svc=\"%[1]s\"}[{{.window}}]))\n", svc, alerting)
+		if err := os.WriteFile(filepath.Join(dir, svc+".yaml"), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := Load(dir)
+	if cat.HasErrors() {
+		t.Fatal(cat.Diagnostics)
+	}
+	eng, err := New(Options{Querier: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eng.Apply(cat, start); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]slo.NoDataState{}
+	for now := start.Add(46 * time.Hour); !now.After(start.Add(47*time.Hour + 30*time.Minute)); now = now.Add(time.Minute) {
+		res := eng.Tick(context.Background(), now)
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Changes {
+			if c.Kind == burnrate.ChangeOpened && c.Incident.Class == burnrate.ClassNoData {
+				got[c.Incident.SLO] = c.Incident.NoDataState
+			}
+		}
+	}
+	want := map[string]slo.NoDataState{"low-availability": slo.NoDataCollapsed, "zero-availability": slo.NoDataIdle}
+	if !maps.Equal(got, want) {
+		t.Fatalf("no-data incidents %v, want %v (plain's zero traffic is idle, no alert)", got, want)
 	}
 }

@@ -6,83 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 )
 
-// stateVersion is the first byte of MarshalBinary's output; bump it when
-// the encoding changes.
-const stateVersion byte = 1
+// stateVersionV1 is the first byte of the encoding MarshalBinary wrote
+// before the streamed format: every instance's rings instance by instance,
+// behind an instance count. Snapshots of that format (the daemon's JSON
+// state, format 1) are still read, once, and written again in the new one.
+const stateVersionV1 byte = 1
 
-// ErrStateMismatch is returned by UnmarshalBinary when the snapshot was
-// written for another step, SLO window or tier layout; the caller should
-// start empty and backfill.
-var ErrStateMismatch = errors.New("evaluator state was written for another step, window or tier layout")
-
-// MarshalBinary encodes every instance's ring buffers, first, newest and
-// newest known step, and LastStep, behind a version byte, for the daemon's
-// snapshots.
-func (e *Evaluator) MarshalBinary() ([]byte, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var b []byte
-	b = append(b, stateVersion)
-	b = binary.AppendUvarint(b, uint64(e.step/time.Second))
-	b = binary.AppendUvarint(b, uint64(e.spec.Window/time.Second))
-	b = binary.AppendUvarint(b, uint64(len(e.tiers)))
-	for _, l := range e.tiers {
-		b = binary.AppendVarint(b, l.m)
-		b = binary.AppendVarint(b, l.n)
-	}
-	var last int64
-	if !e.lastStep.IsZero() {
-		last = e.lastStep.UnixNano()
-	}
-	b = binary.AppendVarint(b, last)
-	b = binary.AppendUvarint(b, uint64(len(e.instances)))
-	for _, in := range e.instances {
-		names := make([]string, 0, len(in.labels))
-		for n := range in.labels {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		b = binary.AppendUvarint(b, uint64(len(names)))
-		for _, n := range names {
-			b = appendString(b, n)
-			b = appendString(b, in.labels[n])
-		}
-		b = binary.AppendVarint(b, in.first)
-		b = binary.AppendVarint(b, in.last)
-		b = binary.AppendVarint(b, in.lastKnown)
-		for i := range in.tiers {
-			t := &in.tiers[i]
-			b = binary.AppendVarint(b, t.newest)
-			for s := range t.n {
-				errs, tots := t.sums(s)
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(errs))
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(tots))
-			}
-			for s := range t.n {
-				b = binary.LittleEndian.AppendUint32(b, t.known[s*t.w])
-			}
-		}
-	}
-	return b, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// UnmarshalBinary replaces the evaluator's instances with those of a
-// snapshot written by MarshalBinary for the same step and SLO window. It
-// returns ErrStateMismatch (wrapped) when the layout differs, and leaves the
-// evaluator unchanged on any error. Instances beyond MaxInstances are dropped.
-func (e *Evaluator) UnmarshalBinary(data []byte) error {
+// unmarshalV1 is UnmarshalBinary for the version 1 encoding.
+func (e *Evaluator) unmarshalV1(data []byte) error {
 	r := &stateReader{r: bytes.NewReader(data)}
-	if v := r.byte(); r.err == nil && v != stateVersion {
-		return fmt.Errorf("evaluator state version %d, want %d", v, stateVersion)
+	if v := r.byte(); r.err == nil && v != stateVersionV1 {
+		return fmt.Errorf("evaluator state version %d, want %d", v, stateVersionV1)
 	}
 	step, window, ntiers := r.uvarint(), r.uvarint(), r.uvarint()
 	if r.err != nil {
@@ -174,37 +111,7 @@ func (e *Evaluator) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-var errTruncated = errors.New("truncated")
-
-// maxStep bounds step numbers in a snapshot: Unix seconds of the year 10000
-// at a 1s step. Anything beyond is corruption, not history.
-const maxStep = 253402300800
-
-// check verifies the invariants a restored instance must hold, so that a
-// corrupt snapshot is refused instead of making later ingests misbehave.
-func (in *Instance) check() error {
-	if in.last == 0 {
-		if in.first != 0 || in.lastKnown != 0 {
-			return errors.New("empty instance with steps")
-		}
-		return nil
-	}
-	if in.first <= 0 || in.first > in.last+1 || in.last > maxStep {
-		return fmt.Errorf("steps %d..%d out of order or range", in.first, in.last)
-	}
-	if in.lastKnown != 0 && (in.lastKnown > in.last || in.lastKnown < in.first-1) {
-		return fmt.Errorf("newest known step %d outside %d..%d", in.lastKnown, in.first, in.last)
-	}
-	for i := range in.tiers {
-		t := &in.tiers[i]
-		if t.newest != t.bucket(in.last) {
-			return fmt.Errorf("tier %d: newest bucket %d, want %d", i, t.newest, t.bucket(in.last))
-		}
-	}
-	return nil
-}
-
-// stateReader reads the encoding, remembering the first error.
+// stateReader reads the version 1 encoding, remembering the first error.
 type stateReader struct {
 	r   *bytes.Reader
 	err error

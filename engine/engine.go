@@ -79,6 +79,8 @@ type SLO struct {
 	// findings are the live checks' results; checked once they ran.
 	findings []source.Finding
 	checked  bool
+	// evaluated: see RestoredSLO.Evaluated.
+	evaluated time.Time
 }
 
 // Spec is the SLO's definition.
@@ -287,6 +289,11 @@ type RestoredSLO struct {
 	Fingerprint string
 	Evaluator   []byte
 	File        string
+	// Evaluated is the newest time the restored incidents hold the SLO's
+	// evaluation of. Rings restored from an older checkpoint make the next
+	// tick replay from their LastStep; the replay does not fold the
+	// evaluations up to Evaluated into the incidents again.
+	Evaluated time.Time
 }
 
 // Restore loads saved rings into the running SLOs whose fingerprint
@@ -299,6 +306,9 @@ func (e *Engine) Restore(r Restored, at time.Time) ([]burnrate.Change, int) {
 		s := r.SLOs[id]
 		e.files[id] = s.File
 		run := e.slos[id]
+		if run != nil {
+			run.evaluated = s.Evaluated
+		}
 		if run == nil || run.fp != s.Fingerprint || len(s.Evaluator) == 0 {
 			continue
 		}
@@ -478,6 +488,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			times = replayTimes(rd.from, target, e.o.Interval, e.o.MaxReplay)
 		}
 		for _, at := range times {
+			if at.Before(target) && !at.After(r.evaluated) {
+				continue // the restored incidents hold it
+			}
 			res.Changes = append(res.Changes, e.evaluate(id, r, at, at.Equal(target))...)
 		}
 		for _, key := range r.eval.Prune(target, 0) {

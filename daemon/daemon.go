@@ -83,6 +83,7 @@ type Daemon struct {
 	reconciled bool
 	lastSave   time.Time
 	dirty      bool
+	ckpt       checkpointer // the background ring checkpoint (state.go)
 	lastTarget time.Time
 	// metricSLOs are the SLOs whose per-SLO series were last published.
 	metricSLOs map[string]bool

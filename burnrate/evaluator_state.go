@@ -477,3 +477,35 @@ func (s *streamReader) uint32s(scratch []byte, dst []uint32) []byte {
 	}
 	return scratch
 }
+
+// CopyFrom replaces e's instances and LastStep with a copy of src's, for
+// an evaluator rebuilt with the same step and W (a reload that keeps the
+// counts): the rings are copied slot by slot into new shared blocks, with
+// no encoding in between, under src's lock. It returns ErrStateMismatch
+// (wrapped) when the layouts differ. Instances beyond e's MaxInstances are
+// left out, the oldest kept.
+func (e *Evaluator) CopyFrom(src *Evaluator) error {
+	if src.step != e.step || src.spec.Window != e.spec.Window || !slices.Equal(src.tiers, e.tiers) {
+		return fmt.Errorf("slo %q: %w", e.spec.ID, ErrStateMismatch)
+	}
+	src.mu.Lock()
+	n := min(len(src.instances), e.max)
+	st := &readState{instances: allocInstances(n, e.step, e.tiers), index: make(map[string]int, n), lastStep: src.lastStep}
+	for i, in := range src.instances[:n] {
+		to := st.instances[i]
+		// Labels are never modified: the copy shares the map.
+		to.labels, to.key = in.labels, in.key
+		to.first, to.last, to.lastKnown = in.first, in.last, in.lastKnown
+		for ti := range in.tiers {
+			from, dst := &in.tiers[ti], &to.tiers[ti]
+			dst.newest = from.newest
+			for s := range from.n {
+				dst.put(s, from.at(s))
+			}
+		}
+		st.index[in.key] = i
+	}
+	src.mu.Unlock()
+	e.install(st)
+	return nil
+}

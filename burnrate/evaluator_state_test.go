@@ -520,3 +520,27 @@ func FuzzReadFrom(f *testing.F) {
 		e.Evaluate(to.Add(6 * time.Hour))
 	})
 }
+
+// TestCopyFromCopiesTheState: a copy holds every instance slot for slot,
+// in order, and the two go on independently; another layout is refused.
+func TestCopyFromCopiesTheState(t *testing.T) {
+	e := filledState(t, blockWidth+5, 7)
+	c := mustEvaluator(t, Options{Spec: stateSpec})
+	if err := c.CopyFrom(e); err != nil {
+		t.Fatal(err)
+	}
+	sameStates(t, c, e)
+	a, _ := e.MarshalBinary()
+	if b, _ := c.MarshalBinary(); !bytes.Equal(a, b) {
+		t.Fatal("the copy writes other bytes")
+	}
+	feed(t, c, map[string]string{"route": "/r1", "x": `q"uote`}, evalT0, evalT0.Add(10*time.Minute), func(time.Time) (float64, float64) { return 3, 7 })
+	if again, _ := e.MarshalBinary(); !bytes.Equal(a, again) {
+		t.Fatal("ingesting into the copy changed the original")
+	}
+	other := *stateSpec
+	other.Window = 7 * 24 * time.Hour
+	if err := mustEvaluator(t, Options{Spec: &other}).CopyFrom(e); !errors.Is(err, ErrStateMismatch) {
+		t.Fatalf("got %v, want ErrStateMismatch", err)
+	}
+}

@@ -222,10 +222,8 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 		r.eval = ev
 		if old := e.slos[en.Spec.ID]; old != nil && old.fp == r.fp {
 			r.diagnosed, r.hint = old.diagnosed, old.hint
-			if data, err := old.eval.MarshalBinary(); err == nil {
-				if err := ev.UnmarshalBinary(data); err != nil {
-					e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
-				}
+			if err := ev.CopyFrom(old.eval); err != nil {
+				e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
 			}
 		}
 		next[en.Spec.ID] = r

@@ -3,14 +3,49 @@ package burnrate
 import (
 	"bytes"
 	"io"
+	"strconv"
 	"testing"
+	"time"
 )
 
+// windowFilled returns an evaluator of benchSpec with n instances whose
+// rings hold the whole 30d window, read as a backfill reads it (hours, then
+// 10 minutes, then minutes): every slot of every tier written, as in a
+// daemon that has run for a month.
+func windowFilled(b *testing.B, n int) *Evaluator {
+	b.Helper()
+	e := mustEvaluator(b, Options{Spec: benchSpec(), MaxInstances: n})
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	w := benchSpec().Window
+	for _, seg := range []struct {
+		from, to time.Time
+		res      time.Duration
+	}{
+		{now.Add(-w), now.Add(-3 * 24 * time.Hour), time.Hour},
+		{now.Add(-3 * 24 * time.Hour), now.Add(-6 * time.Hour), 10 * time.Minute},
+		{now.Add(-6 * time.Hour), now, time.Minute},
+	} {
+		var steps []StepCount
+		for t := seg.from.Add(seg.res); !t.After(seg.to); t = t.Add(seg.res) {
+			steps = append(steps, StepCount{End: t, Errors: float64(t.Unix() % 7), Total: 1000})
+		}
+		series := make([]Series, n)
+		for i := range series {
+			series[i] = Series{Labels: map[string]string{"route": "/r" + strconv.Itoa(i)}, Steps: steps}
+		}
+		if err := e.Ingest(Batch{From: seg.from, To: seg.to, Resolution: seg.res, Series: series}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e
+}
+
 // BenchmarkStateWrite10k is WriteTo of 10,000 instances of a 30d SLO
-// (304 MB of rings) to a writer that keeps nothing: the encoding's cost
-// and what it allocates, which is one group's buffer, not the state.
+// with a full window (304 MB of rings) to a writer that keeps nothing: the
+// encoding's cost and what it allocates, which is one group's buffer, not
+// the state.
 func BenchmarkStateWrite10k(b *testing.B) {
-	e, _, _ := filled(b, 10_000)
+	e := windowFilled(b, 10_000)
 	b.ResetTimer()
 	cpu := cpuTime()
 	var n int64
@@ -28,7 +63,7 @@ func BenchmarkStateWrite10k(b *testing.B) {
 // evaluator, from memory: what it allocates beyond the rings it restores
 // (ring-bytes) is its buffers and the labels.
 func BenchmarkStateRead10k(b *testing.B) {
-	e, _, _ := filled(b, 10_000)
+	e := windowFilled(b, 10_000)
 	data, err := e.MarshalBinary()
 	if err != nil {
 		b.Fatal(err)

@@ -85,9 +85,10 @@ func (d *Daemon) persist(now time.Time) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan checkpointResult, 1)
 		d.ckpt = checkpointer{done: done, cancel: cancel}
+		dir := d.cfg.StateDir
 		go func() {
 			began := time.Now()
-			n, err := writeCheckpoint(ctx, d.cfg.StateDir, c)
+			n, err := writeCheckpoint(ctx, dir, c)
 			done <- checkpointResult{at: now, size: n, took: time.Since(began), slos: len(c.slos), err: err}
 		}()
 	}

@@ -83,3 +83,65 @@ func BenchmarkStateRead10k(b *testing.B) {
 	reportCPU(b, cpu)
 	b.ReportMetric(float64(10_000*footprint(layout(DefaultStep, benchSpec().Window))), "ring-bytes")
 }
+
+// BenchmarkTickWhileWriting10k is a tick (ingest the newest step of
+// 10,000 instances, evaluate them) alone ("idle") and while WriteTo writes
+// the same evaluator over and over in another goroutine ("writing"): the
+// write takes the lock one group at a time, so a tick waits for at most
+// one group's encoding. max-ns is the slowest tick.
+func BenchmarkTickWhileWriting10k(b *testing.B) {
+	for _, writing := range []bool{false, true} {
+		name := "idle"
+		if writing {
+			name = "writing"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := windowFilled(b, 10_000)
+			now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			series := make([]Series, 10_000)
+			one := []StepCount{{}}
+			for i := range series {
+				ls := map[string]string{"route": "/r" + strconv.Itoa(i)}
+				series[i] = Series{Labels: ls, Key: LabelsKey(ls), Steps: one}
+			}
+			stop := make(chan struct{})
+			done := make(chan int)
+			if writing {
+				go func() {
+					n := 0
+					for {
+						select {
+						case <-stop:
+							done <- n
+							return
+						default:
+						}
+						if _, err := e.WriteTo(io.Discard); err != nil {
+							b.Error(err)
+						}
+						n++
+					}
+				}()
+			}
+			var slowest time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				began := time.Now()
+				prev := now
+				now = now.Add(time.Minute)
+				one[0] = StepCount{End: now, Errors: 2, Total: 1000}
+				if err := e.Ingest(Batch{From: prev, To: now, Series: series}); err != nil {
+					b.Fatal(err)
+				}
+				e.Evaluate(now)
+				slowest = max(slowest, time.Since(began))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(slowest), "max-ns")
+			if writing {
+				close(stop)
+				b.ReportMetric(float64(<-done), "writes")
+			}
+		})
+	}
+}

@@ -89,7 +89,9 @@ func (d *Daemon) persist(now time.Time) {
 		go func() {
 			began := time.Now()
 			n, err := writeCheckpoint(ctx, dir, c)
-			done <- checkpointResult{at: now, size: n, took: time.Since(began), slos: len(c.slos), err: err}
+			res := checkpointResult{at: now, size: n, took: time.Since(began), slos: len(c.slos), err: err}
+			d.recordCheckpoint(res) // metrics and log only: safe here
+			done <- res
 		}()
 	}
 }
@@ -112,7 +114,9 @@ func (d *Daemon) collectCheckpoint(wait bool) {
 	}
 	d.ckpt.cancel()
 	d.ckpt = checkpointer{}
-	d.recordCheckpoint(res)
+	if res.err == nil {
+		d.lastSave = res.at
+	}
 }
 
 // stopCheckpoint cancels a background checkpoint and waits for it: the old
@@ -124,6 +128,8 @@ func (d *Daemon) stopCheckpoint() {
 	d.collectCheckpoint(true)
 }
 
+// recordCheckpoint counts and logs a checkpoint; it touches nothing the
+// evaluation loop owns, so the background goroutine calls it.
 func (d *Daemon) recordCheckpoint(res checkpointResult) {
 	if errors.Is(res.err, context.Canceled) {
 		return
@@ -136,7 +142,6 @@ func (d *Daemon) recordCheckpoint(res checkpointResult) {
 	d.m.snapshots.WithLabelValues("ok").Inc()
 	d.m.snapshotBytes.Set(float64(res.size))
 	d.m.snapshotTook.Set(res.took.Seconds())
-	d.lastSave = res.at
 	d.log.Debug("state checkpoint written", "slos", res.slos, "bytes", res.size, "took", res.took)
 }
 
@@ -163,6 +168,9 @@ func (d *Daemon) saveState(now time.Time) error {
 	began := time.Now()
 	n, err := writeCheckpoint(context.Background(), d.cfg.StateDir, c)
 	d.recordCheckpoint(checkpointResult{at: now, size: n, took: time.Since(began), slos: len(c.slos), err: err})
+	if err == nil {
+		d.lastSave = now
+	}
 	return errors.Join(errInc, err)
 }
 

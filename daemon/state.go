@@ -276,6 +276,7 @@ func readIncidents(dir string) (*incidentsState, error) {
 func (d *Daemon) restore() {
 	dir := d.cfg.StateDir
 	removeTemporaries(dir)
+	current := exists(filepath.Join(dir, StateFile)) || exists(filepath.Join(dir, IncidentsFile))
 	st, err := readIncidents(dir)
 	if err != nil {
 		d.damaged(IncidentsFile, err)
@@ -286,9 +287,10 @@ func (d *Daemon) restore() {
 		d.damaged(StateFile, fmt.Errorf("%w (after restoring the rings of %d slos)", err, restored))
 	}
 	legacy := filepath.Join(dir, LegacyStateFile)
-	if _, err := os.Stat(legacy); err == nil {
-		if hdr != nil || st != nil {
-			// Converted already; the run that did it stopped before removing it.
+	if exists(legacy) {
+		if current {
+			// Converted already (the run that did it stopped before
+			// removing it): older than what is there, damaged or not.
 			_ = os.Remove(legacy)
 		} else {
 			l, n, err := d.readLegacy(legacy)
@@ -395,6 +397,11 @@ func removeTemporaries(dir string) {
 			_ = os.Remove(t)
 		}
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func shardName(s string) string {

@@ -21,7 +21,7 @@ import (
 // before format 2 (testdata/legacy-state: a JSON snapshot that version
 // wrote during the checkout outage) restores its rings and its open
 // incident, is written again as the two new files and removed; the next
-// start reads the new files.
+// start reads the new files (and removes, unread, a legacy file beside them).
 func TestLegacySnapshotIsReadOnceAndConverted(t *testing.T) {
 	const id = "checkout-availability"
 	state := t.TempDir()
@@ -44,11 +44,19 @@ func TestLegacySnapshotIsReadOnceAndConverted(t *testing.T) {
 	slos := filepath.Join("testdata", "legacy-state", "slos")
 	at := demoStart.Add(2*time.Minute + 30*time.Second) // when the old slod stopped
 	for run := range 2 {
-		h := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
-		if run == 0 {
-			if _, err := os.Stat(filepath.Join(state, LegacyStateFile)); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("the legacy snapshot is still there after the conversion (%v)", err)
+		if run == 1 {
+			// A legacy file beside format 2 files is what a conversion
+			// that stopped before removing it leaves: it is older than
+			// them, so it is removed unread (a damaged one would show).
+			if err := os.WriteFile(filepath.Join(state, LegacyStateFile), data[:len(data)/2], 0o644); err != nil {
+				t.Fatal(err)
 			}
+		}
+		h := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos }, nil)
+		if _, err := os.Stat(filepath.Join(state, LegacyStateFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("run %d: the legacy snapshot is still there (%v)", run, err)
+		}
+		if run == 0 {
 			for _, f := range []string{StateFile, IncidentsFile} {
 				if _, err := os.Stat(filepath.Join(state, f)); err != nil {
 					t.Errorf("conversion wrote no %s: %v", f, err)
@@ -301,5 +309,26 @@ func TestCheckpointsWhileTicking(t *testing.T) {
 	b.runTo(at)
 	if steps := b.d.eng.Stats().Steps; steps > 7*(6+3) {
 		t.Errorf("the restarted daemon read %d steps", steps)
+	}
+}
+
+// TestADamagedLegacySnapshotIsMovedAside: a format 1 snapshot cut short
+// (no format 2 files beside it) is moved aside as it always was.
+func TestADamagedLegacySnapshotIsMovedAside(t *testing.T) {
+	state := t.TempDir()
+	if err := os.WriteFile(filepath.Join(state, LegacyStateFile), []byte(`{"format":1,"written_at":"2026-11-01T12:02:30Z","slos":{"x":{"fingerp`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newDemoDaemon(t, state, nil, nil)
+	moved, _ := filepath.Glob(filepath.Join(state, LegacyStateFile+".damaged-*"))
+	if len(moved) != 1 || !strings.Contains(h.d.stateDamage, filepath.Base(moved[0])) {
+		t.Fatalf("moved aside: %v; banner %q", moved, h.d.stateDamage)
+	}
+	if got := metricValue(t, h.d.m.stateDamaged); got != 1 {
+		t.Errorf("slod_state_damaged_total %v, want 1", got)
+	}
+	h.runTo(demoStart)
+	if !h.d.Snapshot().Ready {
+		t.Error("not ready")
 	}
 }

@@ -83,6 +83,7 @@ type Daemon struct {
 	reconciled bool
 	lastSave   time.Time
 	dirty      bool
+	ckpt       checkpointer // the background ring checkpoint (state.go)
 	lastTarget time.Time
 	// capped are the SLOs whose instance cap dropped label sets.
 	capped []engine.Capped

@@ -95,7 +95,7 @@ func newPromDaemon(t *testing.T, prom *promtest.Server, slos, notifyCfg string, 
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = d.dispatcher.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); _ = d.dispatcher.Close() })
+	t.Cleanup(func() { cancel(); wg.Wait(); _ = d.dispatcher.Close(); d.stopCheckpoint() })
 	return &promDaemon{harness: h}
 }
 

@@ -38,7 +38,8 @@ func TestDamagedFilesNeverLoseOrOrphanAPage(t *testing.T) {
 			ps := int64(os.Getpagesize())
 			overwrite(t, path, 2*ps, 2*ps)
 		}},
-		{"a corrupt state snapshot", StateFile, func(t *testing.T, path string) { overwrite(t, path, size(t, path)/3, 64) }},
+		{"a corrupt ring checkpoint", StateFile, func(t *testing.T, path string) { overwrite(t, path, size(t, path)/3, 64) }},
+		{"a corrupt incidents state", IncidentsFile, func(t *testing.T, path string) { overwrite(t, path, size(t, path)/3, 64) }},
 		{"an outbox entry of an unknown shape", "", func(t *testing.T, path string) { queueUnknownShape(t, path) }},
 	}
 	var scenarios = map[string]time.Duration{}

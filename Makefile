@@ -26,3 +26,18 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# End-to-end scale test, not part of `make test`: a real Prometheus with
+# SCALE_ROUTES routes of synthetic history and a real slod with one
+# group_by: [route] SLO over them (docs/performance.md, "End to end at
+# scale"). Fixtures are cached under $SCALE_DIR (default /tmp/slod-scale).
+SCALE_ROUTES ?= 100000
+SCALE_FLAGS ?=
+
+.PHONY: scale scale-quick
+
+scale:
+	cd scale && $(GO) run ./run --routes $(SCALE_ROUTES) $(SCALE_FLAGS)
+
+scale-quick:
+	cd scale && $(GO) run ./run --routes 2000 $(SCALE_FLAGS)

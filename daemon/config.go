@@ -33,8 +33,9 @@ type Config struct {
 	Interval     time.Duration
 	Step         time.Duration
 	QueryDelay   time.Duration
-	// SnapshotInterval is how often state is written besides after every
-	// incident change and at shutdown.
+	// SnapshotInterval is how often the ring checkpoint is written in the
+	// background (and at shutdown); incidents and pending pages are written
+	// after every change regardless.
 	SnapshotInterval time.Duration
 	// HoldDown, when set, replaces the default incident hold-down.
 	HoldDown time.Duration

@@ -369,6 +369,9 @@ func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per in
 		if next < len(steps) && e.stepIndex(steps[next].End) == k {
 			errs, total = steps[next].Errors, steps[next].Total
 		}
+		if per > 1 && in.appendInterval(k, per, errs, total) {
+			continue // a backfill's coarse interval, newer than anything set
+		}
 		if per > 1 {
 			// The interval's leading steps: known and empty when the
 			// interval is known, unknown otherwise.

@@ -224,6 +224,43 @@ func (in *Instance) set(k int64, errs, total float64) setResult {
 	return setOK
 }
 
+// appendInterval sets the per steps ending at step k, all newer than the
+// newest set so far, as one coarse interval read at per steps: its counts
+// go on its last step and its leading steps count as known and empty (or
+// all are unknown). It is what setting each step would store, in one
+// advance and one add per tier instead of per steps: a tier finer than
+// the interval holds the interval's counts on its last step — the backfill
+// reads coarse intervals only where no finer tier keeps its steps by the
+// time it is done. It reports false, storing nothing, when a step of the
+// interval is not newer than the newest one set.
+func (in *Instance) appendInterval(k, per int64, errs, total float64) bool {
+	lo := k - per + 1
+	if in.last != 0 && lo <= in.last {
+		return false
+	}
+	v, known := sanitize(errs, total)
+	v.known = uint32(per)
+	if in.last == 0 {
+		in.first, in.last = lo, lo-1
+		for i := range in.tiers {
+			in.tiers[i].newest = in.tiers[i].bucket(lo) - 1
+		}
+	}
+	for i := range in.tiers {
+		t := &in.tiers[i]
+		b := t.bucket(k)
+		t.advance(b)
+		if known {
+			t.add(b, v)
+		}
+	}
+	in.last = k
+	if known {
+		in.lastKnown = k
+	}
+	return true
+}
+
 // stepValue is the stored value of step k, from the fine tier.
 func (in *Instance) stepValue(k int64) (cum, bool) {
 	hi, ok := in.fineCum(k)

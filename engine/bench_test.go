@@ -93,9 +93,11 @@ slos:
 		b.Fatal(err)
 	}
 	now := start.Add(48 * time.Hour)
-	if err := e.Tick(context.Background(), now).Err(); err != nil { // the backfill
+	began := time.Now()
+	if err := e.Tick(context.Background(), now).Err(); err != nil { // the backfill of 30 days
 		b.Fatal(err)
 	}
+	backfill := time.Since(began)
 	for range 3 { // warm the buffers
 		now = now.Add(time.Minute)
 		e.Tick(context.Background(), now)
@@ -111,4 +113,5 @@ slos:
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(backfill.Seconds(), "backfill-s")
 }

@@ -177,26 +177,8 @@ const (
 // is idempotent. Steps between the newest and k stay unknown.
 func (in *Instance) set(k int64, errs, total float64) setResult {
 	v, known := sanitize(errs, total)
-	if in.last == 0 {
-		in.first, in.last = k, k-1
-		for i := range in.tiers {
-			// A new instance's rings are already zero.
-			in.tiers[i].newest = in.tiers[i].bucket(k) - 1
-		}
-	}
-	if k > in.last {
-		for i := range in.tiers {
-			t := &in.tiers[i]
-			b := t.bucket(k)
-			t.advance(b)
-			if known {
-				t.add(b, v)
-			}
-		}
-		in.last = k
-		if known {
-			in.lastKnown = k
-		}
+	if in.last == 0 || k > in.last {
+		in.append(k, k, v, known)
 		return setOK
 	}
 	if k < in.first {
@@ -240,9 +222,18 @@ func (in *Instance) appendInterval(k, per int64, errs, total float64) bool {
 	}
 	v, known := sanitize(errs, total)
 	v.known = uint32(per)
+	in.append(lo, k, v, known)
+	return true
+}
+
+// append stores v on step k, the end of the steps lo..k, all newer than
+// the newest one set: every tier advances to k's bucket and, when v is
+// known, adds it there. A new instance starts at lo.
+func (in *Instance) append(lo, k int64, v cum, known bool) {
 	if in.last == 0 {
 		in.first, in.last = lo, lo-1
 		for i := range in.tiers {
+			// A new instance's rings are already zero.
 			in.tiers[i].newest = in.tiers[i].bucket(lo) - 1
 		}
 	}
@@ -258,7 +249,6 @@ func (in *Instance) appendInterval(k, per int64, errs, total float64) bool {
 	if known {
 		in.lastKnown = k
 	}
-	return true
 }
 
 // stepValue is the stored value of step k, from the fine tier.

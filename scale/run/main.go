@@ -244,7 +244,7 @@ func run(ctx context.Context, o options) (res result, err error) {
 	if err != nil {
 		res.ReadyErr = describe(err, first)
 		if m, err := scrape(ctx, base); err == nil {
-			res.Instances = m.sum("slod_instances")
+			res.Instances, res.QueryErrors = m.sum("slod_instances"), m["slod_query_errors_total"]
 		}
 		first.kill()
 		res.Peak = first.peak()

@@ -135,7 +135,7 @@ slos:
     annotations:
       runbook: https://runbooks.example.com/app
     alerting:
-      no_data: 20s
+      no_data: 12s
     sli:
       events:
         error_query: sum(rate(app_errors_total[{{.window}}]))
@@ -281,9 +281,10 @@ func TestADeadAppNeverResolvesItsPage(t *testing.T) {
 	r := newRig(t)
 	r.burnUntilPaged(t)
 	r.app.kill()
-	// Longer than the short window, the hold-down and the no-data delay
-	// together: before the fix this resolved within ~25 s.
-	r.holdsOpen(t, 45*time.Second, "while the app is dead")
+	// Longer than the short window (15s), the hold-down (9s) and the
+	// no-data delay (12s) together: before the fix this resolved within
+	// ~25 s.
+	r.holdsOpen(t, 38*time.Second, "while the app is dead")
 	inc, ok := r.openIncident(t)
 	if !ok || inc.NoDataSince == nil {
 		t.Fatalf("while the app is dead the API shows %+v (open %v), want the burn open with no data since", inc, ok)
@@ -298,7 +299,7 @@ func TestADeadAppNeverResolvesItsPage(t *testing.T) {
 	r.heals(t)
 }
 
-// TestAPrometheusOutageMidBurnIsOneIncident: Prometheus stops for 30 s in
+// TestAPrometheusOutageMidBurnIsOneIncident: Prometheus stops for 20 s in
 // the middle of a burn and starts again on the same data. During the gap
 // slod cannot read (and must not resolve); after it, the replay reads a
 // TSDB with a hole where nothing was scraped, which is unknown, not good:
@@ -307,9 +308,10 @@ func TestAPrometheusOutageMidBurnIsOneIncident(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	r.burnUntilPaged(t)
-	// 30 s by default (against a 1m/15s policy); SLOD_E2E_PROM_OUTAGE=3m
-	// runs the literal three minutes.
-	outage := 30 * time.Second
+	// 20 s by default, longer than the short window and the hold-down of
+	// the 1m/15s policy; SLOD_E2E_PROM_OUTAGE=3m runs the literal
+	// three minutes.
+	outage := 20 * time.Second
 	if v := os.Getenv("SLOD_E2E_PROM_OUTAGE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -320,7 +322,8 @@ func TestAPrometheusOutageMidBurnIsOneIncident(t *testing.T) {
 	r.prom.Stop()
 	r.holdsOpen(t, outage, "while Prometheus is down")
 	r.prom.Start(t)
-	r.holdsOpen(t, 20*time.Second, "after Prometheus came back")
+	// Longer than the short window: the replayed gap must not resolve it.
+	r.holdsOpen(t, 16*time.Second, "after Prometheus came back")
 	if _, ok := r.openIncident(t); !ok {
 		t.Fatal("the incident is not open after the outage")
 	}

@@ -287,6 +287,8 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 				return
 			}
 			d.openSLO(set, n)
+		case string(FormatPyrra):
+			d.pyrra(set, n, kind)
 		case "sloth.slok.dev/v1":
 			d.errorf(apiVersion, RuleUnsupported, "Sloth's Kubernetes PrometheusServiceLevel is not supported yet: use its spec as a version: prometheus/v1 file")
 		default:

@@ -19,6 +19,7 @@ const (
 	FormatNative  Format = "slod/v1"
 	FormatSloth   Format = "prometheus/v1"
 	FormatOpenSLO Format = "openslo/v1"
+	FormatPyrra   Format = "pyrra.dev/v1alpha1"
 )
 
 // Position is where a definition stands in its file, for error messages.

@@ -1,5 +1,5 @@
 // Package slo holds the SLO model shared by every part of slod, and the
-// loaders that turn native, Sloth and OpenSLO files into it.
+// loaders that turn native, Sloth, OpenSLO and Pyrra files into it.
 package slo
 
 import (

@@ -82,11 +82,11 @@ func (d *decoder) pyrraSLO(set *Set, n *yaml.Node, typed bool) {
 	fs, ok := d.fields(n, what, "apiVersion", "kind", "metadata", "spec", "status")
 	ok = d.required(n, fs, what, "metadata", "spec") && ok
 	if !typed {
-		for _, name := range []string{"apiVersion", "kind"} {
-			want := map[string]string{"apiVersion": string(FormatPyrra), "kind": "ServiceLevelObjective"}[name]
-			if f, found := fs[name]; found {
-				if v, vok := d.str(f, what+": "+name); vok && v != want {
-					d.errorf(f.val, RuleUnsupported, "%s: %s %q in a ServiceLevelObjectiveList: expected %s", what, name, v, want)
+		// List items may omit apiVersion and kind; written, they must match.
+		for _, c := range []struct{ name, want string }{{"apiVersion", string(FormatPyrra)}, {"kind", "ServiceLevelObjective"}} {
+			if f, found := fs[c.name]; found {
+				if v, vok := d.str(f, what+": "+c.name); vok && v != c.want {
+					d.errorf(f.val, RuleUnsupported, "%s: %s %q in a ServiceLevelObjectiveList: expected %s", what, c.name, v, c.want)
 					ok = false
 				}
 			}
@@ -158,7 +158,10 @@ func (d *decoder) pyrraMetadata(f field, s *Spec, meta *pyrraMeta) bool {
 			s.Name, fok = d.str(ff, what+": name")
 			s.FieldPos["name"] = d.pos(ff.val)
 		case "namespace":
-			meta.namespace, fok = d.str(ff, what+": namespace")
+			var ns string
+			if ns, fok = d.str(ff, what+": namespace"); fok && ns != "" {
+				meta.namespace = ns
+			}
 			s.FieldPos["service"] = d.pos(ff.val)
 		case "labels":
 			// Only pyrra.dev/ labels reach Pyrra's rules; the others
@@ -618,7 +621,10 @@ func (d *decoder) pyrraAlerting(f field, what string, s *Spec) (Alerting, bool) 
 		case "absent":
 			absent, fok = d.boolean(ff, what+": absent")
 		case "name":
-			a.Name, fok = d.str(ff, what+": name")
+			var v string
+			if v, fok = d.str(ff, what+": name"); fok && v != "" {
+				a.Name = v
+			}
 			s.FieldPos["alerting.name"] = d.pos(ff.val)
 		case "absentName", "severities":
 			// Read below, once name and burnrates are known.

@@ -13,12 +13,12 @@ import (
 	promql "github.com/prometheus/prometheus/promql/parser"
 )
 
-// FuzzLoad feeds arbitrary bytes to the loaders (all three formats and
+// FuzzLoad feeds arbitrary bytes to the loaders (every format and
 // policies) and validation. A failure is a panic, a file that loads or
 // validates differently the second time, or a file that lints clean but
 // yields a query that does not parse.
 func FuzzLoad(f *testing.F) {
-	for _, glob := range []string{"../examples/slos/*.yaml", "testdata/good/*.yaml", "testdata/formats/*.yaml", "testdata/bad/*.yaml"} {
+	for _, glob := range []string{"../examples/slos/*.yaml", "testdata/good/*.yaml", "testdata/formats/*.yaml", "testdata/bad/*.yaml", "testdata/pyrra/*.yaml"} {
 		files, err := filepath.Glob(glob)
 		if err != nil {
 			f.Fatal(err)

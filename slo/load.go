@@ -52,9 +52,10 @@ type PolicyRowSpec struct {
 // Directories are walked recursively for *.yaml and *.yml files (hidden
 // directories are skipped); files named explicitly are read whatever their
 // extension. Every document of a multi-document file is read, in the native
-// (version: slod/v1), Sloth (version: prometheus/v1) or OpenSLO (apiVersion:
-// openslo/v1) format, strictly: an unknown field is an error at its
-// line:column.
+// (version: slod/v1), Sloth (version: prometheus/v1), OpenSLO (apiVersion:
+// openslo/v1) or Pyrra (apiVersion: pyrra.dev/v1alpha1, kind:
+// ServiceLevelObjective) format, strictly: an unknown field is an error at
+// its line:column.
 //
 // Load reports problems of form (rules SLO001..SLO004) and skips what they
 // affect, an SLO or a whole document, while everything else still loads.
@@ -250,7 +251,7 @@ func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 }
 
 // document dispatches one document on its version (native, Sloth) or
-// apiVersion (OpenSLO).
+// apiVersion (OpenSLO, Pyrra).
 func (d *decoder) document(set *Set, n *yaml.Node) {
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
@@ -287,6 +288,8 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 				return
 			}
 			d.openSLO(set, n)
+		case string(FormatPyrra):
+			d.pyrra(set, n, kind)
 		case "sloth.slok.dev/v1":
 			d.errorf(apiVersion, RuleUnsupported, "Sloth's Kubernetes PrometheusServiceLevel is not supported yet: use its spec as a version: prometheus/v1 file")
 		default:

@@ -1,5 +1,5 @@
 // Package slo holds the SLO model shared by every part of slod, and the
-// loaders that turn native, Sloth and OpenSLO files into it.
+// loaders that turn native, Sloth, OpenSLO and Pyrra files into it.
 package slo
 
 import (
@@ -19,6 +19,7 @@ const (
 	FormatNative  Format = "slod/v1"
 	FormatSloth   Format = "prometheus/v1"
 	FormatOpenSLO Format = "openslo/v1"
+	FormatPyrra   Format = "pyrra.dev/v1alpha1"
 )
 
 // Position is where a definition stands in its file, for error messages.

@@ -17,6 +17,7 @@ const (
 	RulePolicyWindow = "POL002"
 	// RuleRowCannotFire: a row's factor exceeds 1/(1 − objective) for an
 	// SLO, so even a 100% error ratio never fires it (a 90% SLO's 1h page).
+	// A warning for SLOs of foreign formats, whose PolicyFor drops the row.
 	RuleRowCannotFire = "POL003"
 	// RuleSeverityCannotFire: no row of an enabled severity class can fire
 	// for an SLO: that SLO will never page (or never ticket).

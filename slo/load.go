@@ -27,6 +27,10 @@ const MaxFileSize = 4 << 20
 type Set struct {
 	SLOs     []*Spec
 	Policies []*PolicySpec
+
+	// openSLO holds the OpenSLO objects read until every file of a Load
+	// call is, so references resolve across files (resolveOpenSLO).
+	openSLO *openSLOObjects
 }
 
 // PolicySpec is a burn-rate policy as written in a `kind: Policy` document.
@@ -72,6 +76,7 @@ func Load(paths ...string) (*Set, []Diagnostic) {
 			diags = append(diags, loadFile(set, f)...)
 		}
 	}
+	diags = append(diags, set.resolveOpenSLO()...)
 	SortDiagnostics(diags)
 	return set, diags
 }
@@ -183,6 +188,7 @@ func loadFile(set *Set, path string) []Diagnostic {
 func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 	set := &Set{}
 	diags := loadBytes(set, path, data)
+	diags = append(diags, set.resolveOpenSLO()...)
 	SortDiagnostics(diags)
 	return set, diags
 }
@@ -250,9 +256,23 @@ func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 }
 
 // document dispatches one document on its version (native, Sloth) or
-// apiVersion (OpenSLO).
+// apiVersion (OpenSLO). A document with an apiVersion no format of slod
+// uses is skipped silently; a list of documents (the OpenSLO list form) is
+// read item by item.
 func (d *decoder) document(set *Set, n *yaml.Node) {
 	n = resolve(n)
+	if n.Kind == yaml.SequenceNode {
+		// The list form: a file that is one list of objects, as OpenSLO's
+		// go-sdk writes them. Each item is read as a document.
+		for _, item := range n.Content {
+			if item = resolve(item); item != nil && item.Kind == yaml.SequenceNode {
+				d.errorf(item, RuleYAML, "a list of objects must hold mappings, got a nested list")
+				continue
+			}
+			d.document(set, item)
+		}
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, RuleYAML, "document must be a mapping with a version field, got %s", kindName(n))
 		return
@@ -277,20 +297,17 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 	switch {
 	case apiVersion != nil:
 		switch v := scalar(apiVersion); v {
-		case "openslo/v1":
-			if k := scalar(kind); k != "SLO" {
-				if kind == nil {
-					d.errorf(n, RuleInvalidField, "OpenSLO document without kind: only kind: SLO is read")
-				} else {
-					d.errorf(kind, RuleUnsupported, "OpenSLO kind %q is not supported yet: only kind: SLO with an inline ratioMetric is read", k)
-				}
-				return
-			}
-			d.openSLO(set, n)
+		case "openslo/v1", "openslo/v1alpha":
+			d.openSLODocument(set, n, v)
 		case "sloth.slok.dev/v1":
 			d.errorf(apiVersion, RuleUnsupported, "Sloth's Kubernetes PrometheusServiceLevel is not supported yet: use its spec as a version: prometheus/v1 file")
 		default:
-			d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1 (kind: SLO)", v)
+			if isOpenSLOAPIVersion(v) || apiVersion.Kind != yaml.ScalarNode {
+				d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1 and openslo/v1alpha", v)
+			}
+			// Anything else is someone else's object (a Deployment or
+			// ConfigMap next to the SLOs in a directory of Kubernetes
+			// manifests): skipped, not an error.
 		}
 	case version != nil:
 		switch v := scalar(version); v {

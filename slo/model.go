@@ -19,6 +19,8 @@ const (
 	FormatNative  Format = "slod/v1"
 	FormatSloth   Format = "prometheus/v1"
 	FormatOpenSLO Format = "openslo/v1"
+	// FormatOpenSLOAlpha is OpenSLO's openslo/v1alpha, the version Sloth reads.
+	FormatOpenSLOAlpha Format = "openslo/v1alpha"
 )
 
 // Position is where a definition stands in its file, for error messages.

@@ -452,8 +452,9 @@ func (d *decoder) openSLO(n *yaml.Node) *osSLO {
 	if ff, ok := sfs["timeWindow"]; ok {
 		d.osTimeWindow(ff, what+": timeWindow", s)
 	}
+	occurrences := true
 	if ff, ok := sfs["budgetingMethod"]; ok {
-		d.osBudgetingMethod(ff, what)
+		occurrences = d.osBudgetingMethod(ff, what)
 	}
 	_, hasInd := sfs["indicator"]
 	_, hasRef := sfs["indicatorRef"]
@@ -471,7 +472,7 @@ func (d *decoder) openSLO(n *yaml.Node) *osSLO {
 	}
 	if ff, ok := sfs["objectives"]; ok {
 		for i, item := range d.list(ff, what+": objectives") {
-			s.objectives = append(s.objectives, d.osObjective(item, fmt.Sprintf("%s: objectives[%d]", what, i)))
+			s.objectives = append(s.objectives, d.osObjective(item, fmt.Sprintf("%s: objectives[%d]", what, i), occurrences))
 		}
 	}
 	composite := len(s.objectives) > 0
@@ -523,19 +524,22 @@ func (d *decoder) osSLOCommon(s *osSLO, sfs map[string]field, what string) {
 }
 
 // osBudgetingMethod accepts Occurrences and refuses the time-slice methods,
-// which slod does not compute.
-func (d *decoder) osBudgetingMethod(f field, what string) {
+// which slod does not compute. It reports whether the method is
+// Occurrences (or unreadable, reported already).
+func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	m, ok := d.str(f, what+": budgetingMethod")
 	if !ok {
-		return
+		return true
 	}
 	switch m {
 	case "Occurrences":
+		return true
 	case "Timeslices", "RatioTimeslices":
 		d.errorf(f.val, RuleUnsupported, "%s: budgetingMethod %s is not supported: slod budgets occurrences (good events / all events); use Occurrences", what, m)
 	default:
 		d.errorf(f.val, RuleInvalidField, "%s: budgetingMethod must be Occurrences, Timeslices or RatioTimeslices, got %q", what, m)
 	}
+	return false
 }
 
 // osTimeWindow reads the one rolling window of a v1 SLO. Calendar windows
@@ -553,8 +557,7 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	d.required(items[0], fs, what, "duration")
 	if c, found := fs["calendar"]; found {
 		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; use isRolling: true without calendar", what)
-	}
-	if r, found := fs["isRolling"]; found {
+	} else if r, found := fs["isRolling"]; found {
 		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
 			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)
 		}
@@ -576,7 +579,7 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 }
 
 // osObjective reads one v1 objective.
-func (d *decoder) osObjective(n *yaml.Node, what string) *osObjective {
+func (d *decoder) osObjective(n *yaml.Node, what string, occurrences bool) *osObjective {
 	o := &osObjective{pos: d.pos(n)}
 	fs, _ := d.fields(n, what, "displayName", "op", "value", "target", "targetPercent",
 		"timeSliceTarget", "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight")
@@ -586,7 +589,7 @@ func (d *decoder) osObjective(n *yaml.Node, what string) *osObjective {
 	d.osObjectiveOpValue(o, fs, what)
 	d.osTarget01(o, fs, what, "target", "targetPercent")
 	for _, name := range []string{"timeSliceTarget", "timeSliceWindow"} {
-		if f, ok := fs[name]; ok {
+		if f, ok := fs[name]; ok && occurrences {
 			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, which slod does not compute", what, name)
 		}
 	}

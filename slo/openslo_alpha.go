@@ -72,8 +72,7 @@ func (d *decoder) osAlphaWindow(f field, what string, s *osSLO) {
 	d.required(items[0], fs, what, "unit", "count")
 	if c, found := fs["calendar"]; found {
 		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; drop calendar", what)
-	}
-	if r, found := fs["isRolling"]; found {
+	} else if r, found := fs["isRolling"]; found {
 		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
 			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)
 		}

@@ -269,7 +269,12 @@ func (r *osResolver) source(src *osSource, what string) (string, Position, bool)
 		return "", Position{}, false
 	}
 	typ, typPos := src.typ, src.typPos
-	if src.ref.name != "" {
+	if _, known := r.objs.sources[src.ref.name]; src.ref.name != "" && !known && typ != "" {
+		// The type is written: slod needs nothing else from the
+		// DataSource (it queries the Prometheus its own config names),
+		// which often lives outside the SLO repository.
+		r.add(src.ref.pos, SeverityWarning, RuleInvalidField, "%s: metricSourceRef %q names no OpenSLO DataSource in the files loaded; reading the source as its type %s", what, src.ref.name, typ)
+	} else if src.ref.name != "" {
 		ds, found := lookup(r, r.objs.sources, "DataSource", "metricSourceRef", src.ref, func(x *osDataSource) bool { return x.ok })
 		if !found {
 			return "", Position{}, false

@@ -407,21 +407,32 @@ func (d *decoder) osLabels(f field, what string, pos map[string]Position) (map[s
 	return out, ok
 }
 
-// osAnnotations reads annotations; keys become Prometheus label names
-// (promName) silently, since OpenSLO keys carry a domain prefix
-// (openslo.com/...) that Prometheus refuses in annotation names.
+// osAnnotations reads annotations. An OpenSLO key has an optional domain
+// prefix (openslo.com/runbook) that Prometheus refuses in annotation
+// names: the name after the last / is kept, made a Prometheus label name
+// (promName), so openslo.com/runbook is slod's runbook annotation. When two
+// keys end up with the same name, the first in the file wins.
 func (d *decoder) osAnnotations(f field, what string, pos map[string]Position) (map[string]string, bool) {
 	raw, ok := d.stringMap(f, what, "", nil)
 	if len(raw) == 0 {
 		return nil, ok
 	}
 	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		out[promName(k)] = v
-	}
 	n := resolve(f.val)
-	for i := 0; pos != nil && i+1 < len(n.Content); i += 2 {
-		pos["annotations."+promName(n.Content[i].Value)] = d.pos(n.Content[i])
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		v, read := raw[k]
+		if !read {
+			continue
+		}
+		name := promName(k[strings.LastIndex(k, "/")+1:])
+		if _, dup := out[name]; dup {
+			continue
+		}
+		out[name] = v
+		if pos != nil {
+			pos["annotations."+name] = d.pos(n.Content[i])
+		}
 	}
 	return out, ok
 }
@@ -557,6 +568,7 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	d.required(items[0], fs, what, "duration")
 	if c, found := fs["calendar"]; found {
 		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; use isRolling: true without calendar", what)
+		return
 	} else if r, found := fs["isRolling"]; found {
 		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
 			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)

@@ -39,14 +39,15 @@ const rangeSentinel = 11*time.Hour + 11*time.Minute + 11*time.Second
 //   - every range of a range selector or subquery ([5m]) becomes [{{.window}}];
 //   - every other vector selector sel becomes fn(sel[{{.window}}]), fn
 //     being readCounter or readGauge;
-//   - a query that is a bare selector is summed, so it returns one series
-//     as OpenSLO's ratio of good (or bad) to total implies.
+//   - with sum, a query that is a bare selector is summed, so it returns
+//     one series of event counts as OpenSLO's good (or bad) to total ratio
+//     implies; ratios and threshold metrics are not summed.
 //
 // Selectors inside a subquery are left alone: the subquery evaluates them
 // at its own steps. Offsets and @ modifiers are kept. The user's text is
 // kept and only edited where a selector or range is; a query with offsets,
 // @ or subqueries is rendered from its parsed form instead.
-func windowQuery(q, fn string) (string, error) {
+func windowQuery(q, fn string, sum bool) (string, error) {
 	q = strings.TrimSpace(q)
 	if hasPlaceholder(q) {
 		return q, nil
@@ -58,10 +59,10 @@ func windowQuery(q, fn string) (string, error) {
 	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
 		return "", fmt.Errorf("must return an instant vector, it returns a %s", t)
 	}
-	if out, ok := spliceRanges(q, expr, fn); ok {
+	if out, ok := spliceRanges(q, expr, fn, sum); ok {
 		return out, nil
 	}
-	if _, bare := expr.(*parser.VectorSelector); bare {
+	if _, bare := expr.(*parser.VectorSelector); bare && sum {
 		expr = &parser.AggregateExpr{Op: parser.SUM, Expr: expr}
 	}
 	expr = rewriteRanges(expr, fn)
@@ -80,7 +81,7 @@ func windowQuery(q, fn string) (string, error) {
 // positions the parser reports, so the query reads as its author wrote it.
 // ok is false when q holds a subquery, an offset or @, whose text a plain
 // edit cannot place correctly.
-func spliceRanges(q string, expr parser.Expr, fn string) (string, bool) {
+func spliceRanges(q string, expr parser.Expr, fn string, sum bool) (string, bool) {
 	type edit struct {
 		start, end int
 		text       string
@@ -133,7 +134,7 @@ func spliceRanges(q string, expr parser.Expr, fn string) (string, bool) {
 	for _, e := range edits {
 		out = out[:e.start] + e.text + out[e.end:]
 	}
-	if _, bare := expr.(*parser.VectorSelector); bare {
+	if _, bare := expr.(*parser.VectorSelector); bare && sum {
 		out = "sum(" + out + ")"
 	}
 	return out, true
@@ -184,7 +185,7 @@ var failingOp = map[string]string{"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"
 // which the metric, averaged over the window, fails the objective — 1 or 0
 // for one evaluation step, averaged by slod over longer windows.
 func thresholdQuery(q, op string, value float64) (string, error) {
-	w, err := windowQuery(q, readGauge)
+	w, err := windowQuery(q, readGauge, false)
 	if err != nil {
 		return "", err
 	}

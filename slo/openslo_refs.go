@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,17 @@ func (set *Set) resolveOpenSLO() (diags []Diagnostic) {
 		}
 	}
 	return diags
+}
+
+// servicesNear reports whether a Service object is defined in the
+// directory of file.
+func (r *osResolver) servicesNear(file string) bool {
+	for _, pos := range r.objs.services {
+		if filepath.Dir(pos.File) == filepath.Dir(file) {
+			return true
+		}
+	}
+	return false
 }
 
 type osResolver struct {
@@ -111,10 +123,10 @@ func lookup[T any](r *osResolver, m map[string]T, kind, field string, ref osRef,
 
 func (r *osResolver) slo(set *Set, s *osSLO) {
 	ok := true
-	if len(r.objs.services) > 0 && s.service != "" {
-		if _, found := r.objs.services[s.service]; !found {
-			r.add(s.fieldPos["service"], SeverityWarning, RuleInvalidField, "OpenSLO SLO %q: service %q is not one of the Service objects loaded (%s): a typo?", s.id, s.service, names(r.objs.services))
-		}
+	if _, found := r.objs.services[s.service]; s.service != "" && !found && r.servicesNear(s.pos.File) {
+		// Service objects are optional; a directory that declares them
+		// and an SLO that names another one is most likely a typo.
+		r.add(s.fieldPos["service"], SeverityWarning, RuleInvalidField, "OpenSLO SLO %q: service %q is not one of the Service objects defined in its directory (%s): a typo?", s.id, s.service, names(r.objs.services))
 	}
 	base := s.indicator
 	if base == nil && s.indicatorRef.name != "" {
@@ -192,13 +204,13 @@ func (r *osResolver) slo(set *Set, s *osSLO) {
 //   - thresholdMetric: a raw SLI that is 1 while the metric, averaged over
 //     the step, fails the objective's op and value, and 0 otherwise.
 func (r *osResolver) sli(sli *osSLI, o *osObjective, pos map[string]Position, what string) (SLI, bool) {
-	query := func(src *osSource, fn, field string) (string, bool) {
+	query := func(src *osSource, fn, field string, sum bool) (string, bool) {
 		q, qpos, ok := r.source(src, what)
 		if !ok {
 			return "", false
 		}
 		pos[field] = qpos
-		w, err := windowQuery(q, fn)
+		w, err := windowQuery(q, fn, sum)
 		if err != nil {
 			r.errorf(qpos, RulePromQL, "%s: query %s", what, err)
 			return "", false
@@ -230,7 +242,7 @@ func (r *osResolver) sli(sli *osSLI, o *osObjective, pos map[string]Position, wh
 		r.add(o.opPos, SeverityWarning, RuleUnsupported, "%s: op and value apply to a thresholdMetric; with a ratioMetric they are ignored", what)
 	}
 	if rm.raw != nil {
-		q, ok := query(rm.raw, readGauge, "sli.raw.error_ratio_query")
+		q, ok := query(rm.raw, readGauge, "sli.raw.error_ratio_query", false)
 		if !ok {
 			return SLI{}, false
 		}
@@ -243,19 +255,23 @@ func (r *osResolver) sli(sli *osSLI, o *osObjective, pos map[string]Position, wh
 	if rm.counter {
 		fn = readCounter
 	}
-	total, tok := query(rm.total, fn, "sli.events.total_query")
+	total, tok := query(rm.total, fn, "sli.events.total_query", true)
+	if !tok {
+		// Good or bad most often shares the total's source and problem.
+		return SLI{}, false
+	}
 	var errQ string
 	var eok bool
 	if rm.bad != nil {
-		errQ, eok = query(rm.bad, fn, "sli.events.error_query")
+		errQ, eok = query(rm.bad, fn, "sli.events.error_query", true)
 	} else {
 		var good string
-		if good, eok = query(rm.good, fn, "sli.events.error_query"); eok {
+		if good, eok = query(rm.good, fn, "sli.events.error_query", true); eok {
 			// errors = total − good; both sides keep the same labels.
 			errQ = "(" + total + ") - (" + good + ")"
 		}
 	}
-	if !tok || !eok {
+	if !eok {
 		return SLI{}, false
 	}
 	return SLI{Events: &EventsSLI{ErrorQuery: errQ, TotalQuery: total}}, true

@@ -57,8 +57,10 @@ type PolicyRowSpec struct {
 // directories are skipped); files named explicitly are read whatever their
 // extension. Every document of a multi-document file is read, in the native
 // (version: slod/v1), Sloth (version: prometheus/v1) or OpenSLO (apiVersion:
-// openslo/v1) format, strictly: an unknown field is an error at its
-// line:column.
+// openslo/v1 or openslo/v1alpha, every kind, also as one YAML list of
+// objects) format, strictly: an unknown field is an error at its
+// line:column. Documents of other apiVersions (Kubernetes manifests) are
+// skipped. OpenSLO references resolve across all of paths.
 //
 // Load reports problems of form (rules SLO001..SLO004) and skips what they
 // affect, an SLO or a whole document, while everything else still loads.

@@ -29,9 +29,6 @@ type openSLOObjects struct {
 	targets    map[string]*osTarget
 	// services maps Service names to where they are defined.
 	services map[string]Position
-	// inlineTargets are targets defined inside an AlertPolicy, reported
-	// like the AlertNotificationTarget objects.
-	inlineTargets []*osTarget
 }
 
 func (set *Set) openSLOObjects() *openSLOObjects {
@@ -207,7 +204,7 @@ func (d *decoder) openSLODocument(set *Set, n *yaml.Node, version string) {
 			objs.slos = append(objs.slos, s)
 		}
 	case "SLI":
-		errs := len(d.errorsOnly())
+		start := len(d.diags)
 		what := "OpenSLO SLI"
 		fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
 		d.required(n, fs, what, "metadata", "spec")
@@ -216,10 +213,10 @@ func (d *decoder) openSLODocument(set *Set, n *yaml.Node, version string) {
 		if f, ok := fs["spec"]; ok {
 			d.osSLISpec(f, what+fmt.Sprintf(" %q: spec", meta.name), sli)
 		}
-		sli.ok = len(d.errorsOnly()) == errs
+		sli.ok = !d.errorsSince(start)
 		addObject(d, objs.slis, "SLI", meta, sli)
 	case "DataSource":
-		errs := len(d.errorsOnly())
+		start := len(d.diags)
 		what := "OpenSLO DataSource"
 		fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
 		d.required(n, fs, what, "metadata", "spec")
@@ -237,12 +234,12 @@ func (d *decoder) openSLODocument(set *Set, n *yaml.Node, version string) {
 				d.str(f, what+": description")
 			}
 		}
-		ds.ok = len(d.errorsOnly()) == errs
+		ds.ok = !d.errorsSince(start)
 		addObject(d, objs.sources, "DataSource", meta, ds)
 	case "Service":
 		d.openSLOService(objs, n, "OpenSLO Service")
 	case "AlertPolicy":
-		if p := d.osAlertPolicy(n, "OpenSLO AlertPolicy", objs); p != nil {
+		if p := d.osAlertPolicy(n, "OpenSLO AlertPolicy"); p != nil {
 			addObject(d, objs.policies, "AlertPolicy", osMeta{name: p.name, pos: p.pos}, p)
 		}
 	case "AlertCondition":
@@ -441,7 +438,7 @@ func (d *decoder) osAnnotations(f field, what string, pos map[string]Position) (
 // cannot be read at all (no name); otherwise an SLO whose problems are
 // already reported, to be resolved, or skipped when it has errors.
 func (d *decoder) openSLO(n *yaml.Node) *osSLO {
-	errs := len(d.errorsOnly())
+	start := len(d.diags)
 	what := "OpenSLO SLO"
 	s := &osSLO{pos: d.pos(n), fieldPos: map[string]Position{}, window: DefaultWindow}
 	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
@@ -501,26 +498,26 @@ func (d *decoder) openSLO(n *yaml.Node) *osSLO {
 				s.policies = append(s.policies, &osPolicyRef{ref: *ref})
 				continue
 			}
-			if p := d.osAlertPolicy(item, iwhat, nil); p != nil {
+			if p := d.osAlertPolicy(item, iwhat); p != nil {
 				s.policies = append(s.policies, &osPolicyRef{inline: p})
 			}
 		}
 	}
-	if len(d.errorsOnly()) > errs || s.id == "" {
+	if d.errorsSince(start) || s.id == "" {
 		return nil
 	}
 	return s
 }
 
-// errorsOnly returns the error diagnostics so far.
-func (d *decoder) errorsOnly() []Diagnostic {
-	var out []Diagnostic
-	for _, x := range d.diags {
+// errorsSince reports whether an error was reported after the first
+// start diagnostics: whether the object read since then is broken.
+func (d *decoder) errorsSince(start int) bool {
+	for _, x := range d.diags[start:] {
 		if x.Severity == SeverityError {
-			out = append(out, x)
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // osSLOCommon reads the SLO fields v1 and v1alpha share.
@@ -580,7 +577,7 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 		if !ok {
 			return
 		}
-		if u := str[len(str)-1:]; u == "M" || u == "Q" || u == "Y" {
+		if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
 			d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w)", what, str)
 			return
 		}
@@ -682,7 +679,7 @@ func (d *decoder) osInlineIndicator(f field, what string) *osSLI {
 
 // osSLISpec reads an SLI spec into sli and sets sli.ok.
 func (d *decoder) osSLISpec(f field, what string, sli *osSLI) {
-	errs := len(d.errorsOnly())
+	start := len(d.diags)
 	fs, _ := d.fields(f.val, what, "description", "ratioMetric", "thresholdMetric")
 	if ff, ok := fs["description"]; ok {
 		d.str(ff, what+": description")
@@ -699,7 +696,7 @@ func (d *decoder) osSLISpec(f field, what string, sli *osSLI) {
 	default:
 		d.errorf(f.val, RuleInvalidField, "%s: missing required field \"ratioMetric\" (or \"thresholdMetric\")", what)
 	}
-	sli.ok = len(d.errorsOnly()) == errs
+	sli.ok = !d.errorsSince(start)
 }
 
 func (d *decoder) osRatioMetric(f field, what string) *osRatio {
@@ -772,185 +769,6 @@ func (d *decoder) osMetric(f field, what string) *osSource {
 		src.spec, src.specPos = sp.val, d.pos(sp.val)
 	}
 	return src
-}
-
-// osRefItem reads a list item that is a reference ({key: name}) and
-// returns it, or nil when the item is an inline object instead.
-func (d *decoder) osRefItem(n *yaml.Node, what, key string) *osRef {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			fs, _ := d.fields(n, what, key)
-			f, ok := fs[key]
-			if !ok {
-				return &osRef{}
-			}
-			name, _ := d.str(f, what+": "+key)
-			return &osRef{name: name, pos: d.pos(f.val)}
-		}
-	}
-	return nil
-}
-
-// osAlertPolicy reads an AlertPolicy object or an inline one. Its inline
-// notification targets are added to objs when objs is not nil (a
-// top-level object) or kept for resolution (inline in an SLO).
-func (d *decoder) osAlertPolicy(n *yaml.Node, what string, objs *openSLOObjects) *osPolicy {
-	errs := len(d.errorsOnly())
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata", "spec")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertPolicy" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertPolicy, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
-	p := &osPolicy{name: meta.name, pos: meta.pos, breaching: true}
-	if meta.name != "" {
-		what += fmt.Sprintf(" %q", meta.name)
-	}
-	if f, ok := fs["spec"]; ok {
-		what += ": spec"
-		sfs, _ := d.fields(f.val, what, "description", "alertWhenNoData", "alertWhenResolved", "alertWhenBreaching", "conditions", "notificationTargets")
-		d.required(f.key, sfs, what, "conditions")
-		for _, name := range []string{"alertWhenNoData", "alertWhenResolved"} {
-			if ff, ok := sfs[name]; ok {
-				d.boolean(ff, what+": "+name)
-			}
-		}
-		if ff, ok := sfs["description"]; ok {
-			d.str(ff, what+": description")
-		}
-		if ff, ok := sfs["alertWhenBreaching"]; ok {
-			if b, bok := d.boolean(ff, what+": alertWhenBreaching"); bok && !b {
-				p.breaching = false
-				d.report(ff.val, SeverityWarning, RuleUnsupported, "%s: alertWhenBreaching: false: its conditions add no burn-rate alerts", what)
-			}
-		}
-		if ff, ok := sfs["conditions"]; ok {
-			items := d.list(ff, what+": conditions")
-			if len(items) > 1 {
-				d.errorf(ff.val, RuleInvalidField, "%s: conditions holds at most one condition (OpenSLO v1), got %d: write one AlertPolicy per condition", what, len(items))
-			}
-			for i, item := range items {
-				iwhat := fmt.Sprintf("%s: conditions[%d]", what, i)
-				if ref := d.osRefItem(item, iwhat, "conditionRef"); ref != nil {
-					p.conditions = append(p.conditions, &osConditionRef{ref: *ref})
-				} else if c := d.osAlertCondition(item, iwhat); c != nil {
-					p.conditions = append(p.conditions, &osConditionRef{inline: c})
-				}
-			}
-		}
-		if ff, ok := sfs["notificationTargets"]; ok && !isNull(ff.val) {
-			for i, item := range d.list(ff, what+": notificationTargets") {
-				iwhat := fmt.Sprintf("%s: notificationTargets[%d]", what, i)
-				if ref := d.osRefItem(item, iwhat, "targetRef"); ref != nil {
-					p.targets = append(p.targets, &osTargetRef{ref: *ref})
-				} else if t := d.osTarget(item, iwhat); t != nil {
-					p.targets = append(p.targets, &osTargetRef{inline: t})
-				}
-			}
-		}
-	}
-	p.ok = len(d.errorsOnly()) == errs && meta.ok
-	return p
-}
-
-// osAlertCondition reads an AlertCondition object or an inline one.
-func (d *decoder) osAlertCondition(n *yaml.Node, what string) *osCondition {
-	errs := len(d.errorsOnly())
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata", "spec")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertCondition" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertCondition, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
-	c := &osCondition{name: meta.name, pos: meta.pos}
-	if meta.name != "" {
-		what += fmt.Sprintf(" %q", meta.name)
-	}
-	if f, ok := fs["spec"]; ok {
-		what += ": spec"
-		sfs, _ := d.fields(f.val, what, "description", "severity", "condition")
-		d.required(f.key, sfs, what, "severity", "condition")
-		if ff, ok := sfs["description"]; ok {
-			d.str(ff, what+": description")
-		}
-		if ff, ok := sfs["severity"]; ok {
-			c.severity, _ = d.str(ff, what+": severity")
-			c.sevPos = d.pos(ff.val)
-		}
-		if ff, ok := sfs["condition"]; ok {
-			what += ": condition"
-			cfs, _ := d.fields(ff.val, what, "kind", "op", "threshold", "lookbackWindow", "alertAfter")
-			d.required(ff.key, cfs, what, "op", "threshold", "lookbackWindow")
-			if k, ok := cfs["kind"]; ok {
-				if v, kok := d.str(k, what+": kind"); kok && v != "burnrate" {
-					d.errorf(k.val, RuleUnsupported, "%s: condition kind %q is not supported: slod alerts on burn rates (kind: burnrate)", what, v)
-				}
-			}
-			if o, ok := cfs["op"]; ok {
-				if c.op, ok = d.str(o, what+": op"); ok {
-					c.opPos = d.pos(o.val)
-					if _, known := failingOp[c.op]; !known {
-						d.errorf(o.val, RuleInvalidField, "%s: op must be one of lt, lte, gt, gte, got %q", what, c.op)
-					}
-				}
-			}
-			if t, ok := cfs["threshold"]; ok {
-				if c.threshold, ok = d.num(t, what+": threshold"); ok && c.threshold <= 0 {
-					d.errorf(t.val, RuleInvalidField, "%s: threshold is a burn rate and must be positive, got %v", what, c.threshold)
-				}
-			}
-			if l, ok := cfs["lookbackWindow"]; ok {
-				c.lookback, _ = d.duration(l, what+": lookbackWindow")
-			}
-			if a, ok := cfs["alertAfter"]; ok {
-				c.alertAfter, _ = d.durationOrZero(a, what+": alertAfter")
-				c.afterPos = d.pos(a.val)
-			}
-		}
-	}
-	c.ok = len(d.errorsOnly()) == errs && meta.ok
-	return c
-}
-
-// durationOrZero is duration that also accepts 0 and 0m.
-func (d *decoder) durationOrZero(f field, what string) (time.Duration, bool) {
-	if v := resolve(f.val); v != nil && v.Kind == yaml.ScalarNode && strings.TrimRight(v.Value, "0smhdw") == "" {
-		return 0, true
-	}
-	return d.duration(f, what)
-}
-
-// osTarget reads an AlertNotificationTarget object or an inline one.
-func (d *decoder) osTarget(n *yaml.Node, what string) *osTarget {
-	errs := len(d.errorsOnly())
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertNotificationTarget" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertNotificationTarget, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
-	t := &osTarget{name: meta.name, pos: meta.pos}
-	if f, ok := fs["spec"]; ok && !isNull(f.val) {
-		sfs, _ := d.fields(f.val, what+": spec", "description", "target")
-		if ff, ok := sfs["target"]; ok {
-			t.target, _ = d.str(ff, what+": spec: target")
-		}
-		if ff, ok := sfs["description"]; ok {
-			d.str(ff, what+": spec: description")
-		}
-	}
-	t.ok = len(d.errorsOnly()) == errs && meta.ok
-	return t
 }
 
 // isOpenSLOAPIVersion reports whether an apiVersion looks like OpenSLO's,

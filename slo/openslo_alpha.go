@@ -13,7 +13,7 @@ import (
 // indicator.thresholdMetric or per-objective ratioMetrics whose sources
 // carry source, queryType and query. It becomes the same osSLO as v1.
 func (d *decoder) openSLOAlpha(n *yaml.Node) *osSLO {
-	errs := len(d.errorsOnly())
+	start := len(d.diags)
 	what := "OpenSLO v1alpha SLO"
 	s := &osSLO{pos: d.pos(n), fieldPos: map[string]Position{}, window: DefaultWindow, alpha: true}
 	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
@@ -51,7 +51,7 @@ func (d *decoder) openSLOAlpha(n *yaml.Node) *osSLO {
 			s.objectives = append(s.objectives, d.osAlphaObjective(item, fmt.Sprintf("%s: objectives[%d]", what, i), s.indicator != nil))
 		}
 	}
-	if len(d.errorsOnly()) > errs || s.id == "" {
+	if d.errorsSince(start) || s.id == "" {
 		return nil
 	}
 	return s

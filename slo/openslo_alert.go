@@ -207,4 +207,3 @@ func (d *decoder) isMapping(n *yaml.Node, what string) bool {
 	}
 	return true
 }
-

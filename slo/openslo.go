@@ -292,6 +292,18 @@ func (d *decoder) openSLOService(objs *openSLOObjects, n *yaml.Node, what string
 	objs.services[meta.name] = meta.pos
 }
 
+// peekName returns metadata.name when it is a plain string, so messages
+// about the metadata itself can name the object.
+func peekName(fs map[string]field) string {
+	m := resolve(fs["metadata"].val)
+	for i := 0; m != nil && m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if v := resolve(m.Content[i+1]); m.Content[i].Value == "name" && v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 // osMeta is an object's metadata.
 type osMeta struct {
 	name        string
@@ -443,11 +455,11 @@ func (d *decoder) openSLO(n *yaml.Node) *osSLO {
 	s := &osSLO{pos: d.pos(n), fieldPos: map[string]Position{}, window: DefaultWindow}
 	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
 	d.required(n, fs, what, "metadata", "spec")
+	if name := peekName(fs); name != "" {
+		what = fmt.Sprintf("OpenSLO SLO %q", name)
+	}
 	meta := d.osMetadata(fs, what, s.fieldPos)
 	s.id, s.labels, s.annotations = meta.name, meta.labels, meta.annotations
-	if s.id != "" {
-		what = fmt.Sprintf("OpenSLO SLO %q", s.id)
-	}
 	f, found := fs["spec"]
 	if !found || isNull(f.val) {
 		return nil

@@ -18,11 +18,11 @@ func (d *decoder) openSLOAlpha(n *yaml.Node) *osSLO {
 	s := &osSLO{pos: d.pos(n), fieldPos: map[string]Position{}, window: DefaultWindow, alpha: true}
 	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
 	d.required(n, fs, what, "metadata", "spec")
+	if name := peekName(fs); name != "" {
+		what = fmt.Sprintf("OpenSLO v1alpha SLO %q", name)
+	}
 	meta := d.osMetadata(fs, what, s.fieldPos)
 	s.id, s.labels, s.annotations = meta.name, meta.labels, meta.annotations
-	if s.id != "" {
-		what = fmt.Sprintf("OpenSLO v1alpha SLO %q", s.id)
-	}
 	f, found := fs["spec"]
 	if !found || isNull(f.val) {
 		return nil

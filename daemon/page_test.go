@@ -95,7 +95,7 @@ func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			if r.Alert != "" {
-				ruleLabels[r.Alert+"/"+r.Labels["slo"]+"/"+r.Labels["severity"]+"/"+r.Labels[burnrate.NoDataStateLabel]] = r.Labels
+				ruleLabels[r.Alert+"/"+r.Labels["slo"]+"/"+r.Labels[burnrate.ClassLabel]+"/"+r.Labels[burnrate.NoDataStateLabel]] = r.Labels
 			}
 		}
 	}
@@ -115,7 +115,7 @@ func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
 			if !ok {
 				continue // the class is disabled: the rules have no such alert either
 			}
-			want, found := ruleLabels[p.Labels["alertname"]+"/"+spec.ID+"/"+p.Labels["severity"]+"/"+tc.state]
+			want, found := ruleLabels[p.Labels["alertname"]+"/"+spec.ID+"/"+p.Labels[burnrate.ClassLabel]+"/"+tc.state]
 			if !found {
 				t.Errorf("%s %s %s: page alertname %q severity %q has no generated rule", spec.ID, tc.class, tc.sev, p.Labels["alertname"], p.Labels["severity"])
 				continue

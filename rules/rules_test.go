@@ -70,7 +70,8 @@ func fixtures() map[string]*slo.Spec {
 			Alerting: slo.Alerting{
 				Name:        "MyServiceHighErrorRate",
 				Labels:      map[string]string{"category": "availability"},
-				Annotations: map[string]string{"summary": "High error rate on 'myservice' requests responses"},
+				Annotations: map[string]string{"summary": "High error rate on 'myservice' requests responses",
+					"title": "{{$labels.sloth_service}} {{ $labels.sloth_slo }} burning; {{ .NotALabel }} stays text"},
 				Page:        slo.AlertClass{Labels: map[string]string{"routing_key": "myteam", "severity": "pageteam"}},
 				Ticket:      slo.AlertClass{Labels: map[string]string{"severity": "slack"}},
 			},

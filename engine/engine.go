@@ -54,7 +54,8 @@ type Options struct {
 	// KeepResolved is how many resolved incidents Recent keeps (default 50).
 	KeepResolved int
 	// Concurrency bounds the SLOs read at once (default DefaultConcurrency),
-	// background backfills included.
+	// background backfills included. A read sends its errors and total
+	// queries together: up to twice as many queries are in flight.
 	Concurrency int
 	// ReadWait, when > 0, is how long a tick waits for its reads. A read
 	// still running then (a cold backfill, a long gap) goes on in the

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,9 +214,12 @@ func TestReaderChunksUnderThePointLimit(t *testing.T) {
 	if err := e.LoadSeries(fixtureStart, 15*time.Second, `http_requests_total{route="/a",code="200"} 0+15x20000`); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex // a chunk's two queries go out at once
 	var calls []int
 	counting := querierFunc(func(ctx context.Context, q string, start, end time.Time, step time.Duration) (m model.Matrix, err error) {
+		mu.Lock()
 		calls = append(calls, int(end.Sub(start)/step)+1)
+		mu.Unlock()
 		return e.QueryRange(ctx, q, start, end, step)
 	})
 	r := &Reader{Querier: counting, Spec: eventsSpec(30 * 24 * time.Hour), Step: time.Minute, Points: 1000, Series: 1}
@@ -464,10 +468,13 @@ func TestReaderSizesChunksBySeriesAndSplitsWhatTheServerRefuses(t *testing.T) {
 	if err := e.LoadSeries(fixtureStart, 15*time.Second, b.String()); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex // a chunk's two queries go out at once
 	var calls []int
 	refuse := querierFunc(func(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
 		points := int(end.Sub(start)/step) + 1
+		mu.Lock()
 		calls = append(calls, points)
+		mu.Unlock()
 		if points > 30 {
 			return nil, errors.New(`execution: query processing would load too many samples into memory in query execution`)
 		}
@@ -486,9 +493,10 @@ func TestReaderSizesChunksBySeriesAndSplitsWhatTheServerRefuses(t *testing.T) {
 	if calls[0] != 1 {
 		t.Errorf("first query asked for %d points, want the one-point series count", calls[0])
 	}
-	// 10,000 / 200 series = 50 points; refused; split to 25.
-	if calls[1] != 50 || calls[2] != 25 {
-		t.Errorf("queries asked for %v points, want 1, 50 (refused), then 25", calls[:3])
+	// 10,000 / 200 series = 50 points; the chunk's errors and total
+	// queries both refused; split to 25.
+	if calls[1] != 50 || calls[2] != 50 || calls[3] != 25 {
+		t.Errorf("queries asked for %v points, want 1, 50 and 50 (refused), then 25", calls[:4])
 	}
 	if n != len(calls) {
 		t.Errorf("counted %d queries, sent %d", n, len(calls))

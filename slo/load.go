@@ -73,6 +73,7 @@ func Load(paths ...string) (*Set, []Diagnostic) {
 			diags = append(diags, loadFile(set, f)...)
 		}
 	}
+	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
 }
@@ -184,6 +185,7 @@ func loadFile(set *Set, path string) []Diagnostic {
 func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 	set := &Set{}
 	diags := loadBytes(set, path, data)
+	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
 }

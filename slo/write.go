@@ -371,8 +371,9 @@ const (
 func WriteOpenSLO(w io.Writer, specs []*Spec, policies []*PolicySpec, opts WriteOptions) ([]Loss, error) {
 	var losses []Loss
 	var docs []*yaml.Node
+	seenDoc := map[*yaml.Node]bool{}
 	for _, s := range specs {
-		doc, l := openSLODocument(s, opts.Comments)
+		doc, l := openSLODocument(s, opts.Comments, seenDoc)
 		docs = append(docs, doc)
 		losses = append(losses, l...)
 	}
@@ -383,7 +384,10 @@ func WriteOpenSLO(w io.Writer, specs []*Spec, policies []*PolicySpec, opts Write
 	return losses, encodeDocuments(w, docs)
 }
 
-func openSLODocument(s *Spec, cm *Comments) (*yaml.Node, []Loss) {
+// openSLODocument builds the document of one SLO. Its head comment is
+// the source SLO's, after its source document's for the first SLO of that
+// document (seenDoc).
+func openSLODocument(s *Spec, cm *Comments, seenDoc map[*yaml.Node]bool) (*yaml.Node, []Loss) {
 	var losses []Loss
 	lose := func(field, format string, args ...any) {
 		losses = append(losses, Loss{Pos: s.PosOf(field), SLO: s.ID, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -479,11 +483,12 @@ func openSLODocument(s *Spec, cm *Comments) (*yaml.Node, []Loss) {
 
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}
 	if src, srcDoc := cm.find(s.Pos); src != nil {
-		if src == srcDoc.Content[0] {
-			doc.HeadComment = joinComments(srcDoc.HeadComment, firstKeyHead(src), src.HeadComment)
-		} else {
-			doc.HeadComment = joinComments(srcDoc.HeadComment, src.HeadComment)
+		docComment := ""
+		if !seenDoc[srcDoc] {
+			seenDoc[srcDoc] = true
+			docComment = joinComments(srcDoc.HeadComment, firstKeyHead(srcDoc.Content[0]))
 		}
+		doc.HeadComment = joinComments(docComment, src.HeadComment)
 		doc.FootComment = src.FootComment
 	}
 	return doc, losses

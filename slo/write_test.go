@@ -236,3 +236,113 @@ func TestConvertNativeToOpenSLOAndBackKeepsWhatOpenSLOExpresses(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertCarriesCommentsOver(t *testing.T) {
+	const src = `# Payments SLOs.
+version: "prometheus/v1"
+service: payments  # the billing service
+slos:
+  # Availability: authorisations without a server error.
+  - name: availability
+    objective: 99.9  # agreed with product
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+    alerting:
+      page_alert:
+        labels:
+          routing: pager # the pager route
+---
+# Checkout errors, as Pyrra reads them.
+apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: api-errors
+  namespace: checkout
+spec:
+  target: "99.9"
+  window: 28d
+  indicator:
+    ratio:
+      errors: {metric: 'http_requests_total{job="checkout",code=~"5.."}'}
+      total: {metric: 'http_requests_total{job="checkout"}'}
+`
+	set, diags := LoadBytes("in.yaml", []byte(src))
+	if HasErrors(diags) {
+		t.Fatal(diags)
+	}
+	cm := &Comments{}
+	cm.Add("in.yaml", []byte(src))
+	var buf bytes.Buffer
+	if _, err := WriteNative(&buf, set.SLOs, nil, WriteOptions{Comments: cm}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"# Payments SLOs.\n",
+		"service: payments # the billing service\n",
+		"  # Availability: authorisations without a server error.\n  - name: availability\n",
+		"objective: 99.9 # agreed with product\n",
+		"      page:\n        labels:\n          routing: pager # the pager route\n",
+		"  # Checkout errors, as Pyrra reads them.\n  - name: api-errors\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	buf.Reset()
+	if _, err := WriteOpenSLO(&buf, set.SLOs, nil, WriteOptions{Comments: cm}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# Payments SLOs.\n", "# Availability: authorisations without a server error.\n", "# Checkout errors, as Pyrra reads them.\n"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("OpenSLO output lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestSlodAnnotationsOfOpenSLOAreReadBackOrReported(t *testing.T) {
+	const doc = `apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: shop-availability
+  annotations:
+    runbook: https://runbooks.example.com/shop
+    slod.dev/group-by: route, method
+    slod.dev/min-events: "%s"
+    slod.dev/policy: default
+    slod.dev/alerting: '{name: ShopBurn, no_data: 10m, ticket: {disable: true}}'
+spec:
+  service: shop
+  indicator:
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'sum by (route, method) (rate(errors_total[{{.window}}]))'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum by (route, method) (rate(requests_total[{{.window}}]))'}}}
+  timeWindow: [{duration: 30d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+`
+	set, diags := LoadBytes("shop.yaml", []byte(strings.Replace(doc, "%s", "50", 1)))
+	if len(diags) != 0 || len(set.SLOs) != 1 {
+		t.Fatalf("%d SLOs, %v", len(set.SLOs), diags)
+	}
+	s := set.SLOs[0]
+	if !slices.Equal(s.GroupBy, []string{"route", "method"}) || s.MinEvents != 50 || s.Policy != "default" ||
+		s.Alerting.Name != "ShopBurn" || !s.Alerting.Ticket.Disabled || s.Alerting.NoData.Minutes() != 10 {
+		t.Errorf("annotations not read back: %+v", s)
+	}
+	if want := map[string]string{"runbook": "https://runbooks.example.com/shop"}; !reflect.DeepEqual(s.Annotations, want) {
+		t.Errorf("annotations %v, want %v", s.Annotations, want)
+	}
+	if p := s.PosOf("min_events"); p.Line != 8 {
+		t.Errorf("min_events at %s, want line 8", p)
+	}
+
+	set, diags = LoadBytes("shop.yaml", []byte(strings.Replace(doc, "%s", "many", 1)))
+	if len(set.SLOs) != 0 || len(diags) != 1 || diags[0].Rule != RuleInvalidField || diags[0].Pos.Line != 8 {
+		t.Errorf("a bad min-events: %d SLOs, %v", len(set.SLOs), diags)
+	}
+}

@@ -17,6 +17,7 @@ const (
 	RulePolicyWindow = "POL002"
 	// RuleRowCannotFire: a row's factor exceeds 1/(1 − objective) for an
 	// SLO, so even a 100% error ratio never fires it (a 90% SLO's 1h page).
+	// A warning for SLOs of foreign formats, whose PolicyFor drops the row.
 	RuleRowCannotFire = "POL003"
 	// RuleSeverityCannotFire: no row of an enabled severity class can fire
 	// for an SLO: that SLO will never page (or never ticket).
@@ -52,14 +53,53 @@ func Policies(set *slo.Set) map[string]Policy {
 }
 
 // PolicyFor returns the policy spec names (the default one when it names
-// none), and false when no such policy exists.
+// none) as it applies to spec, and false when no such policy exists. It is
+// the one resolution the daemon, backtest, explain and the generated rules
+// share. For an SLO read from a foreign format (any Format but
+// slo.FormatNative: Sloth, Pyrra, OpenSLO) the rows that can never fire at
+// its objective and window are dropped, the rest kept: such a file is
+// valid for its own tool, which generates an alert that never fires, and
+// Lint warns about each dropped row. In native files such a row is an
+// error (Lint), so it never reaches an evaluator.
 func PolicyFor(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
+	p, ok := lookup(spec, policies)
+	if !ok || !Foreign(spec) {
+		return p, ok
+	}
+	return p.firing(spec), true
+}
+
+// lookup returns the policy spec names, with every row.
+func lookup(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
 	name := spec.Policy
 	if name == "" {
 		name = DefaultPolicyName
 	}
 	p, ok := policies[name]
 	return p, ok
+}
+
+// Foreign reports whether spec was read from another tool's format, whose
+// policy rows that can never fire are dropped with a warning rather than
+// refused (PolicyFor, Lint).
+func Foreign(spec *slo.Spec) bool {
+	return spec.Format != slo.FormatNative
+}
+
+// firing returns p without the rows that can never fire for spec (CanFire).
+// An SLO whose objective or window is out of range keeps every row: the slo
+// package reports it, and nothing evaluates it.
+func (p Policy) firing(spec *slo.Spec) Policy {
+	if !(spec.Objective > 0 && spec.Objective < 100) || spec.Window <= 0 {
+		return p
+	}
+	out := Policy{Name: p.Name}
+	for _, r := range p.Rows {
+		if r.CanFire(spec.Window, spec.ErrorBudget()) {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
 }
 
 // Lint checks the policies of set and their rows against every SLO that
@@ -85,13 +125,19 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 	}
 	policies := Policies(set)
 	for _, s := range set.SLOs {
-		p, ok := PolicyFor(s, policies)
+		p, ok := lookup(s, policies)
 		if !ok || bad[p.Name] || !(s.Objective > 0 && s.Objective < 100) || s.Window <= 0 {
 			continue
 		}
 		pos := s.PosOf("policy")
 		budget := s.ErrorBudget()
 		possible := map[Severity]bool{}
+		// An impossible row is an error in a native file; in another tool's
+		// format, valid for that tool, it is a warning and PolicyFor drops it.
+		impossible, fix := slo.SeverityError, "lower the row's budget share, lengthen its long window or drop it"
+		if Foreign(s) {
+			impossible, fix = slo.SeverityWarning, "slod drops this row for this SLO and keeps the others"+choosePolicy(s)
+		}
 		for i, r := range p.Rows {
 			if disabled(s, r.Severity) {
 				continue
@@ -103,19 +149,24 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 				continue
 			}
 			if !r.CanFire(s.Window, budget) {
-				diags = append(diags, slo.Diagnostic{Pos: s.PosOf("objective"), Severity: slo.SeverityError, Rule: RuleRowCannotFire,
+				diags = append(diags, slo.Diagnostic{Pos: s.PosOf("objective"), Severity: impossible, Rule: RuleRowCannotFire,
 					Message: fmt.Sprintf("slo %q: policy %q row %d (%s %s/%s, %s%% of budget) can never fire: "+
-						"it needs an error ratio of %s%%, above 100%%, at objective %s%% over %s; "+
-						"lower the row's budget share, lengthen its long window or drop it",
+						"it needs an error ratio of %s%%, above 100%%, at objective %s%% over %s; %s",
 						s.ID, p.Name, i+1, r.Severity, slo.FormatDuration(r.Long), slo.FormatDuration(r.Short),
-						percent(r.BudgetShare), percent(r.ErrorRatio(s.Window, budget)), trim(s.Objective), slo.FormatDuration(s.Window))})
+						percent(r.BudgetShare), percent(r.ErrorRatio(s.Window, budget)), trim(s.Objective), slo.FormatDuration(s.Window), fix)})
 				continue
 			}
 			possible[r.Severity] = true
 		}
+		// A foreign SLO with a class that cannot fire still alerts through
+		// its other rows; with none left at all it could never alert.
+		classSev := slo.SeverityError
+		if Foreign(s) && len(possible) > 0 {
+			classSev = slo.SeverityWarning
+		}
 		for _, sev := range p.Severities() {
 			if !disabled(s, sev) && !possible[sev] {
-				diags = append(diags, slo.Diagnostic{Pos: pos, Severity: slo.SeverityError, Rule: RuleSeverityCannotFire,
+				diags = append(diags, slo.Diagnostic{Pos: pos, Severity: classSev, Rule: RuleSeverityCannotFire,
 					Message: fmt.Sprintf("slo %q: no %s row of policy %q can fire at objective %s%% over %s: this SLO will never %s",
 						s.ID, sev, p.Name, trim(s.Objective), slo.FormatDuration(s.Window), sev)})
 			}
@@ -130,6 +181,14 @@ func Lint(set *slo.Set) []slo.Diagnostic {
 		}
 	}
 	return diags
+}
+
+// choosePolicy tells how a file of spec's format names another policy.
+func choosePolicy(spec *slo.Spec) string {
+	if spec.Format == slo.FormatSloth {
+		return fmt.Sprintf(" (name a policy whose rows can fire with alerting.annotations.%s)", slo.SlothPolicyAnnotation)
+	}
+	return ""
 }
 
 func disabled(s *slo.Spec, sev Severity) bool {

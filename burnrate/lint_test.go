@@ -202,3 +202,102 @@ slos:
 		})
 	}
 }
+
+// A Sloth SLO (any format but slod/v1) at the same objectives as the native
+// cases of TestLint: its impossible rows are warnings, not errors, and
+// PolicyFor drops them while native SLOs keep every row.
+func TestImpossibleRowsInForeignFormatsAreDroppedWithAWarning(t *testing.T) {
+	const sloth = `version: prometheus/v1
+service: shop
+slos:
+  - name: availability
+    objective: %OBJ%
+    sli:
+      events:
+        error_query: sum(rate(errors_total[{{.window}}]))
+        total_query: sum(rate(requests_total[{{.window}}]))
+    alerting:
+      annotations: {runbook: https://runbooks.example.com/shop}
+`
+	cases := []struct {
+		name, objective string
+		rules           []string
+		sev             slo.Severity
+		kept            []Severity
+	}{
+		{"objective 90 drops the 1h page and keeps three rows", "90", []string{RuleRowCannotFire}, slo.SeverityWarning,
+			[]Severity{SeverityPage, SeverityTicket, SeverityTicket}},
+		{"objective 50 drops both pages and the 1d ticket: no page is a warning too", "50",
+			[]string{RuleRowCannotFire, RuleRowCannotFire, RuleRowCannotFire, RuleSeverityCannotFire}, slo.SeverityWarning,
+			[]Severity{SeverityTicket}},
+		{"objective 99.9 keeps every row", "99.9", nil, "", []Severity{SeverityPage, SeverityPage, SeverityTicket, SeverityTicket}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			set, diags := slo.LoadBytes("sloth.yaml", []byte(strings.ReplaceAll(sloth, "%OBJ%", c.objective)))
+			if slo.HasErrors(diags) || len(set.SLOs) != 1 {
+				t.Fatalf("load: %v", diags)
+			}
+			var rules []string
+			for _, d := range Lint(set) {
+				rules = append(rules, d.Rule)
+				if d.Severity != c.sev {
+					t.Errorf("%s is a %s, want a %s: %s", d.Rule, d.Severity, c.sev, d.Message)
+				}
+				if d.Rule == RuleRowCannotFire && !strings.Contains(d.Message, "slod drops this row for this SLO and keeps the others (name a policy whose rows can fire with alerting.annotations.slod_policy)") {
+					t.Errorf("message %q does not say the row is dropped", d.Message)
+				}
+			}
+			if !slices.Equal(rules, c.rules) {
+				t.Errorf("rules %v, want %v", rules, c.rules)
+			}
+			p, ok := PolicyFor(set.SLOs[0], Policies(set))
+			var kept []Severity
+			for _, r := range p.Rows {
+				kept = append(kept, r.Severity)
+				if !r.CanFire(set.SLOs[0].Window, set.SLOs[0].ErrorBudget()) {
+					t.Errorf("kept row %+v cannot fire", r)
+				}
+			}
+			if !ok || p.Name != DefaultPolicyName || !slices.Equal(kept, c.kept) {
+				t.Errorf("PolicyFor = %+v, %v; want rows %v", p, ok, c.kept)
+			}
+		})
+	}
+
+	t.Run("a native SLO keeps every row and the errors", func(t *testing.T) {
+		set, _ := slo.LoadBytes("slos.yaml", []byte(strings.NewReplacer("%OBJ%", "90", "%POL%", "default").Replace(lintSLO)))
+		p, _ := PolicyFor(set.SLOs[0], Policies(set))
+		if len(p.Rows) != 4 {
+			t.Errorf("native PolicyFor kept %d rows, want all 4", len(p.Rows))
+		}
+		for _, d := range Lint(set) {
+			if d.Rule == RuleRowCannotFire && d.Severity != slo.SeverityError {
+				t.Errorf("native %s is a %s", d.Rule, d.Severity)
+			}
+		}
+	})
+
+	t.Run("a foreign SLO none of whose rows can fire is an error", func(t *testing.T) {
+		doc := strings.NewReplacer("%OBJ%", "50", "shop}", "shop, slod_policy: fast}").Replace(sloth) + `---
+version: slod/v1
+kind: Policy
+name: fast
+rows:
+  - {severity: page, long: 1h, short: 5m, budget_percent: 2}
+`
+		set, diags := slo.LoadBytes("sloth.yaml", []byte(doc))
+		if slo.HasErrors(diags) {
+			t.Fatalf("load: %v", diags)
+		}
+		var sevs []slo.Severity
+		for _, d := range Lint(set) {
+			if d.Rule == RuleSeverityCannotFire {
+				sevs = append(sevs, d.Severity)
+			}
+		}
+		if !slices.Equal(sevs, []slo.Severity{slo.SeverityError}) {
+			t.Errorf("POL004 severities %v, want one error", sevs)
+		}
+	})
+}

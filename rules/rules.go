@@ -37,8 +37,9 @@ const (
 
 // Options tune rule generation. The zero value gives the defaults.
 type Options struct {
-	// Interval sets each group's evaluation interval; zero leaves it to
-	// Prometheus's global evaluation_interval.
+	// Interval sets each group's evaluation interval, unless the SLO sets
+	// its own (slo.Spec.RuleInterval); zero leaves it to Prometheus's
+	// global evaluation_interval.
 	Interval time.Duration
 	// BaseWindow is the window of the recorded per-second error and total
 	// rates from which windows longer than DirectMax are summed (default 5m).
@@ -51,8 +52,9 @@ type Options struct {
 	// no-data alert fires, when the SLO names no duration (default
 	// DefaultNoData, the daemon's).
 	NoData time.Duration
-	// For is the optional `for` of the burn-rate alerts (zero: none, the
-	// Workbook's choice, as both windows already filter blips).
+	// For is the optional `for` of the burn-rate alerts of a class that
+	// sets none (slo.AlertClass.For) (zero: none, the Workbook's choice, as
+	// both windows already filter blips).
 	For time.Duration
 }
 
@@ -270,8 +272,8 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	}
 	budget := s.ErrorBudget()
 	g := Group{Name: "slod-" + s.ID, Service: s.Service}
-	if o.Interval > 0 {
-		g.Interval = slo.FormatDuration(o.Interval)
+	if iv := cmp.Or(s.RuleInterval, o.Interval); iv > 0 {
+		g.Interval = slo.FormatDuration(iv)
 	}
 	sel := "{slo=" + strconv.Quote(s.ID) + "}"
 	base := slo.FormatDuration(o.BaseWindow)
@@ -373,8 +375,8 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 					"objective %s%% over %s.", sev, formatFloat(s.Objective), slo.FormatDuration(s.Window)),
 			}, literalMap(burnrate.AlertAnnotations(s, sev))),
 		}
-		if o.For > 0 {
-			rule.For = slo.FormatDuration(o.For)
+		if f := cmp.Or(burnrate.AlertClass(s, sev).For, o.For); f > 0 {
+			rule.For = slo.FormatDuration(f)
 		}
 		g.Rules = append(g.Rules, rule)
 	}

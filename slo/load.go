@@ -293,7 +293,7 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 		case string(FormatPyrra):
 			d.pyrra(set, n, kind)
 		case "sloth.slok.dev/v1":
-			d.errorf(apiVersion, RuleUnsupported, "Sloth's Kubernetes PrometheusServiceLevel is not supported yet: use its spec as a version: prometheus/v1 file")
+			d.slothK8s(set, n, kind)
 		default:
 			d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1 (kind: SLO)", v)
 		}

@@ -53,6 +53,11 @@ type Spec struct {
 	// MinEvents keeps a low-traffic SLO from alerting when the long window
 	// holds fewer events than this (0 disables the guard).
 	MinEvents float64
+	// RuleInterval is the evaluation interval of the SLO's generated rule
+	// group (zero: the one `sloctl generate --interval` sets, or
+	// Prometheus's global evaluation_interval). It concerns only the
+	// generated rules: the daemon evaluates at its own step.
+	RuleInterval time.Duration
 	// Labels are added to every rule, alert and page of this SLO.
 	Labels map[string]string
 	// Annotations carry runbook, dashboard and other links to alerts and pages.
@@ -190,7 +195,12 @@ func (s *Spec) Runbook(c AlertClass) string {
 
 // AlertClass configures one severity class (page or ticket).
 type AlertClass struct {
-	Disabled    bool
+	Disabled bool
+	// For is the `for` of the class's generated burn-rate alert (zero:
+	// the one `sloctl generate --for` sets, by default none). It concerns
+	// only the generated rules: the daemon raises the class as soon as a
+	// row fires, as the Workbook's two windows already filter blips.
+	For         time.Duration
 	Labels      map[string]string
 	Annotations map[string]string
 }

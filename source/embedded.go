@@ -110,21 +110,36 @@ type memStore struct {
 	series map[uint64]*memSeries
 }
 
+// memSeries holds its samples boxed once, as the chunks.Sample values
+// storage.NewListSeries iterates: a query slices them without copying or
+// boxing each sample again (that was most of a demo backfill's cost).
 type memSeries struct {
 	lset    labels.Labels
-	samples []sample
+	samples []chunks.Sample
 }
+
+func boxed(samples []sample) []chunks.Sample {
+	out := make([]chunks.Sample, len(samples))
+	for i, s := range samples {
+		out[i] = s
+	}
+	return out
+}
+
+func byTime(a, b chunks.Sample) int { return cmp.Compare(a.T(), b.T()) }
+
+func atOrAfter(a chunks.Sample, t int64) int { return cmp.Compare(a.T(), t) }
 
 func (m *memStore) add(lset labels.Labels, samples []sample) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	h := lset.Hash()
 	if s, ok := m.series[h]; ok {
-		s.samples = append(s.samples, samples...)
-		slices.SortStableFunc(s.samples, func(a, b sample) int { return int(a.t - b.t) })
+		s.samples = append(s.samples, boxed(samples)...)
+		slices.SortStableFunc(s.samples, byTime)
 		return
 	}
-	m.series[h] = &memSeries{lset: lset, samples: samples}
+	m.series[h] = &memSeries{lset: lset, samples: boxed(samples)}
 }
 
 var errOutOfOrder = errors.New("sample out of order")
@@ -135,10 +150,10 @@ func (m *memStore) append(lset labels.Labels, smp sample) error {
 	h := lset.Hash()
 	s, ok := m.series[h]
 	if !ok {
-		m.series[h] = &memSeries{lset: lset, samples: []sample{smp}}
+		m.series[h] = &memSeries{lset: lset, samples: []chunks.Sample{smp}}
 		return nil
 	}
-	if n := len(s.samples); n > 0 && s.samples[n-1].t >= smp.t {
+	if n := len(s.samples); n > 0 && s.samples[n-1].T() >= smp.t {
 		return fmt.Errorf("series %s at %d: %w", lset, smp.t, errOutOfOrder)
 	}
 	s.samples = append(s.samples, smp)
@@ -166,16 +181,14 @@ func (q *memQuerier) Select(_ context.Context, _ bool, hints *storage.SelectHint
 		if !matches(s.lset, ms) {
 			continue
 		}
-		lo, _ := slices.BinarySearchFunc(s.samples, mint, func(a sample, t int64) int { return cmp.Compare(a.t, t) })
-		hi, _ := slices.BinarySearchFunc(s.samples, maxt+1, func(a sample, t int64) int { return cmp.Compare(a.t, t) })
+		lo, _ := slices.BinarySearchFunc(s.samples, mint, atOrAfter)
+		hi, _ := slices.BinarySearchFunc(s.samples, maxt+1, atOrAfter)
 		if lo >= hi {
 			continue
 		}
-		cs := make([]chunks.Sample, 0, hi-lo)
-		for _, smp := range s.samples[lo:hi] {
-			cs = append(cs, smp)
-		}
-		out = append(out, storage.NewListSeries(s.lset, cs))
+		// Appends never change the samples of this slice (they go past
+		// its end, or to a new array), so the series may share it.
+		out = append(out, storage.NewListSeries(s.lset, s.samples[lo:hi:hi]))
 	}
 	// The engine expects series sorted by labels.
 	slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })

@@ -25,7 +25,7 @@ func (set *Set) readSlodAnnotations() []Diagnostic {
 		if s.FieldPos == nil {
 			s.FieldPos = map[string]Position{}
 		}
-		for _, key := range []string{AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy, AnnotationAlerting} {
+		for _, key := range []string{AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy, AnnotationRuleInterval, AnnotationAlerting} {
 			name, v, found := slodAnnotation(s.Annotations, key)
 			if !found {
 				continue
@@ -82,6 +82,14 @@ func (d *decoder) slodAnnotation(s *Spec, key, name, v string) {
 	case AnnotationPolicy:
 		s.Policy = strings.TrimSpace(v)
 		s.FieldPos["policy"] = pos
+	case AnnotationRuleInterval:
+		dur, err := ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			d.errorf(at, RuleInvalidField, "%s: %v", what, err)
+			return
+		}
+		s.RuleInterval = dur
+		s.FieldPos["rule_interval"] = pos
 	case AnnotationAlerting:
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte(v), &n); err != nil || len(n.Content) == 0 {

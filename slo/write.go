@@ -194,6 +194,9 @@ func nativeSLO(s *Spec, common map[string]string) *yaml.Node {
 	if s.MinEvents != 0 {
 		add(n, "min_events", num(s.MinEvents))
 	}
+	if s.RuleInterval != 0 {
+		add(n, "rule_interval", str(FormatDuration(s.RuleInterval)))
+	}
 	own := map[string]string{}
 	for k, v := range s.Labels {
 		if cv, ok := common[k]; !ok || cv != v {
@@ -267,7 +270,10 @@ func nativeAlerting(a Alerting) *yaml.Node {
 	}{{"page", a.Page}, {"ticket", a.Ticket}} {
 		cn := mapping()
 		if class.c.Disabled {
-			add(cn, "disable", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+			add(cn, "disable", boolean(true))
+		}
+		if class.c.For != 0 {
+			add(cn, "for", str(FormatDuration(class.c.For)))
 		}
 		if len(class.c.Labels) > 0 {
 			add(cn, "labels", stringMap(class.c.Labels))
@@ -358,13 +364,15 @@ const (
 	AnnotationGroupBy   = "slod.dev/group-by"   // group_by, comma-separated
 	AnnotationMinEvents = "slod.dev/min-events" // min_events
 	AnnotationPolicy    = "slod.dev/policy"     // policy
-	AnnotationAlerting  = "slod.dev/alerting"   // the alerting block, as one line of YAML
+	// AnnotationRuleInterval is rule_interval.
+	AnnotationRuleInterval = "slod.dev/rule-interval"
+	AnnotationAlerting     = "slod.dev/alerting" // the alerting block, as one line of YAML
 )
 
 // WriteOpenSLO writes specs as OpenSLO v1 kind: SLO documents with an
 // inline ratioMetric (Prometheus queries, which keep slod's {{.window}}
 // placeholder) and a rolling timeWindow. Settings OpenSLO has no field
-// for (group_by, min_events, policy, alerting) become slod.dev/
+// for (group_by, min_events, policy, rule_interval, alerting) become slod.dev/
 // annotations that slod reads back; a latency SLI becomes good and total
 // bucket queries (an events SLI when read back); policies are not
 // written. Each of these is returned as a Loss.
@@ -407,6 +415,10 @@ func openSLODocument(s *Spec, cm *Comments, seenDoc map[*yaml.Node]bool) (*yaml.
 	if s.Policy != "" {
 		annotations[AnnotationPolicy] = s.Policy
 		lose("policy", "OpenSLO has no burn-rate policies: kept as annotation %s, which only slod reads", AnnotationPolicy)
+	}
+	if s.RuleInterval != 0 {
+		annotations[AnnotationRuleInterval] = FormatDuration(s.RuleInterval)
+		lose("rule_interval", "OpenSLO has no rule evaluation interval: kept as annotation %s, which only slod reads", AnnotationRuleInterval)
 	}
 	if a := nativeAlerting(s.Alerting); a != nil {
 		setFlow(a)

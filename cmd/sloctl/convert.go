@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/slo"
 )
@@ -48,9 +51,13 @@ SLOs on the document) and the kind: Policy documents of the input. Comments
 carry over: the document's and each SLO's, and for native and Sloth
 input those of every field.
 
-OpenSLO has no field for group_by, min_events, policy or alerting: they
-are kept as slod.dev/ annotations, which slod reads back and other tools
-ignore. A latency SLI is written as good (bucket) and total (count)
+A Sloth, Pyrra or OpenSLO SLO whose policy has rows that can never fire
+at its objective (slod drops them with warning POL003; slod/v1 refuses
+them) gets a policy of the rows it uses, written beside it.
+
+OpenSLO has no field for group_by, min_events, policy, rule_interval or
+alerting: they are kept as slod.dev/ annotations, which slod reads back and
+other tools ignore. A latency SLI is written as good (bucket) and total (count)
 queries, and policies are not written. Each such loss is a warning on
 stderr naming the field. See docs/convert.md.
 
@@ -147,6 +154,13 @@ func runConvert(opts *ConvertOptions) error {
 	write := slo.WriteNative
 	if opts.To == convertToOpenSLO {
 		write = slo.WriteOpenSLO
+	} else {
+		policies := burnrate.Policies(cat.Set.SkipBadFiles(diags))
+		for _, in := range good {
+			for _, l := range nativePolicies(in, policies) {
+				fmt.Fprintln(opts.IO.Err, l.String())
+			}
+		}
 	}
 	wopts := slo.WriteOptions{Comments: slo.ReadComments(files...)}
 	convert := func(ins []*convertInput) ([]byte, error) {
@@ -248,4 +262,50 @@ func sameFile(a, b string) bool {
 	}
 	sb, err := os.Stat(b)
 	return err == nil && os.SameFile(sa, sb)
+}
+
+// nativePolicies keeps the alerts of foreign SLOs whose policy has rows
+// that can never fire at their objective and window (a Sloth SLO of 90%
+// and the default 1h page row). burnrate.PolicyFor drops such rows for
+// foreign formats, while in a slod/v1 file they are an error (POL003); so
+// such an SLO is converted naming a policy of the rows it really uses,
+// "<policy>-<slo id>", written beside it (shared by the SLOs of the file
+// with the same policy, objective and window).
+func nativePolicies(in *convertInput, policies map[string]burnrate.Policy) []slo.Loss {
+	type key struct {
+		policy    string
+		objective float64
+		window    time.Duration
+	}
+	derived := map[key]string{}
+	var losses []slo.Loss
+	for _, s := range in.specs {
+		if !burnrate.Foreign(s) {
+			continue
+		}
+		name := s.Policy
+		if name == "" {
+			name = burnrate.DefaultPolicyName
+		}
+		full, ok := policies[name]
+		firing, _ := burnrate.PolicyFor(s, policies)
+		if !ok || len(firing.Rows) == len(full.Rows) || len(firing.Rows) == 0 {
+			continue
+		}
+		k := key{name, s.Objective, s.Window}
+		if derived[k] == "" {
+			derived[k] = name + "-" + s.ID
+			ps := &slo.PolicySpec{Name: derived[k], Pos: s.Pos}
+			for _, r := range firing.Rows {
+				pct, _ := strconv.ParseFloat(strconv.FormatFloat(r.BudgetShare*100, 'g', 12, 64), 64)
+				ps.Rows = append(ps.Rows, slo.PolicyRowSpec{Severity: string(r.Severity), Long: r.Long, Short: r.Short, BudgetPercent: pct})
+			}
+			in.policies = append(in.policies, ps)
+		}
+		losses = append(losses, slo.Loss{Pos: s.PosOf("objective"), SLO: s.ID, Field: "policy",
+			Message: fmt.Sprintf("policy %q has %s that can never fire at objective %v%% over %s, which %s drops; slod/v1 refuses such rows (POL003), so the SLO names policy %q, written beside it with the %s it uses",
+				name, plural(len(full.Rows)-len(firing.Rows), "row"), s.Objective, slo.FormatDuration(s.Window), s.Format, derived[k], plural(len(firing.Rows), "row"))})
+		s.Policy = derived[k]
+	}
+	return losses
 }

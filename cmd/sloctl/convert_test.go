@@ -162,3 +162,31 @@ slos:
 		t.Error("bad.yaml was written")
 	}
 }
+
+// TestConvertedSlothCorpusLintsClean: a Sloth SLO of 90% keeps the rows
+// its policy can fire through a derived policy, since slod/v1 refuses a
+// row that can never fire (POL003) where Sloth's format only warns.
+func TestConvertedSlothCorpusLintsClean(t *testing.T) {
+	dir := t.TempDir() + "/"
+	var out, errb bytes.Buffer
+	if code := Main([]string{"convert", "-o", dir, "../../slo/testdata/sloth"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `so the SLO names policy "default-batch-jobs-success"`) {
+		t.Errorf("no warning about the derived policy:\n%s", errb.String())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "objective-90.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"policy: default-batch-jobs-success", "kind: Policy\nname: default-batch-jobs-success\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("objective-90.yaml lacks %q:\n%s", want, data)
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"lint", dir}, &out, &errb); code != exitOK || strings.Contains(out.String(), "error") {
+		t.Errorf("lint of the conversion: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}

@@ -53,8 +53,15 @@ type Options struct {
 	HoldDown time.Duration
 	// KeepResolved is how many resolved incidents Recent keeps (default 50).
 	KeepResolved int
-	// Concurrency bounds the SLOs read at once (default DefaultConcurrency).
+	// Concurrency bounds the SLOs read at once (default DefaultConcurrency),
+	// background backfills included.
 	Concurrency int
+	// ReadWait, when > 0, is how long a tick waits for its reads. A read
+	// still running then (a cold backfill, a long gap) goes on in the
+	// background and its SLO is evaluated at the first tick after it ends,
+	// so one large SLO does not hold back the others (progressive
+	// readiness). Zero waits for every read (backtest, tests).
+	ReadWait time.Duration
 	// MaxInstancesPerSLO caps the label sets (instances) of one SLO
 	// (default DefaultMaxInstancesPerSLO); MaxInstances caps them over all
 	// SLOs (default DefaultMaxInstances). New label sets beyond a cap are
@@ -103,6 +110,8 @@ type SLO struct {
 	keys map[string]string
 	// evaluated: see RestoredSLO.Evaluated.
 	evaluated time.Time
+	// bg is the SLO's read still running in the background, or nil.
+	bg *pendingRead
 }
 
 // Spec is the SLO's definition.
@@ -157,6 +166,8 @@ type Engine struct {
 	files    map[string]string
 	badFiles map[string]bool
 	stats    Stats
+	// sem bounds the reads running at once, across ticks.
+	sem chan struct{}
 }
 
 // Stats count what the engine has read since it was made.
@@ -200,7 +211,7 @@ func New(o Options) (*Engine, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{
-		o: o, log: o.Logger, slos: map[string]*SLO{}, latest: map[string]Latest{},
+		o: o, log: o.Logger, slos: map[string]*SLO{}, latest: map[string]Latest{}, sem: make(chan struct{}, o.Concurrency),
 		files: map[string]string{}, badFiles: map[string]bool{},
 		tracker: burnrate.NewTracker(burnrate.TrackerOptions{HoldDown: o.HoldDown, KeepResolved: o.KeepResolved}),
 	}, nil
@@ -249,6 +260,9 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 		}
 		r.eval = ev
 		if old := e.slos[en.Spec.ID]; old != nil && old.fp == r.fp {
+			// A background read stops; the new evaluator starts from what
+			// it had ingested and reads the rest as a gap.
+			old.stopRead()
 			r.diagnosed, r.hint = old.diagnosed, old.hint
 			if err := ev.CopyFrom(old.eval); err != nil {
 				e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
@@ -276,6 +290,9 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 	}
 	var changes []burnrate.Change
 	for _, id := range e.ids {
+		if next[id] != e.slos[id] {
+			e.slos[id].stopRead()
+		}
 		if next[id] == nil {
 			changes = append(changes, e.forgetSLO(id, at)...)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
@@ -24,6 +23,9 @@ type TickResult struct {
 	Failed map[string]error
 	// Backfills are the SLOs that read more than one interval.
 	Backfills []Backfill
+	// Backfilling are the SLOs whose read goes on in the background
+	// (Options.ReadWait): they were not evaluated at this tick.
+	Backfilling []Backfill
 	// Warnings are ingest problems that did not stop the read (instance cap).
 	Warnings map[string]error
 	// Capped are the SLOs that have dropped label sets over an instance
@@ -61,19 +63,29 @@ func (r TickResult) Err() error {
 func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	target := now.Add(-e.o.QueryDelay).Truncate(e.o.Step)
 	res := TickResult{Target: target, Failed: map[string]error{}, Warnings: map[string]error{}}
-	type read struct {
-		from      time.Time
-		cold, ran bool
-		err, warn error
-		queries   int
-		steps     int64
-	}
 	e.shareInstanceCap()
-	reads := make([]read, len(e.ids))
-	sem := make(chan struct{}, e.o.Concurrency)
-	var wg sync.WaitGroup
+	reads := make([]*pendingRead, len(e.ids))
+	carried := make([]*pendingRead, len(e.ids))
 	for i, id := range e.ids {
 		r := e.slos[id]
+		if p := r.bg; p != nil {
+			select {
+			case <-p.done:
+				// The backfill finished since the last tick: take what it
+				// found, then read the steps that completed meanwhile below
+				// and evaluate with them.
+				r.bg = nil
+				e.collect(id, r, p, &res)
+				if p.err != nil {
+					res.Failed[id] = p.err
+					continue
+				}
+				carried[i] = p
+			default:
+				res.Backfilling = append(res.Backfilling, Backfill{SLO: id, From: p.from, To: p.target, Cold: p.cold})
+				continue
+			}
+		}
 		if len(r.spec.GroupBy) == 0 && !e.owns(id, burnrate.LabelsKey(nil)) {
 			continue // the SLO's only instance belongs to another shard
 		}
@@ -83,75 +95,46 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			from = target.Add(-r.spec.Window)
 		}
 		if !target.After(from) {
+			if carried[i] != nil {
+				reads[i] = &pendingRead{from: target, target: target, done: closed}
+			}
 			continue
 		}
-		reads[i] = read{from: from, cold: last.IsZero(), ran: true}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			rd := &reads[i]
-			opts := source.SyncOptions{Reread: Rereads, Progress: func(p source.Progress) {
-				rd.steps += int64(p.To.Sub(p.From) / e.o.Step)
-				if e.o.Progress != nil {
-					e.o.Progress(p)
-				}
-			}}
-			if e.o.Owns != nil {
-				opts.Keep = func(key string) bool { return e.o.Owns(id, key) }
-			}
-			n, err := source.Sync(ctx, r.eval, e.o.Querier, target, opts)
-			rd.queries = n
-			var ce *burnrate.CardinalityError
-			if errors.As(err, &ce) || errors.Is(err, burnrate.ErrStepTooOld) {
-				rd.warn, err = err, nil
-			}
-			rd.err = err
-			if err == nil && !r.checked && e.o.Check {
-				findings, cerr := source.Check(ctx, e.o.Querier, r.spec, target, e.o.Step)
-				if cerr != nil {
-					e.log.Warn("live check of the slo failed", "slo", id, "err", cerr)
-				} else {
-					for _, f := range findings {
-						e.log.Warn("slo misconfigured", "slo", id, "finding", f.Diagnostic(r.spec).String())
-					}
-					r.findings, r.checked = findings, true
-				}
-			}
-			if err == nil && !r.diagnosed && e.o.Diagnose {
-				hint, derr := source.Diagnose(ctx, e.o.Querier, r.eval, target)
-				if derr != nil {
-					e.log.Warn("no-data diagnosis failed", "slo", id, "err", derr)
-				} else if hint != "" {
-					e.log.Warn("no recent step has data", "slo", id, "hint", hint)
-				}
-				r.hint, r.diagnosed = hint, derr == nil
-			}
-		}()
+		reads[i] = e.startRead(ctx, id, r, from, target, last.IsZero())
 	}
-	wg.Wait()
+	e.await(reads)
 	for i, id := range e.ids {
-		rd := reads[i]
-		if !rd.ran {
-			continue
-		}
-		e.stats.Queries += int64(rd.queries)
-		e.stats.Steps += rd.steps
-		if rd.warn != nil {
-			res.Warnings[id] = rd.warn
-		}
-		if rd.err != nil {
-			res.Failed[id] = rd.err
+		p := reads[i]
+		if p == nil {
 			continue
 		}
 		r := e.slos[id]
-		gap := target.Sub(rd.from)
+		select {
+		case <-p.done:
+		default:
+			// Still reading (a cold backfill, a long gap): it goes on in the
+			// background and the SLO is evaluated at the tick after it ends;
+			// the others do not wait for it.
+			r.bg = p
+			res.Backfilling = append(res.Backfilling, Backfill{SLO: id, From: p.from, To: p.target, Cold: p.cold})
+			continue
+		}
+		e.collect(id, r, p, &res)
+		if p.err != nil {
+			res.Failed[id] = p.err
+			continue
+		}
+		from, cold := p.from, p.cold
+		if c := carried[i]; c != nil {
+			from, cold = c.from, c.cold
+		}
+		gap := target.Sub(from)
 		if gap > e.o.Interval {
-			res.Backfills = append(res.Backfills, Backfill{SLO: id, From: rd.from, To: target, Cold: rd.cold})
+			res.Backfills = append(res.Backfills, Backfill{SLO: id, From: from, To: target, Cold: cold})
 		}
 		times := []time.Time{target}
-		if !rd.cold && gap > e.o.Interval {
-			times = replayTimes(rd.from, target, e.o.Interval, e.o.MaxReplay)
+		if !cold && gap > e.o.Interval {
+			times = replayTimes(from, target, e.o.Interval, e.o.MaxReplay)
 		}
 		for _, at := range times {
 			if at.Before(target) && !at.After(r.evaluated) {
@@ -181,6 +164,135 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	}
 	return res
 }
+
+// closed is a done channel that is already closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// pendingRead is one SLO's read of (from, target]. Its goroutine writes
+// the fields before closing done; the engine reads them only after.
+type pendingRead struct {
+	from, target time.Time
+	cold         bool
+	done         chan struct{}
+	cancel       context.CancelFunc
+	err, warn    error
+	queries      int
+	steps        int64
+	// What the first read after a load found (Options.Check, Diagnose),
+	// applied to the SLO when the read is collected.
+	checked, diagnosed bool
+	findings           []source.Finding
+	hint               string
+}
+
+// startRead reads an SLO's steps in (from, target] through source.Sync in
+// a goroutine, at most Options.Concurrency at once across ticks.
+func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target time.Time, cold bool) *pendingRead {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{}), cancel: cancel}
+	check, diagnose := !r.checked && e.o.Check, !r.diagnosed && e.o.Diagnose
+	go func() {
+		defer close(p.done)
+		defer cancel()
+		select {
+		case e.sem <- struct{}{}:
+		case <-ctx.Done():
+			p.err = ctx.Err()
+			return
+		}
+		defer func() { <-e.sem }()
+		opts := source.SyncOptions{Reread: Rereads, Progress: func(pr source.Progress) {
+			p.steps += int64(pr.To.Sub(pr.From) / e.o.Step)
+			if e.o.Progress != nil {
+				e.o.Progress(pr)
+			}
+		}}
+		if e.o.Owns != nil {
+			opts.Keep = func(key string) bool { return e.o.Owns(id, key) }
+		}
+		n, err := source.Sync(ctx, r.eval, e.o.Querier, target, opts)
+		p.queries = n
+		var ce *burnrate.CardinalityError
+		if errors.As(err, &ce) || errors.Is(err, burnrate.ErrStepTooOld) {
+			p.warn, err = err, nil
+		}
+		p.err = err
+		if err != nil {
+			return
+		}
+		if check {
+			findings, cerr := source.Check(ctx, e.o.Querier, r.spec, target, e.o.Step)
+			if cerr != nil {
+				e.log.Warn("live check of the slo failed", "slo", id, "err", cerr)
+			} else {
+				for _, f := range findings {
+					e.log.Warn("slo misconfigured", "slo", id, "finding", f.Diagnostic(r.spec).String())
+				}
+				p.findings, p.checked = findings, true
+			}
+		}
+		if diagnose {
+			hint, derr := source.Diagnose(ctx, e.o.Querier, r.eval, target)
+			if derr != nil {
+				e.log.Warn("no-data diagnosis failed", "slo", id, "err", derr)
+			} else if hint != "" {
+				e.log.Warn("no recent step has data", "slo", id, "hint", hint)
+			}
+			p.hint, p.diagnosed = hint, derr == nil
+		}
+	}()
+	return p
+}
+
+// await waits for the tick's reads: all of them, or (Options.ReadWait > 0)
+// until that much time has passed; reads still running then go on in the
+// background.
+func (e *Engine) await(reads []*pendingRead) {
+	var deadline <-chan time.Time
+	if e.o.ReadWait > 0 {
+		t := time.NewTimer(e.o.ReadWait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for _, p := range reads {
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.done:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// collect folds a finished read into the SLO and the tick's result.
+func (e *Engine) collect(id string, r *SLO, p *pendingRead, res *TickResult) {
+	e.stats.Queries += int64(p.queries)
+	e.stats.Steps += p.steps
+	if p.warn != nil {
+		res.Warnings[id] = p.warn
+	}
+	if p.checked {
+		r.findings, r.checked = p.findings, true
+	}
+	if p.diagnosed {
+		r.hint, r.diagnosed = p.hint, true
+	}
+}
+
+// stopRead cancels the SLO's background read, if any, and waits for it.
+func (s *SLO) stopRead() {
+	if s.bg != nil {
+		s.bg.cancel()
+		<-s.bg.done
+		s.bg = nil
+	}
+}
+
+// Backfilling reports whether the SLO's read (a cold backfill, a long gap)
+// is still running in the background: it is not evaluated until it ends.
+func (s *SLO) Backfilling() bool { return s.bg != nil }
 
 // shareInstanceCap hands each SLO its cap: the per-SLO cap, or what is
 // left of the total cap shared evenly among the SLOs, whichever is lower.

@@ -18,7 +18,7 @@ import (
 // validates differently the second time, or a file that lints clean but
 // yields a query that does not parse.
 func FuzzLoad(f *testing.F) {
-	for _, glob := range []string{"../examples/slos/*.yaml", "testdata/good/*.yaml", "testdata/formats/*.yaml", "testdata/sloth/*.yaml", "testdata/bad/*.yaml", "testdata/pyrra/*.yaml"} {
+	for _, glob := range []string{"../examples/slos/*.yaml", "testdata/good/*.yaml", "testdata/formats/*.yaml", "testdata/sloth/*.yaml", "testdata/bad/*.yaml", "testdata/pyrra/*.yaml", "testdata/openslo/*.yaml"} {
 		files, err := filepath.Glob(glob)
 		if err != nil {
 			f.Fatal(err)

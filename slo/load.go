@@ -27,6 +27,10 @@ const MaxFileSize = 4 << 20
 type Set struct {
 	SLOs     []*Spec
 	Policies []*PolicySpec
+
+	// openSLO holds the OpenSLO objects read until every file of a Load
+	// call is, so references resolve across files (resolveOpenSLO).
+	openSLO *openSLOObjects
 }
 
 // PolicySpec is a burn-rate policy as written in a `kind: Policy` document.
@@ -52,10 +56,13 @@ type PolicyRowSpec struct {
 // Directories are walked recursively for *.yaml and *.yml files (hidden
 // directories are skipped); files named explicitly are read whatever their
 // extension. Every document of a multi-document file is read, in the native
-// (version: slod/v1), Sloth (version: prometheus/v1), OpenSLO (apiVersion:
-// openslo/v1) or Pyrra (apiVersion: pyrra.dev/v1alpha1, kind:
+// (version: slod/v1), Sloth (version: prometheus/v1, or apiVersion:
+// sloth.slok.dev/v1 kind: PrometheusServiceLevel), OpenSLO (apiVersion:
+// openslo/v1 or openslo/v1alpha, every kind, also as one YAML list of
+// objects) or Pyrra (apiVersion: pyrra.dev/v1alpha1, kind:
 // ServiceLevelObjective) format, strictly: an unknown field is an error at
-// its line:column.
+// its line:column. Documents of other apiVersions (Kubernetes manifests)
+// are skipped. OpenSLO references resolve across all of paths.
 //
 // Load reports problems of form (rules SLO001..SLO004) and skips what they
 // affect, an SLO or a whole document, while everything else still loads.
@@ -73,6 +80,7 @@ func Load(paths ...string) (*Set, []Diagnostic) {
 			diags = append(diags, loadFile(set, f)...)
 		}
 	}
+	diags = append(diags, set.resolveOpenSLO()...)
 	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
@@ -185,6 +193,7 @@ func loadFile(set *Set, path string) []Diagnostic {
 func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 	set := &Set{}
 	diags := loadBytes(set, path, data)
+	diags = append(diags, set.resolveOpenSLO()...)
 	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
@@ -253,9 +262,23 @@ func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 }
 
 // document dispatches one document on its version (native, Sloth) or
-// apiVersion (OpenSLO, Pyrra).
+// apiVersion (OpenSLO, Pyrra, Sloth's Kubernetes form). A document with an
+// apiVersion no format of slod uses is skipped silently; a list of
+// documents (the OpenSLO list form) is read item by item.
 func (d *decoder) document(set *Set, n *yaml.Node) {
 	n = resolve(n)
+	if n.Kind == yaml.SequenceNode {
+		// The list form: a file that is one list of objects, as OpenSLO's
+		// go-sdk writes them. Each item is read as a document.
+		for _, item := range n.Content {
+			if item = resolve(item); item != nil && item.Kind == yaml.SequenceNode {
+				d.errorf(item, RuleYAML, "a list of objects must hold mappings, got a nested list")
+				continue
+			}
+			d.document(set, item)
+		}
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, RuleYAML, "document must be a mapping with a version field, got %s", kindName(n))
 		return
@@ -280,22 +303,19 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 	switch {
 	case apiVersion != nil:
 		switch v := scalar(apiVersion); v {
-		case "openslo/v1":
-			if k := scalar(kind); k != "SLO" {
-				if kind == nil {
-					d.errorf(n, RuleInvalidField, "OpenSLO document without kind: only kind: SLO is read")
-				} else {
-					d.errorf(kind, RuleUnsupported, "OpenSLO kind %q is not supported yet: only kind: SLO with an inline ratioMetric is read", k)
-				}
-				return
-			}
-			d.openSLO(set, n)
+		case "openslo/v1", "openslo/v1alpha":
+			d.openSLODocument(set, n, v)
 		case string(FormatPyrra):
 			d.pyrra(set, n, kind)
 		case "sloth.slok.dev/v1":
 			d.slothK8s(set, n, kind)
 		default:
-			d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1 (kind: SLO)", v)
+			if isOpenSLOAPIVersion(v) || strings.HasPrefix(v, "pyrra.dev/") || strings.HasPrefix(v, "sloth.slok.dev/") || apiVersion.Kind != yaml.ScalarNode {
+				d.errorf(apiVersion, RuleUnsupported, "apiVersion %q is not supported: slod reads openslo/v1, openslo/v1alpha, pyrra.dev/v1alpha1 and sloth.slok.dev/v1", v)
+			}
+			// Anything else is someone else's object (a Deployment or
+			// ConfigMap next to the SLOs in a directory of Kubernetes
+			// manifests): skipped, not an error.
 		}
 	case version != nil:
 		switch v := scalar(version); v {
@@ -314,6 +334,6 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 			d.errorf(version, RuleUnsupported, "version %q is not supported: use slod/v1, prometheus/v1 (Sloth) or apiVersion: openslo/v1", v)
 		}
 	default:
-		d.errorf(n, RuleInvalidField, "document has no version: start it with version: slod/v1, version: prometheus/v1 (Sloth) or apiVersion: openslo/v1")
+		d.errorf(n, RuleInvalidField, "document has no version: start it with version: slod/v1, version: prometheus/v1 (Sloth), apiVersion: openslo/v1, apiVersion: pyrra.dev/v1alpha1 or apiVersion: sloth.slok.dev/v1")
 	}
 }

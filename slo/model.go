@@ -20,6 +20,8 @@ const (
 	FormatSloth   Format = "prometheus/v1"
 	FormatOpenSLO Format = "openslo/v1"
 	FormatPyrra   Format = "pyrra.dev/v1alpha1"
+	// FormatOpenSLOAlpha is OpenSLO's openslo/v1alpha, the version Sloth reads.
+	FormatOpenSLOAlpha Format = "openslo/v1alpha"
 )
 
 // Position is where a definition stands in its file, for error messages.

@@ -2,314 +2,790 @@ package slo
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
+	"time"
 
-	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 )
 
-// openSLO reads an OpenSLO v1 kind: SLO document with an inline indicator
-// whose ratioMetric counts good or bad events plus the total from
-// Prometheus counters, a rolling timeWindow and budgetingMethod:
-// Occurrences. Everything else OpenSLO can express is reported as "not
-// supported yet" rather than silently ignored.
-//
-// The SLO id is metadata.name and the service spec.service; Name is
-// metadata.name without a leading "<service>-", so that an OpenSLO SLO
-// named checkout-availability of service checkout matches the native SLO
-// availability of service checkout.
-func (d *decoder) openSLO(set *Set, n *yaml.Node) {
-	what := "OpenSLO SLO"
-	fs, ok := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	ok = d.required(n, fs, what, "metadata", "spec") && ok
-	s := &Spec{Window: DefaultWindow, Format: FormatOpenSLO, Pos: d.pos(n), FieldPos: map[string]Position{}}
-	if f, found := fs["metadata"]; found && !isNull(f.val) {
-		ok = d.openSLOMetadata(f, s) && ok
-		if s.ID != "" {
-			what = fmt.Sprintf("OpenSLO SLO %q", s.ID)
+// OpenSLO files are read in two phases. While files are read, every object
+// (SLO, SLI, DataSource, AlertPolicy, AlertCondition,
+// AlertNotificationTarget, Service; openslo/v1 and openslo/v1alpha) is
+// checked on its own and kept in the Set's openSLO objects, its references
+// still names. Once every file of the Load call is read, resolveOpenSLO
+// (openslo_refs.go) resolves the references across files and turns each
+// SLO objective into a Spec. An object with an error is skipped alone: the
+// other objects of its file still load, and only the SLOs that need it fail
+// (with an error at their reference). docs/spec.md maps every field.
+
+// openSLOObjects are the OpenSLO objects read so far by one Load call.
+type openSLOObjects struct {
+	slos       []*osSLO
+	slis       map[string]*osSLI
+	sources    map[string]*osDataSource
+	conditions map[string]*osCondition
+	policies   map[string]*osPolicy
+	targets    map[string]*osTarget
+	// services maps Service names to where they are defined.
+	services map[string]Position
+}
+
+func (set *Set) openSLOObjects() *openSLOObjects {
+	if set.openSLO == nil {
+		set.openSLO = &openSLOObjects{
+			slis: map[string]*osSLI{}, sources: map[string]*osDataSource{}, conditions: map[string]*osCondition{},
+			policies: map[string]*osPolicy{}, targets: map[string]*osTarget{}, services: map[string]Position{},
 		}
 	}
-	if f, found := fs["spec"]; found && !isNull(f.val) {
-		ok = d.openSLOSpec(f, what+": spec", s) && ok
+	return set.openSLO
+}
+
+// osRef is a reference by name to another object, where it is written.
+type osRef struct {
+	name string
+	pos  Position
+}
+
+// osSLO is an OpenSLO SLO before its references are resolved.
+type osSLO struct {
+	id          string
+	pos         Position
+	fieldPos    map[string]Position
+	labels      map[string]string
+	annotations map[string]string
+	description string
+	service     string
+	indicator   *osSLI
+	// indicatorRef names an SLI object (indicator is nil then).
+	indicatorRef osRef
+	window       time.Duration
+	objectives   []*osObjective
+	policies     []*osPolicyRef
+	alpha        bool
+}
+
+// osObjective is one objective of an SLO; each becomes a Spec.
+type osObjective struct {
+	pos         Position
+	displayName string
+	op          string
+	opPos       Position
+	value       float64
+	hasValue    bool
+	objective   float64 // percent
+	objPos      Position
+	// indicator or indicatorRef of a composite objective (v1) or the
+	// ratioMetrics of a v1alpha objective; nil/empty means the SLO's.
+	indicator    *osSLI
+	indicatorRef osRef
+}
+
+// osSLI is an SLI object or an inline indicator.
+type osSLI struct {
+	name string
+	pos  Position
+	ok   bool
+	// Exactly one of ratio and threshold is set when ok.
+	ratio     *osRatio
+	threshold *osSource
+}
+
+type osRatio struct {
+	counter          bool
+	good, bad, total *osSource
+	raw              *osSource
+	rawType          string
+}
+
+// osSource is a metricSource: a reference to a DataSource and/or a type,
+// and a spec whose fields depend on the type and are read once the type is
+// known (openslo_refs.go). v1alpha sources carry their query directly.
+type osSource struct {
+	file    string
+	pos     Position
+	ref     osRef
+	typ     string
+	typPos  Position
+	spec    *yaml.Node
+	specPos Position
+	// query is set for v1alpha sources, which have no spec.
+	query    string
+	queryPos Position
+	alpha    bool
+}
+
+type osDataSource struct {
+	name   string
+	pos    Position
+	typ    string
+	typPos Position
+	ok     bool
+}
+
+// osCondition is an AlertCondition of kind burnrate.
+type osCondition struct {
+	name       string
+	pos        Position
+	severity   string
+	sevPos     Position
+	op         string
+	opPos      Position
+	threshold  float64
+	lookback   time.Duration
+	alertAfter time.Duration
+	afterPos   Position
+	ok         bool
+}
+
+type osPolicy struct {
+	name       string
+	pos        Position
+	breaching  bool
+	conditions []*osConditionRef
+	targets    []*osTargetRef
+	ok         bool
+}
+
+type osPolicyRef struct {
+	ref    osRef
+	inline *osPolicy
+}
+
+type osConditionRef struct {
+	ref    osRef
+	inline *osCondition
+}
+
+type osTargetRef struct {
+	ref    osRef
+	inline *osTarget
+}
+
+type osTarget struct {
+	name   string
+	pos    Position
+	target string
+	ok     bool
+}
+
+// openSLOKinds are the kinds of openslo/v1.
+var openSLOKinds = []string{"SLO", "SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition", "AlertNotificationTarget"}
+
+// openSLODocument reads one openslo/v1 or openslo/v1alpha object.
+func (d *decoder) openSLODocument(set *Set, n *yaml.Node, version string) {
+	var kind *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			kind = resolve(n.Content[i+1])
+		}
 	}
-	s.Name = strings.TrimPrefix(s.ID, s.Service+"-")
-	if s.Name == "" {
-		s.Name = s.ID
+	if kind == nil || kind.Kind != yaml.ScalarNode {
+		d.errorf(n, RuleInvalidField, "OpenSLO %s object without kind: set kind to one of %s", version, strings.Join(openSLOKinds, ", "))
+		return
 	}
-	if ok {
-		set.SLOs = append(set.SLOs, s)
+	objs := set.openSLOObjects()
+	if version == "openslo/v1alpha" {
+		switch kind.Value {
+		case "SLO":
+			if s := d.openSLOAlpha(n); s != nil {
+				objs.slos = append(objs.slos, s)
+			}
+		case "Service":
+			d.openSLOService(objs, n, "openslo/v1alpha Service")
+		default:
+			d.errorf(kind, RuleUnsupported, "openslo/v1alpha has no kind %q (it has SLO and Service); use apiVersion: openslo/v1", kind.Value)
+		}
+		return
+	}
+	switch kind.Value {
+	case "SLO":
+		if s := d.openSLO(n); s != nil {
+			objs.slos = append(objs.slos, s)
+		}
+	case "SLI":
+		start := len(d.diags)
+		what := "OpenSLO SLI"
+		fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
+		d.required(n, fs, what, "metadata", "spec")
+		meta := d.osMetadata(fs, what, nil)
+		sli := &osSLI{name: meta.name, pos: meta.pos}
+		if f, ok := fs["spec"]; ok {
+			d.osSLISpec(f, what+fmt.Sprintf(" %q: spec", meta.name), sli)
+		}
+		sli.ok = !d.errorsSince(start)
+		addObject(d, objs.slis, "SLI", meta, sli)
+	case "DataSource":
+		start := len(d.diags)
+		what := "OpenSLO DataSource"
+		fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
+		d.required(n, fs, what, "metadata", "spec")
+		meta := d.osMetadata(fs, what, nil)
+		ds := &osDataSource{name: meta.name, pos: meta.pos, ok: meta.ok}
+		if f, ok := fs["spec"]; ok {
+			what += fmt.Sprintf(" %q: spec", meta.name)
+			sfs, _ := d.fields(f.val, what, "description", "type", "connectionDetails")
+			d.required(f.key, sfs, what, "type")
+			if t, found := sfs["type"]; found {
+				ds.typ, _ = d.str(t, what+": type")
+				ds.typPos = d.pos(t.val)
+			}
+			if f, found := sfs["description"]; found {
+				d.str(f, what+": description")
+			}
+		}
+		ds.ok = !d.errorsSince(start)
+		addObject(d, objs.sources, "DataSource", meta, ds)
+	case "Service":
+		d.openSLOService(objs, n, "OpenSLO Service")
+	case "AlertPolicy":
+		if p := d.osAlertPolicy(n, "OpenSLO AlertPolicy"); p != nil {
+			addObject(d, objs.policies, "AlertPolicy", osMeta{name: p.name, pos: p.pos}, p)
+		}
+	case "AlertCondition":
+		if c := d.osAlertCondition(n, "OpenSLO AlertCondition"); c != nil {
+			addObject(d, objs.conditions, "AlertCondition", osMeta{name: c.name, pos: c.pos}, c)
+		}
+	case "AlertNotificationTarget":
+		if t := d.osTarget(n, "OpenSLO AlertNotificationTarget"); t != nil {
+			addObject(d, objs.targets, "AlertNotificationTarget", osMeta{name: t.name, pos: t.pos}, t)
+		}
+	default:
+		d.errorf(kind, RuleUnsupported, "OpenSLO kind %q is not an openslo/v1 kind (%s)", kind.Value, strings.Join(openSLOKinds, ", "))
 	}
 }
 
-func (d *decoder) openSLOMetadata(f field, s *Spec) bool {
-	what := "metadata"
-	fs, ok := d.fields(f.val, what, "name", "displayName", "labels", "annotations")
-	ok = d.required(f.key, fs, what, "name") && ok
-	for name, ff := range fs {
+// addObject registers an object under its name; a second object of the
+// same kind and name is an error (references to it would be ambiguous), and
+// the first one stays.
+func addObject[T any](d *decoder, m map[string]T, kind string, meta osMeta, obj T) {
+	if meta.name == "" {
+		return
+	}
+	if _, dup := m[meta.name]; dup {
+		d.diags = append(d.diags, Diagnostic{Pos: meta.pos, Severity: SeverityError, Rule: RuleDuplicateID,
+			Message: fmt.Sprintf("OpenSLO %s %q is defined twice; references use the first definition", kind, meta.name)})
+		return
+	}
+	m[meta.name] = obj
+}
+
+func (d *decoder) openSLOService(objs *openSLOObjects, n *yaml.Node, what string) {
+	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
+	d.required(n, fs, what, "metadata")
+	meta := d.osMetadata(fs, what, nil)
+	if f, ok := fs["spec"]; ok && !isNull(f.val) {
+		sfs, _ := d.fields(f.val, what+": spec", "description")
+		if f, found := sfs["description"]; found {
+			d.str(f, what+": spec: description")
+		}
+	}
+	if meta.name == "" {
+		return
+	}
+	if first, dup := objs.services[meta.name]; dup {
+		// A Service only names a group of SLOs: a repeat is harmless.
+		d.diags = append(d.diags, Diagnostic{Pos: meta.pos, Severity: SeverityWarning, Rule: RuleDuplicateID,
+			Message: fmt.Sprintf("%s %q is defined twice (first at %s)", what, meta.name, first)})
+		return
+	}
+	objs.services[meta.name] = meta.pos
+}
+
+// peekName returns metadata.name when it is a plain string, so messages
+// about the metadata itself can name the object.
+func peekName(fs map[string]field) string {
+	m := resolve(fs["metadata"].val)
+	for i := 0; m != nil && m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if v := resolve(m.Content[i+1]); m.Content[i].Value == "name" && v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// osMeta is an object's metadata.
+type osMeta struct {
+	name        string
+	pos         Position
+	labels      map[string]string
+	annotations map[string]string
+	ok          bool
+}
+
+// osMetadata reads the metadata field of fs. With pos, label and
+// annotation positions are recorded there in the native vocabulary.
+func (d *decoder) osMetadata(fs map[string]field, what string, pos map[string]Position) osMeta {
+	m := osMeta{ok: true}
+	f, found := fs["metadata"]
+	if !found || isNull(f.val) {
+		m.ok = false
+		return m
+	}
+	m.pos = d.pos(f.val)
+	mfs, ok := d.fields(f.val, what+": metadata", "name", "displayName", "labels", "annotations")
+	ok = d.required(f.key, mfs, what+": metadata", "name") && ok
+	for name, ff := range mfs {
 		var fok bool
 		switch name {
 		case "name":
-			s.ID, fok = d.str(ff, "metadata: name")
-			s.FieldPos["name"] = d.pos(ff.val)
+			m.name, fok = d.str(ff, what+": metadata: name")
+			m.pos = d.pos(ff.val)
+			if pos != nil {
+				pos["name"] = m.pos
+			}
 		case "displayName":
-			_, fok = d.str(ff, "metadata: displayName")
+			_, fok = d.str(ff, what+": metadata: displayName")
 		case "labels":
-			s.Labels, fok = d.stringMap(ff, "metadata: labels", "labels.", s.FieldPos)
+			m.labels, fok = d.osLabels(ff, what+": metadata: labels", pos)
 		case "annotations":
-			s.Annotations, fok = d.stringMap(ff, "metadata: annotations", "annotations.", s.FieldPos)
+			m.annotations, fok = d.osAnnotations(ff, what+": metadata: annotations", pos)
 		}
 		ok = ok && fok
 	}
-	return ok
+	m.ok = ok
+	return m
 }
 
-func (d *decoder) openSLOSpec(f field, what string, s *Spec) bool {
-	fs, ok := d.fields(f.val, what, "description", "service", "indicator", "indicatorRef",
-		"timeWindow", "budgetingMethod", "objectives", "alertPolicies")
-	if ff, found := fs["indicatorRef"]; found {
-		d.errorf(ff.key, RuleUnsupported, "%s: indicatorRef is not supported yet: write the SLI inline under indicator", what)
-		ok = false
+var notLabelChar = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// promName turns an OpenSLO label or annotation key ("cost-centre",
+// "openslo.com/tier") into a Prometheus label name: every other character
+// becomes _, and a leading digit gets a _ before it.
+func promName(k string) string {
+	k = notLabelChar.ReplaceAllString(k, "_")
+	if k != "" && k[0] >= '0' && k[0] <= '9' {
+		k = "_" + k
 	}
-	if ff, found := fs["alertPolicies"]; found {
-		d.errorf(ff.key, RuleUnsupported, "%s: alertPolicies are not supported yet: slod alerts with burn-rate policies (see docs/spec.md, policy)", what)
-		ok = false
+	return k
+}
+
+// osLabels reads OpenSLO labels: each value a string or a list of strings,
+// a list joined with "," in its order (team: [a, b] is team="a,b"). Keys
+// that are not Prometheus label names are rewritten by promName, with a
+// warning, since labels go onto every rule, alert and page.
+func (d *decoder) osLabels(f field, what string, pos map[string]Position) (map[string]string, bool) {
+	n := resolve(f.val)
+	if isNull(n) {
+		return nil, true
 	}
-	required := []string{"service", "timeWindow", "budgetingMethod", "objectives"}
-	if _, found := fs["indicatorRef"]; !found {
-		required = append(required, "indicator")
+	if n.Kind != yaml.MappingNode {
+		d.errorf(f.val, RuleInvalidField, "%s: expected a mapping, got %s", what, kindName(n))
+		return nil, false
 	}
-	ok = d.required(f.key, fs, what, required...) && ok
-	for name, ff := range fs {
-		if isNull(ff.val) {
+	out := map[string]string{}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, RuleInvalidField, "%s: keys must be plain strings", what)
+			ok = false
 			continue
 		}
-		var fok = true
-		switch name {
-		case "description":
-			s.Description, fok = d.str(ff, what+": description")
-		case "service":
-			s.Service, fok = d.str(ff, what+": service")
-			s.FieldPos["service"] = d.pos(ff.val)
-		case "indicator":
-			s.SLI, fok = d.openSLOIndicator(ff, what+": indicator", s.FieldPos)
-			s.FieldPos["sli"] = d.pos(ff.val)
-		case "timeWindow":
-			fok = d.openSLOTimeWindow(ff, what+": timeWindow", s)
-		case "budgetingMethod":
-			var m string
-			m, fok = d.str(ff, what+": budgetingMethod")
-			if fok && m != "Occurrences" {
-				d.errorf(ff.val, RuleUnsupported, "%s: budgetingMethod %q is not supported yet: only Occurrences", what, m)
-				fok = false
+		var val string
+		switch {
+		case v != nil && v.Kind == yaml.ScalarNode && v.Tag != "!!null":
+			val = v.Value
+		case v != nil && v.Kind == yaml.SequenceNode:
+			vals, vok := d.stringList(field{key: k, val: v}, what+": "+k.Value, "", nil)
+			if !vok {
+				ok = false
+				continue
 			}
-		case "objectives":
-			fok = d.openSLOObjectives(ff, what+": objectives", s)
+			val = strings.Join(vals, ",")
+		default:
+			d.errorf(n.Content[i+1], RuleInvalidField, "%s: %s: expected a string or a list of strings, got %s", what, k.Value, kindNameOrNil(v))
+			ok = false
+			continue
 		}
-		ok = ok && fok
+		name := promName(k.Value)
+		if name != k.Value && pos != nil {
+			d.report(k, SeverityWarning, RuleName, "%s: label %q is not a Prometheus label name: rules, alerts and pages carry it as %s", what, k.Value, name)
+		}
+		if _, dup := out[name]; dup {
+			d.errorf(k, RuleUnknownField, "%s: label %q is defined twice (as %s)", what, k.Value, name)
+			ok = false
+			continue
+		}
+		out[name] = val
+		if pos != nil {
+			pos["labels."+name] = d.pos(k)
+			pos["labels."+name+"="] = d.pos(v)
+		}
 	}
-	return ok
+	return out, ok
 }
 
-func (d *decoder) openSLOTimeWindow(f field, what string, s *Spec) bool {
+// osAnnotations reads annotations. An OpenSLO key has an optional domain
+// prefix (openslo.com/runbook) that Prometheus refuses in annotation
+// names: the name after the last / is kept, made a Prometheus label name
+// (promName), so openslo.com/runbook is slod's runbook annotation. When two
+// keys end up with the same name, the first in the file wins.
+func (d *decoder) osAnnotations(f field, what string, pos map[string]Position) (map[string]string, bool) {
+	raw, ok := d.stringMap(f, what, "", nil)
+	if len(raw) == 0 {
+		return nil, ok
+	}
+	out := make(map[string]string, len(raw))
+	n := resolve(f.val)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		v, read := raw[k]
+		if !read {
+			continue
+		}
+		name := promName(k[strings.LastIndex(k, "/")+1:])
+		if _, dup := out[name]; dup {
+			continue
+		}
+		out[name] = v
+		if pos != nil {
+			pos["annotations."+name] = d.pos(n.Content[i])
+		}
+	}
+	return out, ok
+}
+
+// openSLO reads an openslo/v1 kind: SLO object. It returns nil when the SLO
+// cannot be read at all (no name); otherwise an SLO whose problems are
+// already reported, to be resolved, or skipped when it has errors.
+func (d *decoder) openSLO(n *yaml.Node) *osSLO {
+	start := len(d.diags)
+	what := "OpenSLO SLO"
+	s := &osSLO{pos: d.pos(n), fieldPos: map[string]Position{}, window: DefaultWindow}
+	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
+	d.required(n, fs, what, "metadata", "spec")
+	if name := peekName(fs); name != "" {
+		what = fmt.Sprintf("OpenSLO SLO %q", name)
+	}
+	meta := d.osMetadata(fs, what, s.fieldPos)
+	s.id, s.labels, s.annotations = meta.name, meta.labels, meta.annotations
+	f, found := fs["spec"]
+	if !found || isNull(f.val) {
+		return nil
+	}
+	what += ": spec"
+	sfs, _ := d.fields(f.val, what, "description", "service", "indicator", "indicatorRef",
+		"timeWindow", "budgetingMethod", "objectives", "alertPolicies")
+	d.required(f.key, sfs, what, "service", "budgetingMethod", "objectives")
+	d.osSLOCommon(s, sfs, what)
+	if ff, ok := sfs["timeWindow"]; ok {
+		d.osTimeWindow(ff, what+": timeWindow", s)
+	}
+	occurrences := true
+	if ff, ok := sfs["budgetingMethod"]; ok {
+		occurrences = d.osBudgetingMethod(ff, what)
+	}
+	_, hasInd := sfs["indicator"]
+	_, hasRef := sfs["indicatorRef"]
+	if hasInd && hasRef {
+		d.errorf(sfs["indicatorRef"].key, RuleInvalidField, "%s: set indicator or indicatorRef, not both", what)
+	}
+	if ff, ok := sfs["indicator"]; ok {
+		s.indicator = d.osInlineIndicator(ff, what+": indicator")
+		s.fieldPos["sli"] = d.pos(ff.val)
+	}
+	if ff, ok := sfs["indicatorRef"]; ok {
+		s.indicatorRef.name, _ = d.str(ff, what+": indicatorRef")
+		s.indicatorRef.pos = d.pos(ff.val)
+		s.fieldPos["sli"] = s.indicatorRef.pos
+	}
+	if ff, ok := sfs["objectives"]; ok {
+		for i, item := range d.list(ff, what+": objectives") {
+			s.objectives = append(s.objectives, d.osObjective(item, fmt.Sprintf("%s: objectives[%d]", what, i), occurrences))
+		}
+	}
+	composite := len(s.objectives) > 0
+	for _, o := range s.objectives {
+		composite = composite && (o.indicator != nil || o.indicatorRef.name != "")
+	}
+	if !hasInd && !hasRef && !composite && len(s.objectives) > 0 {
+		d.errorf(f.key, RuleInvalidField, "%s: missing required field \"indicator\" (or \"indicatorRef\", or one in every objective)", what)
+	}
+	if ff, ok := sfs["alertPolicies"]; ok && !isNull(ff.val) {
+		s.fieldPos["policy"] = d.pos(ff.val)
+		for i, item := range d.list(ff, what+": alertPolicies") {
+			iwhat := fmt.Sprintf("%s: alertPolicies[%d]", what, i)
+			if ref := d.osRefItem(item, iwhat, "alertPolicyRef"); ref != nil {
+				s.policies = append(s.policies, &osPolicyRef{ref: *ref})
+				continue
+			}
+			if p := d.osAlertPolicy(item, iwhat); p != nil {
+				s.policies = append(s.policies, &osPolicyRef{inline: p})
+			}
+		}
+	}
+	if d.errorsSince(start) || s.id == "" {
+		return nil
+	}
+	return s
+}
+
+// errorsSince reports whether an error was reported after the first
+// start diagnostics: whether the object read since then is broken.
+func (d *decoder) errorsSince(start int) bool {
+	for _, x := range d.diags[start:] {
+		if x.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// osSLOCommon reads the SLO fields v1 and v1alpha share.
+func (d *decoder) osSLOCommon(s *osSLO, sfs map[string]field, what string) {
+	if ff, ok := sfs["description"]; ok {
+		s.description, _ = d.str(ff, what+": description")
+	}
+	if ff, ok := sfs["service"]; ok {
+		s.service, _ = d.str(ff, what+": service")
+		s.fieldPos["service"] = d.pos(ff.val)
+	}
+}
+
+// osBudgetingMethod accepts Occurrences and refuses the time-slice methods,
+// which slod does not compute. It reports whether the method is
+// Occurrences (or unreadable, reported already).
+func (d *decoder) osBudgetingMethod(f field, what string) bool {
+	m, ok := d.str(f, what+": budgetingMethod")
+	if !ok {
+		return true
+	}
+	switch m {
+	case "Occurrences":
+		return true
+	case "Timeslices", "RatioTimeslices":
+		d.errorf(f.val, RuleUnsupported, "%s: budgetingMethod %s is not supported: slod budgets occurrences (good events / all events); use Occurrences", what, m)
+	default:
+		d.errorf(f.val, RuleInvalidField, "%s: budgetingMethod must be Occurrences, Timeslices or RatioTimeslices, got %q", what, m)
+	}
+	return false
+}
+
+// osTimeWindow reads the one rolling window of a v1 SLO. Calendar windows
+// and month, quarter or year durations are refused: slod's windows roll
+// and have a fixed length.
+func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	items := d.list(f, what)
 	if len(items) != 1 {
 		if len(items) > 1 {
-			d.errorf(f.val, RuleUnsupported, "%s: one time window is supported, got %d", what, len(items))
+			d.errorf(f.val, RuleInvalidField, "%s: exactly one time window, got %d", what, len(items))
 		}
-		return false
+		return
 	}
-	fs, ok := d.fields(items[0], what, "duration", "isRolling", "calendar")
-	ok = d.required(items[0], fs, what, "duration", "isRolling") && ok
+	fs, _ := d.fields(items[0], what, "duration", "isRolling", "calendar")
+	d.required(items[0], fs, what, "duration")
 	if c, found := fs["calendar"]; found {
-		d.errorf(c.key, RuleUnsupported, "%s: calendar windows are not supported yet: use a rolling window (isRolling: true)", what)
-		ok = false
-	}
-	if r, found := fs["isRolling"]; found {
-		rolling, rok := d.boolean(r, what+": isRolling")
-		if rok && !rolling {
-			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported yet", what)
-			rok = false
+		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; use isRolling: true without calendar", what)
+		return
+	} else if r, found := fs["isRolling"]; found {
+		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
+			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)
 		}
-		ok = ok && rok
 	}
 	if w, found := fs["duration"]; found {
-		var wok bool
-		s.Window, wok = d.duration(w, what+": duration")
-		s.FieldPos["window"] = d.pos(w.val)
-		ok = ok && wok
+		s.fieldPos["window"] = d.pos(w.val)
+		str, ok := d.str(w, what+": duration")
+		if !ok {
+			return
+		}
+		if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
+			d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w)", what, str)
+			return
+		}
+		if dur, ok := d.duration(w, what+": duration"); ok {
+			s.window = dur
+		}
 	}
-	return ok
 }
 
-func (d *decoder) openSLOObjectives(f field, what string, s *Spec) bool {
-	items := d.list(f, what)
-	if len(items) != 1 {
-		if len(items) > 1 {
-			d.errorf(f.val, RuleUnsupported, "%s: one objective per SLO is supported yet, got %d: split them into SLOs", what, len(items))
-		}
-		return false
-	}
-	n := items[0]
-	fs, ok := d.fields(n, what, "displayName", "target", "targetPercent", "op", "value",
+// osObjective reads one v1 objective.
+func (d *decoder) osObjective(n *yaml.Node, what string, occurrences bool) *osObjective {
+	o := &osObjective{pos: d.pos(n)}
+	fs, _ := d.fields(n, what, "displayName", "op", "value", "target", "targetPercent",
 		"timeSliceTarget", "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight")
-	for _, name := range []string{"op", "value", "timeSliceTarget", "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight"} {
-		if ff, found := fs[name]; found {
-			d.errorf(ff.key, RuleUnsupported, "%s: %s is not supported yet: slod reads ratio objectives with target or targetPercent", what, name)
-			ok = false
+	if f, ok := fs["displayName"]; ok {
+		o.displayName, _ = d.str(f, what+": displayName")
+	}
+	d.osObjectiveOpValue(o, fs, what)
+	d.osTarget01(o, fs, what, "target", "targetPercent")
+	for _, name := range []string{"timeSliceTarget", "timeSliceWindow"} {
+		if f, ok := fs[name]; ok && occurrences {
+			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, which slod does not compute", what, name)
 		}
 	}
-	t, hasT := fs["target"]
-	tp, hasTP := fs["targetPercent"]
+	if f, ok := fs["compositeWeight"]; ok {
+		d.report(f.key, SeverityWarning, RuleUnsupported, "%s: compositeWeight is ignored: slod alerts on each objective as its own SLO and computes no composite budget", what)
+	}
+	if f, ok := fs["indicator"]; ok {
+		o.indicator = d.osInlineIndicator(f, what+": indicator")
+	}
+	if f, ok := fs["indicatorRef"]; ok {
+		o.indicatorRef.name, _ = d.str(f, what+": indicatorRef")
+		o.indicatorRef.pos = d.pos(f.val)
+	}
+	return o
+}
+
+func (d *decoder) osObjectiveOpValue(o *osObjective, fs map[string]field, what string) {
+	if f, ok := fs["op"]; ok {
+		if op, sok := d.str(f, what+": op"); sok {
+			if _, known := failingOp[op]; !known {
+				d.errorf(f.val, RuleInvalidField, "%s: op must be one of lt, lte, gt, gte, got %q", what, op)
+			}
+			o.op, o.opPos = op, d.pos(f.val)
+		}
+	}
+	if f, ok := fs["value"]; ok {
+		o.value, o.hasValue = d.num(f, what+": value")
+	}
+}
+
+// osTarget01 reads the objective's target: a ratio under targetKey or a
+// percentage under percentKey (empty when the format has none).
+func (d *decoder) osTarget01(o *osObjective, fs map[string]field, what, targetKey, percentKey string) {
+	t, hasT := fs[targetKey]
+	tp, hasTP := fs[percentKey]
 	switch {
 	case hasT && hasTP:
-		d.errorf(tp.key, RuleInvalidField, "%s: set target or targetPercent, not both", what)
-		return false
+		d.errorf(tp.key, RuleInvalidField, "%s: set %s or %s, not both", what, targetKey, percentKey)
 	case hasT:
-		x, xok := d.num(t, what+": target")
-		if !xok {
-			return false
+		if x, ok := d.num(t, what+": "+targetKey); ok {
+			if x <= 0 || x >= 1 {
+				d.errorf(t.val, RuleObjective, "%s: %s is a ratio in (0, 1), e.g. 0.999; got %v", what, targetKey, x)
+				return
+			}
+			// Round away the binary artefact of ×100 (0.999×100 = 99.89999999999999).
+			o.objective, o.objPos = roundObjective(x*100), d.pos(t.val)
 		}
-		if x <= 0 || x >= 1 {
-			d.errorf(t.val, RuleObjective, "%s: target is a ratio in (0, 1), e.g. 0.999; got %v", what, x)
-			return false
-		}
-		// Round away the binary artefact of ×100 (0.999×100 = 99.89999999999999).
-		s.Objective = roundObjective(x * 100)
-		s.FieldPos["objective"] = d.pos(t.val)
 	case hasTP:
-		x, xok := d.num(tp, what+": targetPercent")
-		if !xok {
-			return false
+		if x, ok := d.num(tp, what+": "+percentKey); ok {
+			o.objective, o.objPos = x, d.pos(tp.val)
 		}
-		s.Objective = x
-		s.FieldPos["objective"] = d.pos(tp.val)
 	default:
-		d.errorf(n, RuleInvalidField, "%s: missing required field \"target\" (or \"targetPercent\")", what)
-		return false
+		want := `"` + targetKey + `"`
+		if percentKey != "" {
+			want += ` (or "` + percentKey + `")`
+		}
+		d.errorf(nil, RuleInvalidField, "%s: missing required field %s", what, want)
+		d.diags[len(d.diags)-1].Pos = o.pos
 	}
-	return ok
 }
 
-func (d *decoder) openSLOIndicator(f field, what string, pos map[string]Position) (SLI, bool) {
+// osInlineIndicator reads an inline SLI: metadata and the SLI spec.
+func (d *decoder) osInlineIndicator(f field, what string) *osSLI {
+	sli := &osSLI{pos: d.pos(f.val)}
 	fs, ok := d.fields(f.val, what, "metadata", "spec")
 	ok = d.required(f.key, fs, what, "spec") && ok
 	if m, found := fs["metadata"]; found && !isNull(m.val) {
-		_, mok := d.fields(m.val, what+": metadata", "name", "displayName", "labels", "annotations")
-		ok = ok && mok
+		meta := d.osMetadata(fs, what, nil)
+		sli.name = meta.name
+		ok = ok && meta.ok
 	}
-	sp, found := fs["spec"]
-	if !found || isNull(sp.val) {
-		return SLI{}, false
+	if sp, found := fs["spec"]; found {
+		d.osSLISpec(sp, what+": spec", sli)
 	}
-	what += ": spec"
-	sfs, sok := d.fields(sp.val, what, "ratioMetric", "thresholdMetric", "description")
-	ok = ok && sok
-	if t, found := sfs["thresholdMetric"]; found {
-		d.errorf(t.key, RuleUnsupported, "%s: thresholdMetric is not supported yet: use a ratioMetric", what)
-		return SLI{}, false
-	}
-	rm, found := sfs["ratioMetric"]
-	if !found {
-		d.errorf(sp.val, RuleInvalidField, "%s: missing required field \"ratioMetric\"", what)
-		return SLI{}, false
-	}
-	what += ": ratioMetric"
-	rfs, rok := d.fields(rm.val, what, "counter", "good", "bad", "total", "rawType", "raw")
-	ok = ok && rok
-	for _, name := range []string{"raw", "rawType"} {
-		if r, found := rfs[name]; found {
-			d.errorf(r.key, RuleUnsupported, "%s: %s ratio metrics are not supported yet: use good or bad with total", what, name)
-			return SLI{}, false
-		}
-	}
-	ok = d.required(rm.key, rfs, what, "counter", "total") && ok
-	if c, found := rfs["counter"]; found {
-		counter, cok := d.boolean(c, what+": counter")
-		if cok && !counter {
-			d.errorf(c.val, RuleUnsupported, "%s: counter: false is not supported yet: the queries must read counters", what)
-			cok = false
-		}
-		ok = ok && cok
-	}
-	good, hasGood := rfs["good"]
-	bad, hasBad := rfs["bad"]
-	if hasGood == hasBad {
-		d.errorf(rm.val, RuleInvalidField, "%s: set exactly one of good or bad", what)
-		return SLI{}, false
-	}
-	total, hasTotal := rfs["total"]
-	if !hasTotal {
-		return SLI{}, false
-	}
-	totalQ, tok := d.openSLOQuery(total, what+": total")
-	ok = ok && tok
-	pos["sli.events.total_query"] = d.pos(total.val)
-	ev := &EventsSLI{TotalQuery: totalQ}
-	if hasBad {
-		q, qok := d.openSLOQuery(bad, what+": bad")
-		ev.ErrorQuery = q
-		pos["sli.events.error_query"] = d.pos(bad.val)
-		ok = ok && qok
-	} else {
-		q, qok := d.openSLOQuery(good, what+": good")
-		// errors = total − good; both sides keep the same labels.
-		ev.ErrorQuery = "(" + totalQ + ") - (" + q + ")"
-		pos["sli.events.error_query"] = d.pos(good.val)
-		ok = ok && qok
-	}
-	return SLI{Events: ev}, ok
+	sli.ok = sli.ok && ok
+	return sli
 }
 
-// openSLOQuery reads good/bad/total: metricSource with type Prometheus and
-// spec.query. A query that is a bare counter selector (counter: true) is
-// wrapped into sum(rate(selector[{{.window}}])); a query that already holds
-// {{.window}} is used as written.
-func (d *decoder) openSLOQuery(f field, what string) (string, bool) {
-	fs, ok := d.fields(f.val, what, "metricSource")
+// osSLISpec reads an SLI spec into sli and sets sli.ok.
+func (d *decoder) osSLISpec(f field, what string, sli *osSLI) {
+	start := len(d.diags)
+	fs, _ := d.fields(f.val, what, "description", "ratioMetric", "thresholdMetric")
+	if ff, ok := fs["description"]; ok {
+		d.str(ff, what+": description")
+	}
+	rm, hasRatio := fs["ratioMetric"]
+	tm, hasThreshold := fs["thresholdMetric"]
+	switch {
+	case hasRatio && hasThreshold:
+		d.errorf(tm.key, RuleInvalidField, "%s: set ratioMetric or thresholdMetric, not both", what)
+	case hasThreshold:
+		sli.threshold = d.osMetric(tm, what+": thresholdMetric")
+	case hasRatio:
+		sli.ratio = d.osRatioMetric(rm, what+": ratioMetric")
+	default:
+		d.errorf(f.val, RuleInvalidField, "%s: missing required field \"ratioMetric\" (or \"thresholdMetric\")", what)
+	}
+	sli.ok = !d.errorsSince(start)
+}
+
+func (d *decoder) osRatioMetric(f field, what string) *osRatio {
+	r := &osRatio{}
+	fs, _ := d.fields(f.val, what, "counter", "good", "bad", "total", "rawType", "raw")
+	if c, ok := fs["counter"]; ok {
+		r.counter, _ = d.boolean(c, what+": counter")
+	}
+	_, hasGood := fs["good"]
+	_, hasBad := fs["bad"]
+	_, hasTotal := fs["total"]
+	raw, hasRaw := fs["raw"]
+	switch {
+	case hasRaw && (hasGood || hasBad || hasTotal):
+		d.errorf(raw.key, RuleInvalidField, "%s: raw cannot be used with good, bad or total", what)
+	case hasRaw:
+		r.raw = d.osMetric(raw, what+": raw")
+		rt, ok := fs["rawType"]
+		if !ok {
+			d.errorf(raw.key, RuleInvalidField, "%s: raw needs rawType: success or failure", what)
+			break
+		}
+		if r.rawType, ok = d.str(rt, what+": rawType"); ok && r.rawType != "success" && r.rawType != "failure" {
+			d.errorf(rt.val, RuleInvalidField, "%s: rawType must be success or failure, got %q", what, r.rawType)
+		}
+	case hasGood == hasBad:
+		d.errorf(f.val, RuleInvalidField, "%s: set exactly one of good or bad, with total", what)
+	case !hasTotal:
+		d.errorf(f.val, RuleInvalidField, "%s: missing required field \"total\"", what)
+	default:
+		if rt, ok := fs["rawType"]; ok {
+			d.errorf(rt.key, RuleInvalidField, "%s: rawType goes with raw, not with good or bad", what)
+		}
+		if hasGood {
+			r.good = d.osMetric(fs["good"], what+": good")
+		} else {
+			r.bad = d.osMetric(fs["bad"], what+": bad")
+		}
+		r.total = d.osMetric(fs["total"], what+": total")
+	}
+	return r
+}
+
+// osMetric reads {metricSource: {metricSourceRef, type, spec}}. The spec
+// is kept as a node: its fields depend on the type, which may come from the
+// referenced DataSource.
+func (d *decoder) osMetric(f field, what string) *osSource {
+	fs, _ := d.fields(f.val, what, "metricSource")
 	ms, found := fs["metricSource"]
 	if !found {
-		if ok {
-			d.errorf(f.val, RuleInvalidField, "%s: missing required field \"metricSource\"", what)
-		}
-		return "", false
+		d.errorf(f.val, RuleInvalidField, "%s: missing required field \"metricSource\"", what)
+		return nil
 	}
 	what += ": metricSource"
-	mfs, mok := d.fields(ms.val, what, "type", "spec", "metricSourceRef")
-	ok = ok && mok
-	if r, found := mfs["metricSourceRef"]; found {
-		d.errorf(r.key, RuleUnsupported, "%s: metricSourceRef is not supported yet: set type: Prometheus and spec.query inline", what)
-		return "", false
+	src := &osSource{file: d.file, pos: d.pos(ms.val)}
+	mfs, _ := d.fields(ms.val, what, "metricSourceRef", "type", "spec")
+	d.required(ms.key, mfs, what, "spec")
+	if r, ok := mfs["metricSourceRef"]; ok {
+		src.ref.name, _ = d.str(r, what+": metricSourceRef")
+		src.ref.pos = d.pos(r.val)
 	}
-	ok = d.required(ms.key, mfs, what, "type", "spec") && ok
-	if t, found := mfs["type"]; found {
-		typ, tok := d.str(t, what+": type")
-		if tok && !strings.EqualFold(typ, "Prometheus") {
-			d.errorf(t.val, RuleUnsupported, "%s: metric source type %q is not supported yet: only Prometheus", what, typ)
-			tok = false
-		}
-		ok = ok && tok
+	if t, ok := mfs["type"]; ok {
+		src.typ, _ = d.str(t, what+": type")
+		src.typPos = d.pos(t.val)
 	}
-	sp, found := mfs["spec"]
-	if !found {
-		return "", false
+	if src.ref.name == "" && src.typ == "" {
+		d.errorf(ms.val, RuleInvalidField, "%s: set type (e.g. Prometheus) or metricSourceRef (a DataSource)", what)
 	}
-	sfs, sok := d.fields(sp.val, what+": spec", "query")
-	ok = d.required(sp.key, sfs, what+": spec", "query") && sok && ok
-	q, found := sfs["query"]
-	if !found {
-		return "", false
+	if sp, ok := mfs["spec"]; ok {
+		src.spec, src.specPos = sp.val, d.pos(sp.val)
 	}
-	query, qok := d.str(q, what+": spec: query")
-	query = strings.TrimSpace(query)
-	if !qok {
-		return "", false
-	}
-	if !hasPlaceholder(query) {
-		if expr, err := parser.NewParser(parser.Options{}).ParseExpr(query); err == nil {
-			if vs, isSel := expr.(*parser.VectorSelector); isSel && vs.OriginalOffset == 0 && vs.Timestamp == nil {
-				query = "sum(rate(" + strings.TrimSpace(query) + "[" + WindowPlaceholder + "]))"
-			}
-		}
-	}
-	return query, ok
+	return src
+}
+
+// isOpenSLOAPIVersion reports whether an apiVersion looks like OpenSLO's,
+// so that a version slod does not read (openslo/v2alpha) is an error
+// rather than a document skipped as someone else's.
+func isOpenSLOAPIVersion(v string) bool {
+	return strings.Contains(strings.ToLower(v), "openslo")
 }

@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// readSlodAnnotations moves the slod.dev/ annotations that WriteOpenSLO
+// readSlodAnnotations moves the slod_ annotations that WriteOpenSLO
 // writes (AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy,
 // AnnotationAlerting) of OpenSLO SLOs back into their fields, so that
 // native → OpenSLO → load yields the same model. A bad value is an error
@@ -45,20 +45,19 @@ func (set *Set) readSlodAnnotations() []Diagnostic {
 	return diags
 }
 
-// slodAnnotation finds key among annotations, as written or with its
-// name made a Prometheus label name (slod_dev_group_by), which is how an
-// OpenSLO reader may keep annotation names.
+// slodAnnotation finds key among annotations; an OpenSLO file may also
+// write it with a domain prefix (slod.dev/slod_policy), which the reader
+// strips.
 func slodAnnotation(annotations map[string]string, key string) (name, value string, found bool) {
-	for _, name := range []string{key, strings.NewReplacer(".", "_", "/", "_", "-", "_").Replace(key)} {
-		if v, ok := annotations[name]; ok {
-			return name, v, true
-		}
-	}
-	return "", "", false
+	v, ok := annotations[key]
+	return key, v, ok
 }
 
 func (d *decoder) slodAnnotation(s *Spec, key, name, v string) {
-	pos := s.PosOf("annotations." + name + "=")
+	pos := s.PosOf("annotations." + name)
+	if p, ok := s.FieldPos["annotations."+name+"="]; ok {
+		pos = p
+	}
 	at := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Line: pos.Line, Column: pos.Column}
 	what := fmt.Sprintf("OpenSLO SLO %q: annotation %s", s.ID, key)
 	switch key {

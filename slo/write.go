@@ -359,20 +359,22 @@ func stringList(list []string) *yaml.Node {
 }
 
 // The annotations under which WriteOpenSLO keeps the settings OpenSLO has
-// no field for; the OpenSLO reader reads them back (readSlodAnnotations).
+// no field for; the loader reads them back from OpenSLO SLOs
+// (readSlodAnnotations). They are Prometheus label names without a domain
+// prefix, since slod's OpenSLO reader keeps only the name after the last /
+// of an annotation key, like Sloth's slod_policy annotation.
 const (
-	AnnotationGroupBy   = "slod.dev/group-by"   // group_by, comma-separated
-	AnnotationMinEvents = "slod.dev/min-events" // min_events
-	AnnotationPolicy    = "slod.dev/policy"     // policy
-	// AnnotationRuleInterval is rule_interval.
-	AnnotationRuleInterval = "slod.dev/rule-interval"
-	AnnotationAlerting     = "slod.dev/alerting" // the alerting block, as one line of YAML
+	AnnotationGroupBy      = "slod_group_by"      // group_by, comma-separated
+	AnnotationMinEvents    = "slod_min_events"    // min_events
+	AnnotationPolicy       = "slod_policy"        // policy
+	AnnotationRuleInterval = "slod_rule_interval" // rule_interval
+	AnnotationAlerting     = "slod_alerting"      // the alerting block, as one line of YAML
 )
 
 // WriteOpenSLO writes specs as OpenSLO v1 kind: SLO documents with an
 // inline ratioMetric (Prometheus queries, which keep slod's {{.window}}
 // placeholder) and a rolling timeWindow. Settings OpenSLO has no field
-// for (group_by, min_events, policy, rule_interval, alerting) become slod.dev/
+// for (group_by, min_events, policy, rule_interval, alerting) become slod_
 // annotations that slod reads back; a latency SLI becomes good and total
 // bucket queries (an events SLI when read back); policies are not
 // written. Each of these is returned as a Loss.

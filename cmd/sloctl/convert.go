@@ -56,7 +56,7 @@ at its objective (slod drops them with warning POL003; slod/v1 refuses
 them) gets a policy of the rows it uses, written beside it.
 
 OpenSLO has no field for group_by, min_events, policy, rule_interval or
-alerting: they are kept as slod.dev/ annotations, which slod reads back and
+alerting: they are kept as slod_ annotations, which slod reads back and
 other tools ignore. A latency SLI is written as good (bucket) and total (count)
 queries, and policies are not written. Each such loss is a warning on
 stderr naming the field. See docs/convert.md.

@@ -26,12 +26,14 @@ func (set *Set) readSlodAnnotations() []Diagnostic {
 			s.FieldPos = map[string]Position{}
 		}
 		for _, key := range []string{AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy, AnnotationRuleInterval, AnnotationAlerting} {
-			name, v, found := slodAnnotation(s.Annotations, key)
+			// The OpenSLO reader has already stripped a domain prefix
+			// (slod.dev/slod_policy is slod_policy).
+			v, found := s.Annotations[key]
 			if !found {
 				continue
 			}
-			delete(s.Annotations, name)
-			d.slodAnnotation(s, key, name, v)
+			delete(s.Annotations, key)
+			d.slodAnnotation(s, key, v)
 		}
 		if len(s.Annotations) == 0 {
 			s.Annotations = nil
@@ -45,15 +47,8 @@ func (set *Set) readSlodAnnotations() []Diagnostic {
 	return diags
 }
 
-// slodAnnotation finds key among annotations; an OpenSLO file may also
-// write it with a domain prefix (slod.dev/slod_policy), which the reader
-// strips.
-func slodAnnotation(annotations map[string]string, key string) (name, value string, found bool) {
-	v, ok := annotations[key]
-	return key, v, ok
-}
-
-func (d *decoder) slodAnnotation(s *Spec, key, name, v string) {
+func (d *decoder) slodAnnotation(s *Spec, key, v string) {
+	name := key
 	pos := s.PosOf("annotations." + name)
 	if p, ok := s.FieldPos["annotations."+name+"="]; ok {
 		pos = p

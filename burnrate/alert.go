@@ -2,6 +2,7 @@ package burnrate
 
 import (
 	"maps"
+	"regexp"
 	"strconv"
 
 	"github.com/slodhq/slod/slo"
@@ -45,25 +46,60 @@ func AlertClass(spec *slo.Spec, sev Severity) slo.AlertClass {
 	return spec.Alerting.Ticket
 }
 
+// ClassLabel is the label that carries slod's own alert class, page or
+// ticket (a no-data alert's is its NoDataSeverity), on every alert and
+// page. Users may set severity and tier to anything their routing expects;
+// this label is always slod's, so notify routes, Alertmanager inhibition
+// and dashboards can rely on it. notify.ClassLabel is the same name.
+const ClassLabel = "slod_severity"
+
+// The labels Sloth puts on its rules and alerts, which slod keeps on the
+// alerts and pages of SLOs read from Sloth files (and `sloctl generate
+// --compat sloth` on every SLO), so that routes and annotation templates
+// written for Sloth ({{$labels.sloth_service}}) keep working.
+const (
+	SlothIDLabel       = "sloth_id"
+	SlothServiceLabel  = "sloth_service"
+	SlothSLOLabel      = "sloth_slo"
+	SlothSeverityLabel = "sloth_severity"
+)
+
+// SlothLabels returns the Sloth identity labels of an SLO: sloth_id (its
+// id, service-name as in Sloth), sloth_service and sloth_slo.
+func SlothLabels(spec *slo.Spec) map[string]string {
+	return map[string]string{SlothIDLabel: spec.ID, SlothServiceLabel: spec.Service, SlothSLOLabel: spec.Name}
+}
+
 // AlertLabels returns the labels of an SLO's alerts of severity sev, the
 // same for the generated rules and the daemon's pages (which add the
-// instance's group_by labels, as the rules' series carry them): the SLO's
-// labels, alerting.labels and the class's labels, later ones winning; then
-// severity, unless one of those set it (Sloth files often route on their
-// own); then slo, service and tier, which are always slod's (tier orders
-// severities for Alertmanager inhibition: page 1, ticket 2). A no-data
-// alert adds NoDataStateLabel (NoDataLabels).
+// instance's group_by labels, as the rules' series carry them). In order,
+// later ones winning:
+//
+//   - slod's defaults: severity (page or ticket) and tier (1 for pages, 2
+//     for tickets, for Alertmanager inhibition);
+//   - the user's: the SLO's labels, alerting.labels and the class's labels
+//     (later ones winning), so a user's severity: critical or tier: gold
+//     is what the alert carries;
+//   - slod's own, never overridden: slo, service and ClassLabel, and for
+//     an SLO read from a Sloth file Sloth's sloth_id, sloth_service,
+//     sloth_slo and sloth_severity (as Sloth sets them).
+//
+// A no-data alert adds NoDataStateLabel (NoDataLabels).
 func AlertLabels(spec *slo.Spec, sev Severity) map[string]string {
-	out := map[string]string{}
+	out := map[string]string{
+		"severity": string(sev),
+		"tier":     strconv.Itoa(sev.Tier()),
+	}
 	maps.Copy(out, spec.Labels)
 	maps.Copy(out, spec.Alerting.Labels)
 	maps.Copy(out, AlertClass(spec, sev).Labels)
-	if _, ok := out["severity"]; !ok {
-		out["severity"] = string(sev)
+	if spec.Format == slo.FormatSloth {
+		maps.Copy(out, SlothLabels(spec))
+		out[SlothSeverityLabel] = string(sev)
 	}
 	out["slo"] = spec.ID
 	out["service"] = spec.Service
-	out["tier"] = strconv.Itoa(sev.Tier())
+	out[ClassLabel] = string(sev)
 	return out
 }
 
@@ -99,4 +135,27 @@ func NoDataSeverity(spec *slo.Spec) (Severity, bool) {
 		return SeverityPage, true
 	}
 	return "", false
+}
+
+// LabelRef matches a label reference in an annotation, {{$labels.name}} or
+// {{ $labels.name }}: the one template action that annotations of SLOs
+// from Sloth files may use and that slod renders (LabelRefsRender).
+var LabelRef = regexp.MustCompile(`\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
+
+// LabelRefsRender reports whether label references in an SLO's annotations
+// render: for SLOs read from Sloth files, whose annotations Sloth copies
+// into its alerting rules as Prometheus templates (title: "{{$labels.sloth_service}}
+// is burning"). Everywhere else annotations are literal text.
+func LabelRefsRender(spec *slo.Spec) bool {
+	return spec.Format == slo.FormatSloth
+}
+
+// RenderLabelRefs replaces every LabelRef in s with that label's value in
+// labels, or nothing when it has none (as Prometheus renders a missing
+// label). The daemon renders its pages' annotations so; the generated
+// rules leave the references to Prometheus.
+func RenderLabelRefs(s string, labels map[string]string) string {
+	return LabelRef.ReplaceAllStringFunc(s, func(ref string) string {
+		return labels[LabelRef.FindStringSubmatch(ref)[1]]
+	})
 }

@@ -26,26 +26,37 @@ func TestAlertLabels(t *testing.T) {
 		want map[string]string
 	}{
 		{"a page carries the SLO's labels, severity, tier 1, slo and service", nil, burnrate.SeverityPage,
-			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout"}},
+			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
 		{"a ticket is tier 2", nil, burnrate.SeverityTicket,
-			map[string]string{"team": "payments", "severity": "ticket", "tier": "2", "slo": "checkout-availability", "service": "checkout"}},
+			map[string]string{"team": "payments", "severity": "ticket", "tier": "2", "slo": "checkout-availability", "service": "checkout", "slod_severity": "ticket"}},
 		{"alerting labels win over the SLO's, the class's over both", func(s *slo.Spec) {
 			s.Alerting.Labels = map[string]string{"team": "platform", "routing": "default"}
 			s.Alerting.Page.Labels = map[string]string{"routing": "pager"}
 		}, burnrate.SeverityPage,
-			map[string]string{"team": "platform", "routing": "pager", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout"}},
+			map[string]string{"team": "platform", "routing": "pager", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
 		{"the ticket class's labels do not reach a page", func(s *slo.Spec) {
 			s.Alerting.Ticket.Labels = map[string]string{"routing": "tickets"}
 		}, burnrate.SeverityPage,
-			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout"}},
+			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
 		{"a user's severity wins wherever it is set", func(s *slo.Spec) {
 			s.Labels["severity"] = "critical"
 		}, burnrate.SeverityPage,
-			map[string]string{"team": "payments", "severity": "critical", "tier": "1", "slo": "checkout-availability", "service": "checkout"}},
-		{"slo, service and tier are always slod's", func(s *slo.Spec) {
-			s.Alerting.Page.Labels = map[string]string{"slo": "x", "service": "y", "tier": "9"}
+			map[string]string{"team": "payments", "severity": "critical", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
+		{"a user's tier wins too", func(s *slo.Spec) {
+			s.Alerting.Labels = map[string]string{"tier": "gold", "severity": "warning"}
+			s.Alerting.Page.Labels = map[string]string{"severity": "critical"}
 		}, burnrate.SeverityPage,
-			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout"}},
+			map[string]string{"team": "payments", "severity": "critical", "tier": "gold", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
+		{"slo, service and slod_severity are always slod's", func(s *slo.Spec) {
+			s.Alerting.Page.Labels = map[string]string{"slo": "x", "service": "y", "slod_severity": "ticket"}
+		}, burnrate.SeverityPage,
+			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
+		{"an SLO from a Sloth file carries Sloth's labels", func(s *slo.Spec) {
+			s.Format = slo.FormatSloth
+			s.Alerting.Page.Labels = map[string]string{"severity": "pageteam", "sloth_slo": "mine"}
+		}, burnrate.SeverityPage,
+			map[string]string{"team": "payments", "severity": "pageteam", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page",
+				"sloth_id": "checkout-availability", "sloth_service": "checkout", "sloth_slo": "availability", "sloth_severity": "page"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,8 +129,8 @@ func ExampleAlertLabels() {
 	sev, _ := burnrate.NoDataSeverity(spec)
 	fmt.Println(burnrate.AlertName(spec, burnrate.ClassNoData), burnrate.NoDataLabels(spec, sev, slo.NoDataBroken))
 	// Output:
-	// CheckoutAvailability map[routing:pager service:checkout severity:page slo:checkout-availability team:payments tier:1]
-	// CheckoutAvailabilityNoData map[nodata:broken service:checkout severity:ticket slo:checkout-availability team:payments tier:2]
+	// CheckoutAvailability map[routing:pager service:checkout severity:page slo:checkout-availability slod_severity:page team:payments tier:1]
+	// CheckoutAvailabilityNoData map[nodata:broken service:checkout severity:ticket slo:checkout-availability slod_severity:ticket team:payments tier:2]
 }
 
 func ExampleAlertName() {

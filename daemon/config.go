@@ -43,6 +43,9 @@ type Config struct {
 	MaxReplay time.Duration
 	// QueryConcurrency bounds the SLOs read from the source at once.
 	QueryConcurrency int
+	// BackfillWait is how long a tick waits for its reads; a longer read
+	// (a cold backfill, a long gap) goes on in the background. 0 waits.
+	BackfillWait time.Duration
 	// MaxInstancesPerSLO and MaxInstances cap the instances (group_by label
 	// sets) of one SLO and of the daemon; hitting one is logged, counted in
 	// slod_instances_dropped and shown as a banner.
@@ -75,6 +78,7 @@ var DefaultConfig = Config{
 	SnapshotInterval:   5 * time.Minute,
 	MaxReplay:          6 * time.Hour,
 	QueryConcurrency:   8,
+	BackfillWait:       10 * time.Second,
 	MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO,
 	MaxInstances:       engine.DefaultMaxInstances,
 	LogFormat:          "text",
@@ -109,7 +113,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "write the state snapshot at least this often")
 	fs.DurationVar(&c.HoldDown, "hold-down", c.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
 	fs.DurationVar(&c.MaxReplay, "max-replay", c.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
-	fs.IntVar(&c.QueryConcurrency, "query-concurrency", c.QueryConcurrency, "SLOs read from the source at once within a tick (backfill included)")
+	fs.IntVar(&c.QueryConcurrency, "query-concurrency", c.QueryConcurrency, "SLOs read from the source at once (background backfills included)")
+	fs.DurationVar(&c.BackfillWait, "backfill-wait", c.BackfillWait, "how long a tick waits for its reads; a longer one (a cold backfill, a long gap) goes on in the background and its SLO is evaluated once it ends, while the others run (0 waits for every read)")
 	fs.IntVar(&c.MaxInstancesPerSLO, "max-instances-per-slo", c.MaxInstancesPerSLO, "cap on the instances (group_by label sets) of one SLO; new ones beyond it are dropped, loudly")
 	fs.IntVar(&c.MaxInstances, "max-instances", c.MaxInstances, "cap on the instances of all SLOs together")
 	fs.Var(&c.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
@@ -302,6 +307,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxInstancesPerSLO < 1 || c.MaxInstances < 1 {
 		errs = append(errs, fmt.Errorf("--max-instances-per-slo %d, --max-instances %d: must be at least 1", c.MaxInstancesPerSLO, c.MaxInstances))
+	}
+	if c.BackfillWait < 0 {
+		errs = append(errs, fmt.Errorf("--backfill-wait %s: must not be negative", c.BackfillWait))
 	}
 	if c.QueryConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("--query-concurrency %d: must be at least 1", c.QueryConcurrency))

@@ -75,7 +75,10 @@ type Daemon struct {
 	problems []server.Problem
 	source   server.SourceStatus
 	ready    bool
-	pending  []notify.Page
+	// backfilling are the SLOs whose backfill went on in the background
+	// at the last tick: slod is ready once none is.
+	backfilling map[string]bool
+	pending     []notify.Page
 	// pendingSince is when the outbox first refused the oldest pending page.
 	pendingSince time.Time
 	// reconciled is set once the receivers' open keys were reconciled with
@@ -127,7 +130,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	eng, err := engine.New(engine.Options{
 		Querier: opts.Querier, Step: cfg.Step, Interval: cfg.Interval, QueryDelay: cfg.QueryDelay,
-		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency,
+		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency, ReadWait: cfg.BackfillWait,
 		MaxInstancesPerSLO: cfg.MaxInstancesPerSLO, MaxInstances: cfg.MaxInstances,
 		Owns: func(id, key string) bool { return InShard(cfg.Shard, id, key) }, Diagnose: true, Check: true,
 		Logger: opts.Logger,

@@ -109,6 +109,7 @@ func newDemoDaemon(t testing.TB, stateDir string, mod func(*Config), wrap func(s
 	cfg.StateDir = stateDir
 	cfg.Step, cfg.Interval, cfg.QueryDelay = DemoStep, DemoStep, 0
 	cfg.Demo = true
+	cfg.BackfillWait = 0 // ticks here are driven one by one: each reads all
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -44,6 +44,7 @@ func (d *Daemon) load() error {
 			d.m.instances.DeleteLabelValues(id)
 			d.m.budgetRemained.DeleteLabelValues(id)
 			d.m.misconfigured.DeleteLabelValues(id)
+			d.m.backfilling.DeleteLabelValues(id)
 			d.m.dropped.DeleteLabelValues(id)
 			delete(d.metricSLOs, id)
 		}

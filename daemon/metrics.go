@@ -32,6 +32,7 @@ type Metrics struct {
 	budgetRemained *prometheus.GaugeVec
 	stateDamaged   prometheus.Counter
 	misconfigured  *prometheus.GaugeVec
+	backfilling    *prometheus.GaugeVec
 	dropped        *prometheus.GaugeVec
 }
 
@@ -105,6 +106,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		misconfigured: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "slod_slo_misconfigured", Help: "1 when the live checks found an error in the SLO's data (no series, a latency threshold that is no bucket, group_by labels missing): see the status page or the log.",
 		}, []string{"slo"}),
+		backfilling: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slod_slo_backfilling", Help: "1 while the SLO's backfill (its window on a cold start, a long gap) goes on in the background: it is not evaluated yet, and slod is not ready until none is.",
+		}, []string{"slo"}),
 		stateDamaged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_state_damaged_total", Help: "State files (rings, incidents, a legacy snapshot) that could not be read at start-up and were moved aside.",
 		}),
@@ -133,7 +137,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
-			m.snapshotBytes, m.snapshotTook, m.incidentWrites, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.dropped)
+			m.snapshotBytes, m.snapshotTook, m.incidentWrites, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.backfilling, m.dropped)
 	}
 	return m
 }

@@ -69,6 +69,13 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 		}
 	}
 	labels["slo"] = inc.SLO
+	if spec != nil && burnrate.LabelRefsRender(spec) {
+		// Sloth's annotations are templates over the alert's labels
+		// ({{$labels.sloth_service}}); render them as Prometheus would.
+		for k, v := range ann {
+			ann[k] = burnrate.RenderLabelRefs(v, labels)
+		}
+	}
 	p := notify.Page{
 		DedupKey: DedupKey(inc.SLO, inc.Labels, inc.Class),
 		Action:   notify.Trigger,

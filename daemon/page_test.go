@@ -10,6 +10,7 @@ import (
 
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/rules"
 	"github.com/slodhq/slod/slo"
 )
@@ -95,7 +96,7 @@ func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			if r.Alert != "" {
-				ruleLabels[r.Alert+"/"+r.Labels["slo"]+"/"+r.Labels["severity"]+"/"+r.Labels[burnrate.NoDataStateLabel]] = r.Labels
+				ruleLabels[r.Alert+"/"+r.Labels["slo"]+"/"+r.Labels[burnrate.ClassLabel]+"/"+r.Labels[burnrate.NoDataStateLabel]] = r.Labels
 			}
 		}
 	}
@@ -115,7 +116,7 @@ func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
 			if !ok {
 				continue // the class is disabled: the rules have no such alert either
 			}
-			want, found := ruleLabels[p.Labels["alertname"]+"/"+spec.ID+"/"+p.Labels["severity"]+"/"+tc.state]
+			want, found := ruleLabels[p.Labels["alertname"]+"/"+spec.ID+"/"+p.Labels[burnrate.ClassLabel]+"/"+tc.state]
 			if !found {
 				t.Errorf("%s %s %s: page alertname %q severity %q has no generated rule", spec.ID, tc.class, tc.sev, p.Labels["alertname"], p.Labels["severity"])
 				continue
@@ -126,5 +127,52 @@ func TestPagesCarryTheGeneratedRulesAlertNamesAndLabels(t *testing.T) {
 				t.Errorf("%s %s %s: page labels %v, rule labels %v", spec.ID, tc.class, tc.sev, got, want)
 			}
 		}
+	}
+}
+
+// A page of a per-cluster SLO read from a Sloth file: the instance's
+// cluster, Sloth's labels, slod's class under slod_severity (the label
+// notify routes on, the same name in both packages), the user's severity,
+// and Sloth's annotation templates rendered from the page's labels.
+func TestPageForSlothSLOCarriesSlothLabelsAndRendersItsTemplates(t *testing.T) {
+	if burnrate.ClassLabel != notify.ClassLabel {
+		t.Fatalf("burnrate.ClassLabel %q, notify.ClassLabel %q: routing would miss the daemon's class", burnrate.ClassLabel, notify.ClassLabel)
+	}
+	set, diags := slo.LoadBytes("storage.yaml", []byte(`version: "prometheus/v1"
+service: storage
+slos:
+  - name: writes
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum by (cluster) (rate(writes_total{code="500"}[{{.window}}]))
+        total_query: sum by (cluster) (rate(writes_total[{{.window}}]))
+    alerting:
+      annotations:
+        title: "{{$labels.sloth_service}}/{{ $labels.sloth_slo }} in {{$labels.cluster}}: {{ .Value }} stays"
+      page_alert:
+        labels: {severity: critical}
+`))
+	if slo.HasErrors(diags) || len(set.SLOs) != 1 {
+		t.Fatal(diags)
+	}
+	spec := set.SLOs[0]
+	inc := burnrate.Incident{Key: `storage-writes{cluster="a"}`, SLO: spec.ID, Labels: map[string]string{"cluster": "a"},
+		Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage, Start: demoStart}
+	p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, spec)
+	if !ok {
+		t.Fatal("no page")
+	}
+	want := map[string]string{"alertname": "SLOBurnRate", "cluster": "a", "slo": "storage-writes", "service": "storage",
+		"severity": "critical", "tier": "1", "slod_severity": "page",
+		"sloth_id": "storage-writes", "sloth_service": "storage", "sloth_slo": "writes", "sloth_severity": "page"}
+	if !maps.Equal(p.Labels, want) {
+		t.Errorf("labels %v, want %v", p.Labels, want)
+	}
+	if got := p.Annotations["title"]; got != "storage/writes in a: {{ .Value }} stays" {
+		t.Errorf("title %q", got)
+	}
+	if p.Severity != notify.SeverityPage || p.RouteLabels()[notify.ClassLabel] != "page" {
+		t.Errorf("severity %q, route labels %v", p.Severity, p.RouteLabels())
 	}
 }

@@ -34,6 +34,15 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	for _, c := range res.Capped {
 		d.m.dropped.WithLabelValues(c.SLO).Set(float64(c.Dropped))
 	}
+	for _, b := range res.Backfilling {
+		if !d.backfilling[b.SLO] {
+			d.log.Info("backfilling in the background; the slo is evaluated once it is done", "slo", b.SLO, "from", b.From, "to", b.To, "cold", b.Cold)
+		}
+	}
+	d.backfilling = map[string]bool{}
+	for _, b := range res.Backfilling {
+		d.backfilling[b.SLO] = true
+	}
 	for _, b := range res.Backfills {
 		steps := int64(b.To.Sub(b.From) / d.cfg.Step)
 		d.m.backfillSteps.Add(float64(steps))
@@ -50,7 +59,7 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 			d.log.Info("source recovered, gap backfilled")
 		}
 		d.source.Up, d.source.LastError, d.source.LastSuccess = true, "", d.now()
-		if !d.ready {
+		if !d.ready && len(res.Backfilling) == 0 {
 			d.ready = true
 			d.m.ready.Set(1)
 			d.log.Info("ready", "evaluating_slos", len(d.eng.SLOs()), "step", res.Target)

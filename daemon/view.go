@@ -69,7 +69,9 @@ func (d *Daemon) publish(now time.Time) {
 	for _, r := range d.eng.SLOs() {
 		spec, id := r.Spec(), r.Spec().ID
 		s := server.SLO{ID: id, Name: spec.Name, Service: spec.Service, Description: spec.Description,
-			Objective: spec.Objective, Window: spec.Window, Policy: r.Policy().Name, Labels: spec.Labels}
+			Objective: spec.Objective, Window: spec.Window, Policy: r.Policy().Name, Labels: spec.Labels,
+			Backfilling: r.Backfilling()}
+		d.m.backfilling.WithLabelValues(id).Set(b2f(r.Backfilling()))
 		for _, f := range r.Findings() {
 			if f.Severity == slo.SeverityError {
 				dg := f.Diagnostic(spec)

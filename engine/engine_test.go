@@ -299,3 +299,68 @@ requests_total{svc="plain"} 0+150x%[1]d %[3]d+0x%[2]d
 		t.Fatalf("no-data incidents %v, want %v (plain's zero traffic is idle, no alert)", got, want)
 	}
 }
+
+// TestSlothSLOPerClusterOpensAnIncidentForTheFailingClusterOnly: a Sloth
+// file whose queries aggregate by cluster is one SLO instance per cluster,
+// as in Sloth. Cluster a fails 10% of its requests from 47h on, b stays
+// healthy: the engine opens incidents for cluster a only, never one for a
+// collapsed, cluster-less instance.
+func TestSlothSLOPerClusterOpensAnIncidentForTheFailingClusterOnly(t *testing.T) {
+	e := source.NewEmbedded()
+	const scrapes = 2 * 24 * 60 * 4
+	at := 47 * 60 * 4
+	if err := e.LoadSeries(start, 15*time.Second, fmt.Sprintf(`
+writes_total{cluster="a",code="200"} 0+150x%[1]d %[3]d+135x%[2]d
+writes_total{cluster="a",code="500"} 0+0x%[1]d 0+15x%[2]d
+writes_total{cluster="b",code="200"} 0+150x%[4]d
+writes_total{cluster="b",code="500"} 0+0x%[4]d
+`, at, scrapes-at, at*150, scrapes)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	doc := `version: "prometheus/v1"
+service: storage
+slos:
+  - name: writes
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum by (cluster) (rate(writes_total{code="500"}[{{.window}}]))
+        total_query: sum by (cluster)(rate(writes_total[{{.window}}]))
+    alerting:
+      annotations:
+        runbook: https://runbooks.example.com/storage
+`
+	if err := os.WriteFile(filepath.Join(dir, "storage.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat := Load(dir)
+	if cat.HasErrors() || len(cat.Entries) != 1 {
+		t.Fatalf("catalogue: %v", cat.Diagnostics)
+	}
+	eng, err := New(Options{Querier: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eng.Apply(cat, start); err != nil {
+		t.Fatal(err)
+	}
+	var opened []string
+	for now := start.Add(46 * time.Hour); !now.After(start.Add(47*time.Hour + 30*time.Minute)); now = now.Add(time.Minute) {
+		res := eng.Tick(context.Background(), now)
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Changes {
+			if c.Kind == burnrate.ChangeOpened {
+				opened = append(opened, fmt.Sprintf("%s %s %v", c.Incident.Class, c.Incident.Severity, c.Incident.Labels))
+			}
+		}
+	}
+	if len(opened) != 1 || opened[0] != "burn page map[cluster:a]" {
+		t.Fatalf("incidents opened %q, want one page for cluster a", opened)
+	}
+	if n := len(eng.Latest()); n != 2 {
+		t.Errorf("%d instances evaluated, want one per cluster", n)
+	}
+}

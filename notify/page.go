@@ -47,7 +47,7 @@ type Page struct {
 	Summary string `json:"summary"`
 	// Labels identify the alert and drive routing: slo, service, team and any
 	// user labels. The routing tree also sees "severity" (from Severity) when
-	// Labels has none.
+	// Labels has none, and ClassLabel (from Severity) always.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Annotations carry free text such as description; they do not route.
 	Annotations map[string]string `json:"annotations,omitempty"`
@@ -182,15 +182,25 @@ func (p Page) Validate() error {
 	return errors.Join(errs...)
 }
 
-// RouteLabels returns the labels the routing tree matches: Labels plus
-// "severity" from Severity when Labels does not set it.
+// ClassLabel is the label that carries a page's Severity (page or ticket)
+// for routing: always the page's own class, whatever its labels say, so a
+// route on slod_severity: page matches every page even when the SLO sets
+// its own severity label (severity: critical) for other tools.
+const ClassLabel = "slod_severity"
+
+// RouteLabels returns the labels the routing tree matches: Labels, plus
+// "severity" from Severity when Labels does not set it, plus ClassLabel
+// from Severity, always.
 func (p Page) RouteLabels() map[string]string {
-	out := make(map[string]string, len(p.Labels)+1)
+	out := make(map[string]string, len(p.Labels)+2)
 	for k, v := range p.Labels {
 		out[k] = v
 	}
-	if _, ok := out["severity"]; !ok && p.Severity != "" {
-		out["severity"] = string(p.Severity)
+	if p.Severity != "" {
+		if _, ok := out["severity"]; !ok {
+			out["severity"] = string(p.Severity)
+		}
+		out[ClassLabel] = string(p.Severity)
 	}
 	return out
 }

@@ -61,3 +61,33 @@ func TestNewRouterRejectsWhatDoesNotCompile(t *testing.T) {
 		t.Error("a nil route compiled")
 	}
 }
+
+// A page whose SLO sets its own severity label (severity: critical, for
+// the team's Alertmanager) still routes by slod's class: slod_severity
+// always carries the page's Severity, which no label can override.
+func TestRoutingBySlodSeverityIgnoresTheUsersSeverityLabel(t *testing.T) {
+	rt, err := notify.NewRouter(&notify.Route{Receiver: "chat", Routes: []*notify.Route{
+		{Match: map[string]string{notify.ClassLabel: "page"}, Receiver: "pager"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		page notify.Page
+		want string
+	}{
+		{"a page with the user's severity: critical", notify.Page{Severity: notify.SeverityPage, Labels: map[string]string{"severity": "critical"}}, "pager"},
+		{"a page without a severity label", notify.Page{Severity: notify.SeverityPage}, "pager"},
+		{"a ticket whose labels claim to be a page", notify.Page{Severity: notify.SeverityTicket, Labels: map[string]string{"severity": "page", notify.ClassLabel: "page"}}, "chat"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rt.Receivers(tc.page.RouteLabels()); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("routed to %v, want %s", got, tc.want)
+			}
+		})
+	}
+	if l := (notify.Page{Severity: notify.SeverityPage, Labels: map[string]string{"severity": "critical"}}).RouteLabels(); l["severity"] != "critical" {
+		t.Errorf("the user's severity label became %q", l["severity"])
+	}
+}

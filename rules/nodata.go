@@ -44,13 +44,14 @@ func noDataRules(s *slo.Spec, q sli, sev burnrate.Severity, o Options) ([]Rule, 
 	rule := func(state slo.NoDataState, expr, forDur, summary, description string) Rule {
 		// The user's annotations (runbook, dashboard) stay; summary and
 		// description are written for burns, so the state's replace them.
-		ann := literalMap(burnrate.AlertAnnotations(s, sev))
+		ann := userAnnotations(s, sev)
 		if ann == nil {
 			ann = map[string]string{}
 		}
 		ann["summary"], ann["description"] = summary, description
-		return Rule{Alert: name, Expr: expr, For: forDur,
-			Labels: literalMap(burnrate.NoDataLabels(s, sev, state)), Annotations: ann}
+		labels := ruleAlertLabels(s, sev, o)
+		labels[burnrate.NoDataStateLabel] = string(state)
+		return Rule{Alert: name, Expr: expr, For: forDur, Labels: labels, Annotations: ann}
 	}
 
 	// Broken: what the SLI's query returns (the recorded base-window rate),

@@ -56,6 +56,10 @@ type Options struct {
 	// sets none (slo.AlertClass.For) (zero: none, the Workbook's choice, as
 	// both windows already filter blips).
 	For time.Duration
+	// Compat adds another tool's metric names, labels and annotations to
+	// the rules (CompatSloth, CompatPyrra), so that its dashboards and the
+	// Alertmanager routes written for it keep working; "" adds none.
+	Compat string
 }
 
 func (o Options) withDefaults() Options {
@@ -126,6 +130,9 @@ const (
 // the map has no default.
 func Generate(specs []*slo.Spec, policies map[string]burnrate.Policy, opts Options) (*File, error) {
 	opts = opts.withDefaults()
+	if !slices.Contains(Compats, opts.Compat) {
+		return nil, fmt.Errorf("unknown compat %q (want %s or %s)", opts.Compat, CompatSloth, CompatPyrra)
+	}
 	sorted := slices.Clone(specs)
 	slices.SortFunc(sorted, func(a, b *slo.Spec) int { return cmp.Compare(a.ID, b.ID) })
 	f := &File{}
@@ -239,7 +246,7 @@ func generate(s *slo.Spec, p burnrate.Policy, o Options) ([]Group, error) {
 	sel := "{slo=" + strconv.Quote(s.ID) + "}"
 	base := slo.FormatDuration(o.BaseWindow)
 	tier := slo.FormatDuration(BudgetTier)
-	labels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
+	labels := seriesLabels(s, o)
 	b := Group{Name: "slod-" + s.ID + "-budget", Interval: tier, Service: s.Service, Rules: []Rule{
 		{Record: ErrorsRate + tier, Expr: fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorsRate, base, sel, tier), Labels: labels},
 		{Record: TotalRate + tier, Expr: fmt.Sprintf("avg_over_time(%s%s%s[%s])", TotalRate, base, sel, tier), Labels: labels},
@@ -277,7 +284,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	}
 	sel := "{slo=" + strconv.Quote(s.ID) + "}"
 	base := slo.FormatDuration(o.BaseWindow)
-	recLabels := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
+	recLabels := seriesLabels(s, o)
 	record := func(name, expr string) {
 		g.Rules = append(g.Rules, Rule{Record: name, Expr: expr, Labels: recLabels})
 	}
@@ -334,6 +341,8 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		// The collapse baseline, read by the collapsed and idle alerts.
 		record(TotalBaseline, baseline(TotalRate+base+sel, *c))
 	}
+	// Another tool's names for the same series, read from slod's.
+	g.Rules = append(g.Rules, compatRecords(s, q, windows, o)...)
 
 	// 4. One alert per severity class: any of its rows firing.
 	name := burnrate.AlertName(s, burnrate.ClassBurn)
@@ -345,6 +354,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			continue
 		}
 		var conds []string
+		var rows []burnrate.Row
 		for _, r := range p.Rows {
 			if r.Severity != sev || !r.CanFire(s.Window, budget) {
 				continue
@@ -361,6 +371,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 					formatFloat(r.Long.Seconds()), formatFloat(s.MinEvents))
 			}
 			conds = append(conds, "(\n"+c+"\n)")
+			rows = append(rows, r)
 		}
 		if len(conds) == 0 {
 			continue // every row of the class is impossible; lint reports it
@@ -368,15 +379,20 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		rule := Rule{
 			Alert:  name,
 			Expr:   strings.Join(conds, "\nor\n"),
-			Labels: literalMap(burnrate.AlertLabels(s, sev)),
+			Labels: ruleAlertLabels(s, sev, o),
 			Annotations: merge(map[string]string{
 				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", literal(s.ID), literal(s.Service)),
 				"description": fmt.Sprintf("%s: error ratio {{ $value | humanizePercentage }} over the alert's long window; "+
 					"objective %s%% over %s.", sev, formatFloat(s.Objective), slo.FormatDuration(s.Window)),
-			}, literalMap(burnrate.AlertAnnotations(s, sev))),
+			}, compatAnnotations(sev, o), userAnnotations(s, sev)),
 		}
 		if f := cmp.Or(burnrate.AlertClass(s, sev).For, o.For); f > 0 {
 			rule.For = slo.FormatDuration(f)
+		}
+		if o.Compat == CompatPyrra {
+			// Pyrra alerts once per row, labelled with its windows.
+			g.Rules = append(g.Rules, pyrraAlerts(s, rule, rows, conds)...)
+			continue
 		}
 		g.Rules = append(g.Rules, rule)
 	}

@@ -68,11 +68,12 @@ func fixtures() map[string]*slo.Spec {
 			}},
 			Labels: map[string]string{"owner": "myteam"},
 			Alerting: slo.Alerting{
-				Name:        "MyServiceHighErrorRate",
-				Labels:      map[string]string{"category": "availability"},
-				Annotations: map[string]string{"summary": "High error rate on 'myservice' requests responses"},
-				Page:        slo.AlertClass{Labels: map[string]string{"routing_key": "myteam", "severity": "pageteam"}},
-				Ticket:      slo.AlertClass{Labels: map[string]string{"severity": "slack"}},
+				Name:   "MyServiceHighErrorRate",
+				Labels: map[string]string{"category": "availability"},
+				Annotations: map[string]string{"summary": "High error rate on 'myservice' requests responses",
+					"title": "{{$labels.sloth_service}} {{ $labels.sloth_slo }} burning; {{ .NotALabel }} stays text"},
+				Page:   slo.AlertClass{Labels: map[string]string{"routing_key": "myteam", "severity": "pageteam"}},
+				Ticket: slo.AlertClass{Labels: map[string]string{"severity": "slack"}},
 			},
 		},
 	}

@@ -270,6 +270,7 @@ func (sc scenario) run(t *testing.T) {
 func alertLabels(spec *slo.Spec, sev burnrate.Severity, extra map[string]string) map[string]string {
 	return merge(spec.Labels, extra, map[string]string{
 		"slo": spec.ID, "service": spec.Service, "severity": string(sev), "tier": strconv.Itoa(sev.Tier()),
+		"slod_severity": string(sev),
 	})
 }
 

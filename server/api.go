@@ -113,6 +113,9 @@ type SLOJSON struct {
 	// Misconfigured lists the live checks' errors (file:line: message);
 	// empty when the SLO's data looks as its file says.
 	Misconfigured []string `json:"misconfigured"`
+	// Backfilling is true while the SLO's backfill goes on in the
+	// background: it is not evaluated yet.
+	Backfilling bool `json:"backfilling"`
 	// Counts are all the SLO's instances by state, whatever the filters.
 	Counts Counts `json:"counts"`
 	// Matching are the instances the state and labels filters select, by
@@ -259,7 +262,7 @@ func newSLOJSON(s *Snapshot, i int) SLOJSON {
 	x := s.index()
 	return SLOJSON{ID: sl.ID, Name: sl.Name, Service: sl.Service, Description: sl.Description,
 		Objective: sl.Objective, Window: slo.FormatDuration(sl.Window), WindowSeconds: sl.Window.Seconds(),
-		Policy: sl.Policy, Labels: sl.Labels, Misconfigured: append([]string{}, sl.Misconfigured...),
+		Policy: sl.Policy, Labels: sl.Labels, Misconfigured: append([]string{}, sl.Misconfigured...), Backfilling: sl.Backfilling,
 		Counts: x.counts[i], WorstBudgetRemaining: round(x.worst[i])}
 }
 

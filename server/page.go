@@ -121,6 +121,7 @@ type sloView struct {
 	Link          string
 	Counts        []countCell
 	Misconfigured []string
+	Backfilling   bool
 	// worst orders the SLOs on the first screen; numStates when it has no instances.
 	worst State
 }
@@ -345,7 +346,7 @@ func newSLOView(s *Snapshot, i int) sloView {
 	v := sloView{
 		ID: sl.ID, Service: sl.Service, Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%",
 		Window: slo.FormatDuration(sl.Window), Policy: sl.Policy, Worst: percent(x.worst[i]), Total: c.Total(),
-		Link: "instances?" + url.Values{"slo": {sl.ID}}.Encode(), Misconfigured: sl.Misconfigured, worst: numStates,
+		Link: "instances?" + url.Values{"slo": {sl.ID}}.Encode(), Misconfigured: sl.Misconfigured, Backfilling: sl.Backfilling, worst: numStates,
 	}
 	if st, ok := c.Worst(); ok {
 		v.State, v.worst = st.String(), st

@@ -81,6 +81,10 @@ type SLO struct {
 	// message): the SLO's data cannot mean what its file says, and its
 	// instances read "misconfigured" unless they page or ticket.
 	Misconfigured []string
+	// Backfilling is set while the SLO's first read of its window (or of a
+	// long gap) goes on in the background: it is not evaluated yet, and
+	// its instances read pending.
+	Backfilling bool
 }
 
 // Instance is one SLO instance (one label set of a group_by SLO, or the

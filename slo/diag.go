@@ -35,7 +35,7 @@ const (
 	RuleLabelValue      = "SLO015" // label value that must be escaped in PromQL
 	RuleUnknownPolicy   = "SLO016" // policy name not defined
 	RuleDuplicatePolicy = "SLO017" // policy defined twice
-	RuleReservedLabel   = "SLO018" // label slod sets itself (slo, service, tier)
+	RuleReservedLabel   = "SLO018" // label slod sets itself (slo, service, nodata, slod_severity)
 )
 
 // Diagnostic is one finding about an SLO file, with where it stands.

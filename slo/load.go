@@ -231,6 +231,8 @@ func loadBytes(set *Set, path string, data []byte) (diags []Diagnostic) {
 		}
 	}()
 	d := &decoder{file: path}
+	// Foreign SLOs whose queries aggregate by labels get those as group_by.
+	defer func(first int) { d.groupByFromQueries(set.SLOs[first:]); diags = d.diags }(len(set.SLOs))
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
 	for {

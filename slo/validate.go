@@ -29,10 +29,12 @@ const DefaultPolicyName = "default"
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 
 // ReservedLabels are set by slod on every generated rule, alert and page
-// (nodata on no-data alerts, with their NoDataState); an SLO label or
-// group_by label of the same name would be overwritten or would clash with
-// them (SLO018).
-var ReservedLabels = []string{"slo", "service", "tier", "nodata"}
+// (nodata on no-data alerts, with their NoDataState; slod_severity, slod's
+// own alert class, on alerts and pages); an SLO label or group_by label of
+// the same name would be overwritten or would clash with them (SLO018).
+// severity and tier are not among them: slod sets them only as defaults,
+// and the user's win.
+var ReservedLabels = []string{"slo", "service", "nodata", "slod_severity"}
 
 // Validate applies the semantic lint rules (SLO005..SLO018 but SLO014,
 // which needs the resolved policy: burnrate.Lint) to a loaded set: per SLO
@@ -273,6 +275,21 @@ func (v *validator) queries(s *Spec, what string) {
 			continue
 		}
 		exprs[i] = expr
+	}
+
+	// SLO023: in a native file, an outer aggregation by labels group_by
+	// does not name; slod would sum them away (foreign formats take them
+	// as group_by when loading).
+	if s.Format == FormatNative && s.SLI.Latency == nil {
+		for i, e := range exprs {
+			if e == nil {
+				continue
+			}
+			if lost := ungroupedLabels(e, s.GroupBy); len(lost) > 0 {
+				v.errorf(s.PosOf(qs[i].field), RuleQueryGroupBy, "%s: %s aggregates by (%s) but group_by does not name %s: slod sums each query by group_by, so %s would be summed away and all its series alert as one; set group_by: [%s]",
+					what, qs[i].name, strings.Join(lost, ", "), strings.Join(lost, ", "), strings.Join(lost, ", "), strings.Join(append(slices.Clone(s.GroupBy), lost...), ", "))
+			}
+		}
 	}
 
 	// SLO012: errors and totals from unrelated metrics are often a typo.

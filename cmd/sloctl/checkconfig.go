@@ -45,7 +45,7 @@ page with the given labels goes to.
 
 Exit codes: 0 valid, 1 invalid, 2 bad usage. See docs/notify.md.`,
 		Example: `  sloctl check-config examples/notify.yaml --offline
-  sloctl check-config /etc/slod/notify.yaml --route severity=page,team=payments`,
+  sloctl check-config /etc/slod/notify.yaml --route slod_severity=page,team=payments`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Path = args[0]

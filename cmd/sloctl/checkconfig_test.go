@@ -10,11 +10,11 @@ import (
 
 func TestCheckConfigExampleOffline(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := Main([]string{"check-config", "../../examples/notify.yaml", "--offline", "--route", "team=payments,severity=page"}, &out, &errb)
+	code := Main([]string{"check-config", "../../examples/notify.yaml", "--offline", "--route", "team=payments,slod_severity=page"}, &out, &errb)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %s", code, errb.String())
 	}
-	for _, want := range []string{"ok", "payments-pagerduty", "pagerduty", "routing key from file pagerduty-routing-key", "route team=payments,severity=page -> payments-pagerduty, chatops"} {
+	for _, want := range []string{"ok", "payments-pagerduty", "pagerduty", "routing key from file pagerduty-routing-key", "route team=payments,slod_severity=page -> payments-pagerduty, chatops"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -45,9 +45,17 @@ ending in /) writes one file per service.
 
 --format prometheus writes a rule file for Prometheus, Thanos Ruler, Mimir's
 ruler and promtool; --format prometheusrule writes one Kubernetes
-PrometheusRule object per service (monitoring.coreos.com/v1).`,
+PrometheusRule object per service (monitoring.coreos.com/v1).
+
+--compat sloth adds Sloth's series (slo:sli_error:ratio_rate5m, ...,
+sloth_slo_info) and its sloth_* labels and title/summary annotations to
+every SLO, so Sloth's Grafana dashboards and the Alertmanager routes
+written for Sloth keep working; --compat pyrra adds Pyrra's series
+(<metric>:burnrate5m, pyrra_availability, ...) and alerts one per policy
+row labelled long, short, exhaustion and severity critical|warning.`,
 		Example: `  sloctl generate examples/slos -o slo.rules.yml && promtool check rules slo.rules.yml
-  sloctl generate --format prometheusrule -o deploy/rules/ slos/`,
+  sloctl generate --format prometheusrule -o deploy/rules/ slos/
+  sloctl generate --compat sloth sloth-slos/ -o slo.rules.yml`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
 			if len(opts.Paths) == 0 {
@@ -55,6 +63,9 @@ PrometheusRule object per service (monitoring.coreos.com/v1).`,
 			}
 			if !contains(generateFormats, opts.Format) {
 				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(generateFormats, ", "))
+			}
+			if !contains(rules.Compats, opts.Rules.Compat) {
+				return usageErrorf("--compat %q: must be %s or %s", opts.Rules.Compat, rules.CompatSloth, rules.CompatPyrra)
 			}
 			for _, p := range opts.Paths {
 				if _, err := os.Stat(p); err != nil {
@@ -72,6 +83,7 @@ PrometheusRule object per service (monitoring.coreos.com/v1).`,
 	f.StringVar(&opts.Format, "format", rules.FormatPrometheus, "output format: "+strings.Join(generateFormats, ", "))
 	f.DurationVar(&opts.Rules.Interval, "interval", 0, "evaluation interval of the rule groups (default: Prometheus's global one)")
 	f.DurationVar(&opts.Rules.For, "for", 0, "`for` duration of the burn-rate alerts (default none)")
+	f.StringVar(&opts.Rules.Compat, "compat", "", "also emit another tool's series names, labels and annotations: "+rules.CompatSloth+" or "+rules.CompatPyrra)
 	f.DurationVar(&opts.Rules.NoData, "no-data", rules.DefaultNoData, "how long an SLI may have no data before its no-data alert fires, unless the SLO sets it")
 	return cmd
 }

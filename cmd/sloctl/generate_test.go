@@ -13,12 +13,12 @@ import (
 func TestGenerateFlags(t *testing.T) {
 	var got *GenerateOptions
 	cmd := NewCmdGenerate(IO{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, func(o *GenerateOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"-o", "out/", "--format", "prometheusrule", "--interval", "30s", "--for", "2m", "--no-data", "20m", "../../examples/slos"})
+	cmd.SetArgs([]string{"-o", "out/", "--format", "prometheusrule", "--interval", "30s", "--for", "2m", "--no-data", "20m", "--compat", "sloth", "../../examples/slos"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got.Output != "out/" || got.Format != "prometheusrule" || got.Rules.Interval != 30*time.Second ||
-		got.Rules.For != 2*time.Minute || got.Rules.NoData != 20*time.Minute || len(got.Paths) != 1 {
+		got.Rules.For != 2*time.Minute || got.Rules.NoData != 20*time.Minute || got.Rules.Compat != "sloth" || len(got.Paths) != 1 {
 		t.Errorf("options %+v", got)
 	}
 }
@@ -27,6 +27,42 @@ func TestGenerateRejectsUnknownFormat(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Main([]string{"generate", "--format", "thanos", "../../examples/slos"}, &out, &errb); code != exitUsage {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitUsage, errb.String())
+	}
+}
+
+func TestGenerateRejectsUnknownCompat(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"generate", "--compat", "nagios", "../../examples/slos"}, &out, &errb); code != exitUsage {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitUsage, errb.String())
+	}
+}
+
+// --compat sloth on every example SLO (Sloth's file among them): Sloth's
+// series and labels, and rules promtool accepts.
+func TestGenerateCompatSloth(t *testing.T) {
+	for _, compat := range []string{"sloth", "pyrra"} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{"generate", "--compat", compat, "../../examples/slos"}, &out, &errb); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		want := []string{"record: slo:sli_error:ratio_rate5m", "record: sloth_slo_info", "sloth_severity: page", "sloth_service: payments", "title:"}
+		if compat == "pyrra" {
+			want = []string{"record: pyrra_availability", ":burnrate5m", "long: 1h", "severity: critical"}
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("--compat %s: output lacks %q", compat, w)
+			}
+		}
+		if bin, err := exec.LookPath("promtool"); err == nil {
+			path := filepath.Join(t.TempDir(), "rules.yml")
+			if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := exec.Command(bin, "check", "rules", path).CombinedOutput(); err != nil {
+				t.Errorf("--compat %s: promtool check rules: %v\n%s", compat, err, b)
+			}
+		}
 	}
 }
 

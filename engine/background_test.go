@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slodhq/slod/burnrate"
+)
+
+// TestASlowBackfillDoesNotHoldBackTheOthers: with Options.ReadWait, an
+// SLO whose backfill outlasts the wait goes on reading in the background
+// while the others are evaluated (pay's page opens at once); it is
+// reported as backfilling, keeps no evaluation, and is evaluated — with
+// the steps that completed meanwhile — at the first tick after its read
+// ends.
+func TestASlowBackfillDoesNotHoldBackTheOthers(t *testing.T) {
+	emb := fixture(t)
+	release := make(chan struct{})
+	var shipQueries atomic.Int32
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		if strings.Contains(q, `svc="ship"`) {
+			if shipQueries.Add(1) == 1 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
+		return emb.QueryRange(ctx, q, s, en, step)
+	})
+	e := newEngine(t, Options{Querier: q, ReadWait: 200 * time.Millisecond})
+	now := start.Add(47*time.Hour + 10*time.Minute)
+	// Tick until every SLO but ship has read its window (on a slow machine
+	// that can take more than one wait): ship stays backfilling throughout.
+	var changes []burnrate.Change
+	for deadline := time.Now().Add(30 * time.Second); ; now = now.Add(time.Minute) {
+		res := e.Tick(context.Background(), now)
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, res.Changes...)
+		var ids []string
+		for _, b := range res.Backfilling {
+			ids = append(ids, b.SLO)
+		}
+		if !slices.Contains(ids, "ship-availability") {
+			t.Fatalf("backfilling %v: ship's blocked read is not among them", ids)
+		}
+		if len(ids) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still backfilling %v", ids)
+		}
+	}
+	if len(changes) != 1 || changes[0].Incident.SLO != "pay-availability" || changes[0].Kind != burnrate.ChangeOpened {
+		t.Fatalf("changes %+v, want pay's page while ship still reads", changes)
+	}
+	if !e.SLO("ship-availability").Backfilling() || e.SLO("pay-availability").Backfilling() {
+		t.Error("Backfilling() does not tell ship from pay")
+	}
+	for _, l := range e.Latest() {
+		if l.SLO == "ship-availability" {
+			t.Fatalf("ship has an evaluation before its backfill ended: %+v", l)
+		}
+	}
+	if n := shipQueries.Load(); n != 1 {
+		t.Errorf("ship was queried %d times while its first read hung, want once (no second read at once)", n)
+	}
+
+	var res TickResult
+	close(release)
+	deadline := time.Now().Add(30 * time.Second)
+	for e.SLO("ship-availability").bg != nil {
+		select {
+		case <-e.SLO("ship-availability").bg.done:
+			now = now.Add(time.Minute)
+			res = e.Tick(context.Background(), now)
+		case <-time.After(time.Until(deadline)):
+			t.Fatal("ship's backfill never ended")
+		}
+	}
+	if len(res.Backfilling) != 0 || res.Err() != nil {
+		t.Fatalf("after the backfill: backfilling %+v, err %v", res.Backfilling, res.Err())
+	}
+	var cold *Backfill
+	for i := range res.Backfills {
+		if res.Backfills[i].SLO == "ship-availability" {
+			cold = &res.Backfills[i]
+		}
+	}
+	if cold == nil || !cold.Cold || !cold.To.Equal(res.Target) {
+		t.Fatalf("backfills %+v, want ship's cold backfill through %s", res.Backfills, res.Target)
+	}
+	ship := e.SLO("ship-availability").Evaluator()
+	if !ship.LastStep().Equal(res.Target) {
+		t.Errorf("ship's rings end at %s, want the tick's target %s (the steps read after the backfill)", ship.LastStep(), res.Target)
+	}
+	ev, ok := ship.EvaluateInstance(nil, res.Target)
+	if !ok || !ev.WindowBurn.Known() || ev.NoDataFor != 0 {
+		t.Fatalf("ship not evaluated after its backfill: %+v %v", ev, ok)
+	}
+	found := false
+	for _, l := range e.Latest() {
+		found = found || l.SLO == "ship-availability"
+	}
+	if !found {
+		t.Error("ship has no evaluation after its backfill")
+	}
+	for _, c := range res.Changes {
+		if c.Incident.SLO == "ship-availability" && c.Kind == burnrate.ChangeOpened {
+			t.Errorf("healthy ship opened an incident: %+v", c)
+		}
+	}
+}
+
+// TestAReloadStopsABackgroundBackfill: an SLO replaced by a reload while
+// its backfill runs in the background has that read cancelled and
+// waited for (no goroutine is left writing into rings nothing uses).
+func TestAReloadStopsABackgroundBackfill(t *testing.T) {
+	emb := fixture(t)
+	var cancelled atomic.Bool
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		if strings.Contains(q, `svc="ship"`) {
+			<-ctx.Done()
+			cancelled.Store(true)
+			return nil, ctx.Err()
+		}
+		return emb.QueryRange(ctx, q, s, en, step)
+	})
+	e := newEngine(t, Options{Querier: q, ReadWait: 200 * time.Millisecond})
+	now := start.Add(47*time.Hour + 10*time.Minute)
+	if res := e.Tick(context.Background(), now); !e.SLO("ship-availability").Backfilling() {
+		t.Fatalf("backfilling %+v, want ship among them", res.Backfilling)
+	}
+	old := e.SLO("ship-availability")
+	if _, _, err := e.Apply(catalogue(t), now); err != nil {
+		t.Fatal(err)
+	}
+	if !cancelled.Load() || old.bg != nil {
+		t.Fatal("the reload left the background backfill running")
+	}
+	if e.SLO("ship-availability").Backfilling() {
+		t.Error("the reloaded SLO claims a backfill it never started")
+	}
+}

@@ -81,6 +81,7 @@ func Load(paths ...string) (*Set, []Diagnostic) {
 		}
 	}
 	diags = append(diags, set.resolveOpenSLO()...)
+	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
 }
@@ -193,6 +194,7 @@ func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 	set := &Set{}
 	diags := loadBytes(set, path, data)
 	diags = append(diags, set.resolveOpenSLO()...)
+	diags = append(diags, set.readSlodAnnotations()...)
 	SortDiagnostics(diags)
 	return set, diags
 }

@@ -90,7 +90,7 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 	s := d.newSpec(n, FormatNative, service, docLabels, docPos)
 	what := "slo"
 	fs, ok := d.fields(n, what, "name", "description", "objective", "window", "sli", "group_by",
-		"policy", "min_events", "labels", "annotations", "alerting")
+		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting")
 	if f, found := fs["name"]; found {
 		var nok bool
 		s.Name, nok = d.str(f, "name")
@@ -122,6 +122,8 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 				d.errorf(f.val, RuleInvalidField, "%s: min_events must not be negative", what)
 				fok = false
 			}
+		case "rule_interval":
+			s.RuleInterval, fok = d.duration(f, what+": rule_interval")
 		case "labels":
 			var labels map[string]string
 			labels, fok = d.stringMap(f, what+": labels", "labels.", s.FieldPos)
@@ -312,12 +314,15 @@ func (d *decoder) alertClass(f field, what, prefix string, pos map[string]Positi
 	if isNull(f.val) {
 		return c, true
 	}
-	fs, ok := d.fields(f.val, what, "disable", "labels", "annotations")
+	fs, ok := d.fields(f.val, what, "disable", "for", "labels", "annotations")
 	for name, ff := range fs {
 		var fok bool
 		switch name {
 		case "disable":
 			c.Disabled, fok = d.boolean(ff, what+": disable")
+		case "for":
+			pos[prefix+"for"] = d.pos(ff.val)
+			c.For, fok = d.duration(ff, what+": for")
 		case "labels":
 			c.Labels, fok = d.stringMap(ff, what+": labels", prefix+"labels.", pos)
 		case "annotations":

@@ -71,7 +71,8 @@ func newRootCmd(io IO) *cobra.Command {
 		Use:   "sloctl",
 		Short: "Lint SLO files, generate Prometheus rules, backtest policies, show incidents",
 		Long: `sloctl works with SLO definitions kept in git: the native slod/v1 format,
-Sloth prometheus/v1 files and OpenSLO v1 SLOs.
+Sloth prometheus/v1 files, Pyrra manifests and OpenSLO v1 SLOs; convert
+turns any of them into slod/v1 or OpenSLO v1.
 
 Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`,
 		Version:       version.Read().String(),
@@ -87,6 +88,7 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(newCmdVersion(io))
 	root.AddCommand(NewCmdLint(io, lintChecks(), nil))
 	root.AddCommand(NewCmdGenerate(io, nil))
+	root.AddCommand(NewCmdConvert(io, nil))
 	root.AddCommand(NewCmdExplain(io, nil))
 	root.AddCommand(NewCmdBacktest(io, nil))
 	root.AddCommand(NewCmdCheckConfig(io, nil))

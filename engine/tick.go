@@ -221,7 +221,7 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 			return
 		}
 		if check {
-			findings, cerr := source.Check(ctx, e.o.Querier, r.spec, target, e.o.Step)
+			findings, cerr := source.CheckWith(ctx, e.o.Querier, r.spec, target, e.o.Step, source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO})
 			if cerr != nil {
 				e.log.Warn("live check of the slo failed", "slo", id, "err", cerr)
 			} else {

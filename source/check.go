@@ -25,6 +25,7 @@ const (
 	RuleThresholdBucket    = "SLO020" // latency threshold that is not a bucket of the histogram
 	RuleGroupByMissing     = "SLO021" // group_by label missing from the result series
 	RuleErrorsWithoutTotal = "SLO022" // error series without a total series of the same group_by labels
+	RuleInstanceCap        = "SLO024" // more instances (group_by label sets) than the per-SLO cap
 )
 
 // checkSteps is how many steps before the check time Check reads: an hour
@@ -78,6 +79,19 @@ type checkedQuery struct {
 // call it at start and on reload with its own Querier, step and clock, and
 // log the findings (Finding.Diagnostic places them in the SLO's file).
 func Check(ctx context.Context, q Querier, spec *slo.Spec, at time.Time, step time.Duration) ([]Finding, error) {
+	return CheckWith(ctx, q, spec, at, step, CheckOptions{})
+}
+
+// CheckOptions adds checks that need the daemon's settings.
+type CheckOptions struct {
+	// MaxInstances, when > 0, is slod's per-SLO instance cap
+	// (--max-instances-per-slo): an SLO whose total query returns more
+	// label sets gets a RuleInstanceCap warning.
+	MaxInstances int
+}
+
+// CheckWith is Check with the checks of o.
+func CheckWith(ctx context.Context, q Querier, spec *slo.Spec, at time.Time, step time.Duration, o CheckOptions) ([]Finding, error) {
 	qs, err := BuildQueries(spec, step)
 	if err != nil {
 		return nil, err
@@ -128,6 +142,15 @@ func Check(ctx context.Context, q Querier, spec *slo.Spec, at time.Time, step ti
 	}
 
 	findings = append(findings, checkGroupBy(spec, []checkedQuery{probe, errQ}, []model.Matrix{total, errs})...)
+	if o.MaxInstances > 0 && len(total) > o.MaxInstances {
+		field := "group_by"
+		if len(spec.GroupBy) == 0 {
+			field = probe.field
+		}
+		findings = append(findings, Finding{Field: field, Severity: slo.SeverityWarning, Rule: RuleInstanceCap,
+			Message: fmt.Sprintf("%s returns %d label sets (instances), over slod's cap of %d per SLO (--max-instances-per-slo): slod would evaluate %d and drop the rest, loudly (log, slod_instances_dropped, a banner); raise the cap or split the SLO",
+				probe.name, len(total), o.MaxInstances, o.MaxInstances)})
+	}
 	if !qs.Raw() {
 		if f, ok := checkErrorsWithoutTotal(spec, errQ, totalQ, errs, total); ok {
 			findings = append(findings, f)

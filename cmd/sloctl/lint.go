@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slodhq/slod/burnrate"
+	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
@@ -34,6 +35,9 @@ type LintOptions struct {
 	// now); Step is the evaluation step their queries use.
 	At   string
 	Step time.Duration
+	// MaxInstancesPerSLO is slod's per-SLO instance cap, for the live
+	// check that warns of an SLO over it.
+	MaxInstancesPerSLO int
 	// now is the clock for the default of At (tests set it).
 	now func() time.Time
 }
@@ -45,7 +49,8 @@ var lintFormats = []string{"text", "json", "github"}
 // replaces the run function in flag tests (nil runs the lint).
 func NewCmdLint(io IO, checks []LintCheck, runF func(*LintOptions) error) *cobra.Command {
 	opts := &LintOptions{IO: io, Checks: checks, now: time.Now,
-		Prometheus: source.PrometheusFlags{QueryTimeout: 30 * time.Second}, Step: burnrate.DefaultStep}
+		Prometheus: source.PrometheusFlags{QueryTimeout: 30 * time.Second}, Step: burnrate.DefaultStep,
+		MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO}
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check SLO files for errors, as CI does on every pull request",
@@ -106,6 +111,7 @@ warnings only, 1 any error (or any warning with --strict), 2 bad usage.`,
 	opts.Prometheus.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&opts.At, "at", "", "time the live checks look at, with --prometheus-url (RFC 3339 or Unix seconds; default now)")
 	cmd.Flags().DurationVar(&opts.Step, "step", opts.Step, "evaluation step of the live checks' queries, as slod's --step")
+	cmd.Flags().IntVar(&opts.MaxInstancesPerSLO, "max-instances-per-slo", opts.MaxInstancesPerSLO, "with --prometheus-url, warn of an SLO with more instances (group_by label sets) than this, as slod's --max-instances-per-slo")
 	return cmd
 }
 
@@ -200,7 +206,7 @@ func lintLive(ctx context.Context, opts *LintOptions, specs []*slo.Spec) ([]slo.
 	}
 	var diags []slo.Diagnostic
 	for _, spec := range specs {
-		found, err := source.Check(ctx, src, spec, at, opts.Step)
+		found, err := source.CheckWith(ctx, src, spec, at, opts.Step, source.CheckOptions{MaxInstances: opts.MaxInstancesPerSLO})
 		if err != nil {
 			return nil, at, &exitError{code: exitFail, err: fmt.Errorf("live checks against %s: %w", opts.Prometheus.URL, err)}
 		}

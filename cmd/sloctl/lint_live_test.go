@@ -164,6 +164,20 @@ func TestLintLive(t *testing.T) {
 		}
 	})
 
+	t.Run("more instances than slod's cap is a warning at group_by", func(t *testing.T) {
+		path, text := liveSLO(t, "per-route", events(`sum by (route) (rate(http_requests_total{code=~"5.."}[{{.window}}]))`,
+			`sum by (route) (rate(http_requests_total[{{.window}}]))`), "    group_by: [route]\n")
+		// Two routes: clean under the default cap, a warning over a cap of 1.
+		if code, out, errOut := lint(path); code != exitOK || out != "" {
+			t.Fatalf("default cap: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		code, out, _ := lint("--max-instances-per-slo", "1", path)
+		want := path + ":" + posOf(t, text, "[route]") + `: warning SLO024: slo "shop-per-route": total_query returns 2 label sets (instances), over slod's cap of 1 per SLO (--max-instances-per-slo)`
+		if code != exitOK || !strings.HasPrefix(out, want) {
+			t.Fatalf("exit %d, stdout\n%s\nwant prefix\n%s", code, out, want)
+		}
+	})
+
 	t.Run("an SLO of a file with errors is not checked live", func(t *testing.T) {
 		path, _ := liveSLO(t, "latency", fmt.Sprintf(latency, "0.25"), "    window: 6h\n")
 		code, out, _ := lint(path)

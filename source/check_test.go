@@ -301,7 +301,7 @@ func TestLiveRulesAreDocumented(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^### (SLO\d{3}) — .+\n(?s:.*?)`+"```yaml").FindAllStringSubmatch(live, -1) {
 		documented = append(documented, m[1])
 	}
-	want := []string{RuleNoSeries, RuleThresholdBucket, RuleGroupByMissing, RuleErrorsWithoutTotal}
+	want := []string{RuleNoSeries, RuleThresholdBucket, RuleGroupByMissing, RuleErrorsWithoutTotal, RuleInstanceCap}
 	if !slices.Equal(documented, want) {
 		t.Errorf("docs/lint.md documents %v with an example under Live checks, want %v", documented, want)
 	}

@@ -39,9 +39,15 @@ func (set *Set) resolveOpenSLO() (diags []Diagnostic) {
 	for _, name := range slices.Sorted(maps.Keys(objs.targets)) {
 		r.reportTarget(objs.targets[name])
 	}
+	first := len(set.SLOs)
 	for _, s := range objs.slos {
 		r.slo(set, s)
 	}
+	// The SLOs exist only now, after every file's own groupByFromQueries:
+	// their queries' `sum by (...)` labels become their group_by here.
+	gd := &decoder{}
+	gd.groupByFromQueries(set.SLOs[first:])
+	r.diags = append(r.diags, gd.diags...)
 	// An object referenced by several SLOs reports its problem once.
 	seen := map[string]bool{}
 	for _, d := range r.diags {

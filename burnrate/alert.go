@@ -84,6 +84,10 @@ func SlothLabels(spec *slo.Spec) map[string]string {
 //     an SLO read from a Sloth file Sloth's sloth_id, sloth_service,
 //     sloth_slo and sloth_severity (as Sloth sets them).
 //
+// An SLO that groups by service (slo.Spec.ServiceFromInstance) gets no
+// service label here, not even the user's: the instance's own is the
+// alert's, as in Sloth, Pyrra and OpenSLO.
+//
 // A no-data alert adds NoDataStateLabel (NoDataLabels).
 func AlertLabels(spec *slo.Spec, sev Severity) map[string]string {
 	out := map[string]string{
@@ -98,7 +102,12 @@ func AlertLabels(spec *slo.Spec, sev Severity) map[string]string {
 		out[SlothSeverityLabel] = string(sev)
 	}
 	out["slo"] = spec.ID
-	out["service"] = spec.Service
+	out[slo.ServiceLabel] = spec.Service
+	if spec.ServiceFromInstance() {
+		// Each instance carries its own service label, which the rules'
+		// series keep and the daemon's pages take from the instance.
+		delete(out, slo.ServiceLabel)
+	}
 	out[ClassLabel] = string(sev)
 	return out
 }

@@ -51,6 +51,17 @@ func TestAlertLabels(t *testing.T) {
 			s.Alerting.Page.Labels = map[string]string{"slo": "x", "service": "y", "slod_severity": "ticket"}
 		}, burnrate.SeverityPage,
 			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
+		{"a Pyrra SLO grouped by service sets no service: each instance's own is the alert's", func(s *slo.Spec) {
+			s.Format = slo.FormatPyrra
+			s.GroupBy = []string{"service", "method"}
+			s.Alerting.Page.Labels = map[string]string{"service": "y"}
+		}, burnrate.SeverityPage,
+			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "slod_severity": "page"}},
+		{"a native SLO always carries its service", func(s *slo.Spec) {
+			s.Format = slo.FormatNative
+			s.GroupBy = []string{"service"} // refused by lint (SLO018)
+		}, burnrate.SeverityPage,
+			map[string]string{"team": "payments", "severity": "page", "tier": "1", "slo": "checkout-availability", "service": "checkout", "slod_severity": "page"}},
 		{"an SLO from a Sloth file carries Sloth's labels", func(s *slo.Spec) {
 			s.Format = slo.FormatSloth
 			s.Alerting.Page.Labels = map[string]string{"severity": "pageteam", "sloth_slo": "mine"}

@@ -28,6 +28,8 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 	sev := inc.Severity
 	// The instance's group_by labels, as the rules' series carry them;
 	// then the labels the generated rules give the same alert, which win.
+	// For an SLO grouped by service those have no service, so the
+	// instance's own stays (slo.Spec.ServiceFromInstance).
 	labels := maps.Clone(inc.Labels)
 	if labels == nil {
 		labels = map[string]string{}

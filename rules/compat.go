@@ -44,7 +44,21 @@ func seriesLabels(s *slo.Spec, o Options) map[string]string {
 	if s.Format == slo.FormatSloth || o.Compat == CompatSloth {
 		sloth = burnrate.SlothLabels(s)
 	}
-	return merge(s.Labels, sloth, map[string]string{"slo": s.ID, "service": s.Service})
+	return withService(s, merge(s.Labels, sloth, map[string]string{"slo": s.ID}))
+}
+
+// withService sets the service label of a rule's labels to the SLO's
+// service, or, for an SLO whose instances carry their own
+// (slo.Spec.ServiceFromInstance), removes it: a static service label would
+// overwrite each series' own, and the series of two services that differ
+// in nothing else would collide (a rule evaluation error in Prometheus).
+func withService(s *slo.Spec, labels map[string]string) map[string]string {
+	if s.ServiceFromInstance() {
+		delete(labels, slo.ServiceLabel)
+	} else {
+		labels[slo.ServiceLabel] = s.Service
+	}
+	return labels
 }
 
 // ruleAlertLabels are the labels of an SLO's alerts of severity sev in the
@@ -164,7 +178,7 @@ func compatRecords(s *slo.Spec, q sli, windows []time.Duration, o Options) []Rul
 		for _, w := range windows {
 			out = append(out, Rule{Record: metric + ":burnrate" + slo.FormatDuration(w), Expr: ratio(w)})
 		}
-		meta := merge(s.Labels, map[string]string{"slo": s.ID, "service": s.Service})
+		meta := withService(s, merge(s.Labels, map[string]string{"slo": s.ID}))
 		out = append(out,
 			Rule{Record: "pyrra_objective", Expr: "vector(" + formatFloat(s.Objective/100) + ")", Labels: meta},
 			Rule{Record: "pyrra_window", Expr: "vector(" + strconv.FormatInt(int64(s.Window/time.Second), 10) + ")", Labels: meta},

@@ -40,7 +40,7 @@ func noDataRules(s *slo.Spec, q sli, sev burnrate.Severity, o Options) ([]Rule, 
 	if err != nil {
 		return nil, err
 	}
-	id, svc := literal(s.ID), literal(s.Service)
+	id, svc := literal(s.ID), serviceText(s)
 	rule := func(state slo.NoDataState, expr, forDur, summary, description string) Rule {
 		// The user's annotations (runbook, dashboard) stay; summary and
 		// description are written for burns, so the state's replace them.
@@ -69,12 +69,16 @@ func noDataRules(s *slo.Spec, q sli, sev burnrate.Severity, o Options) ([]Rule, 
 	if s.SLI.Latency != nil {
 		hint = fmt.Sprintf(" A latency threshold must be a bucket bound of the histogram: le=%q must exist.", slo.LeValue(s.SLI.Latency.Threshold))
 	}
-	rules := []Rule{rule(slo.NoDataBroken,
+	broken := rule(slo.NoDataBroken,
 		"count(\n  "+strings.Join(conds, "\n  or\n  ")+"\n)", delay,
-		fmt.Sprintf("SLO %s of %s is broken: its SLI reads no data", id, svc),
+		fmt.Sprintf("SLO %s of %s is broken: its SLI reads no data", id, literal(s.Service)),
 		literal(fmt.Sprintf("For %s the SLI of %s has returned nothing, or a series it reads has been absent: %s. "+
 			"A renamed metric or a scrape target gone?%s Its burn-rate alerts cannot fire until the SLI reads data again.",
-			delay, s.ID, strings.Join(series, ", "), hint)))}
+			delay, s.ID, strings.Join(series, ", "), hint)))
+	// The broken alert is one series with no series labels: an SLO grouped
+	// by service names its own service there, so the alert still routes.
+	broken.Labels[slo.ServiceLabel] = literal(s.Service)
+	rules := []Rule{broken}
 	if q.ratio != "" {
 		return rules, nil
 	}

@@ -182,3 +182,67 @@ tests:
 		t.Fatalf("promtool test rules: %v\n%s\n%s", err, out, buf.String())
 	}
 }
+
+// A Pyrra SLO grouped by service and method, read unchanged: each series'
+// own service label is the alert's (slod sets no service of its own), so
+// the series of services a and b, which share a method, do not collide,
+// and with service a failing the page fires for service="a" only.
+func TestScenarioPyrraGroupedByServicePagesPerService(t *testing.T) {
+	const doc = `apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: rpc-availability
+  namespace: mesh
+  labels:
+    pyrra.dev/team: platform
+spec:
+  target: "99.9"
+  window: 30d
+  indicator:
+    ratio:
+      errors:
+        metric: app_errors_total{job="mesh"}
+      total:
+        metric: app_requests_total{job="mesh"}
+      grouping: [service, method]
+`
+	set, diags := slo.LoadBytes("pyrra.yaml", []byte(doc))
+	if diags = append(diags, slo.Validate(set)...); slo.HasErrors(diags) || len(set.SLOs) != 1 {
+		t.Fatalf("%v", diags)
+	}
+	spec := set.SLOs[0]
+	if !spec.ServiceFromInstance() || spec.Service != "mesh" {
+		t.Fatalf("service %q, from instance %v", spec.Service, spec.ServiceFromInstance())
+	}
+	step := 5 * time.Minute
+	t0 := 3 * day
+	bad := map[string]string{"service": "a", "method": "Get", "job": "mesh"}
+	sc := scenario{
+		spec: spec, step: step, end: t0 + 10*time.Minute,
+		streams: []stream{
+			{labels: map[string]string{"service": "b", "method": "Get", "job": "mesh"}, rate: 5},
+			{labels: map[string]string{"service": "a", "method": "Put", "job": "mesh"}, rate: 5},
+			{labels: bad, rate: 1, bursts: []burst{{from: t0, to: t0 + time.Hour, ratio: 1}}},
+		},
+	}
+	pyrraSeverity := map[burnrate.Severity]string{burnrate.SeverityPage: "critical", burnrate.SeverityTicket: "warning"}
+	for _, off := range []time.Duration{0, 5 * time.Minute, 10 * time.Minute} {
+		c := check{at: t0 + off, alert: "ErrorBudgetBurn"}
+		for _, sev := range firingSeverities(spec, 1, off) {
+			c.want = append(c.want, merge(alertLabels(spec, sev, nil),
+				map[string]string{"service": "a", "method": "Get", "severity": pyrraSeverity[sev]}))
+		}
+		sc.checks = append(sc.checks, c)
+	}
+	if w := sc.checks[1].want; len(w) == 0 || w[0]["severity"] != "critical" || w[0]["service"] != "a" || w[0]["team"] != "platform" {
+		t.Fatalf("formula predicts %v five minutes into the outage, want a critical page for service a", w)
+	}
+	sc.never = []string{
+		`count_over_time(ALERTS{alertname="ErrorBudgetBurn",service!="a"}[` + secs(sc.end) + `])`,
+		`count_over_time(ALERTS{alertname="ErrorBudgetBurn",method!="Get"}[` + secs(sc.end) + `])`,
+		// One recorded series per instance, none with the SLO's service.
+		`count(slod:sli_error:ratio_rate5m{slo="mesh-rpc-availability"}) != 3`,
+		`slod:sli_error:ratio_rate5m{service="mesh"}`,
+	}
+	sc.run(t)
+}

@@ -101,7 +101,9 @@ type Rule struct {
 }
 
 // Names of the series the rules record. Every series carries the labels
-// slo and service, the SLO's own labels and its group_by labels.
+// slo and service, the SLO's own labels and its group_by labels (an SLO
+// grouped by service, slo.Spec.ServiceFromInstance, keeps each series' own
+// service label).
 const (
 	// ErrorsRate and TotalRate are per-second event rates over BaseWindow,
 	// suffixed with it: slod:sli_errors:rate5m.
@@ -381,7 +383,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			Expr:   strings.Join(conds, "\nor\n"),
 			Labels: ruleAlertLabels(s, sev, o),
 			Annotations: merge(map[string]string{
-				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", literal(s.ID), literal(s.Service)),
+				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", literal(s.ID), serviceText(s)),
 				"description": fmt.Sprintf("%s: error ratio {{ $value | humanizePercentage }} over the alert's long window; "+
 					"objective %s%% over %s.", sev, formatFloat(s.Objective), slo.FormatDuration(s.Window)),
 			}, compatAnnotations(sev, o), userAnnotations(s, sev)),
@@ -407,6 +409,16 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		g.Rules = append(g.Rules, nd...)
 	}
 	return g, nil
+}
+
+// serviceText is the service an SLO's per-series annotations name: the
+// SLO's, or each series' own for an SLO grouped by service, as a template
+// (Prometheus renders the alert's label).
+func serviceText(s *slo.Spec) string {
+	if s.ServiceFromInstance() {
+		return "{{ $labels.service }}"
+	}
+	return literal(s.Service)
 }
 
 // merge returns the union of ms; later maps win.

@@ -4,6 +4,7 @@ package slo
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,6 +83,21 @@ func (s *Spec) PosOf(field string) Position {
 		return p
 	}
 	return s.Pos
+}
+
+// ServiceLabel is the label slod sets to the SLO's service on every rule,
+// alert and page, unless the SLO groups by it (ServiceFromInstance).
+const ServiceLabel = "service"
+
+// ServiceFromInstance reports whether each instance of the SLO carries its
+// own service label: a Sloth, Pyrra or OpenSLO SLO whose group_by names
+// service, as `sum by (service)` or `grouping: [service]` give. Those tools
+// alert with each series' own service label, so slod then sets no service
+// label of its own on the SLO's recorded series, alerts and pages: the
+// instance's value is the alert's service. Native files may not group by
+// service (SLO018).
+func (s *Spec) ServiceFromInstance() bool {
+	return s.Format != FormatNative && s.Format != "" && slices.Contains(s.GroupBy, ServiceLabel)
 }
 
 // ErrorBudget is the allowed error ratio, 1 − objective (0.001 for 99.9%).

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // NotificationTargetsLabel is the alert label that carries the names of the
@@ -39,9 +41,15 @@ func (set *Set) resolveOpenSLO() (diags []Diagnostic) {
 	for _, name := range slices.Sorted(maps.Keys(objs.targets)) {
 		r.reportTarget(objs.targets[name])
 	}
+	first := len(set.SLOs)
 	for _, s := range objs.slos {
 		r.slo(set, s)
 	}
+	// The SLOs exist only now, after every file's own groupByFromQueries:
+	// their queries' `sum by (...)` labels become their group_by here.
+	gd := &decoder{}
+	gd.groupByFromQueries(set.SLOs[first:])
+	r.diags = append(r.diags, gd.diags...)
 	// An object referenced by several SLOs reports its problem once.
 	seen := map[string]bool{}
 	for _, d := range r.diags {
@@ -313,7 +321,10 @@ func (r *osResolver) source(src *osSource, what string) (string, Position, bool)
 	d := &decoder{file: src.file}
 	defer func() { r.diags = append(r.diags, d.diags...) }()
 	swhat := what + ": metricSource: spec"
-	fs, ok := d.fields(src.spec, swhat, "query")
+	fs, ok := d.fields(src.spec, swhat, "query", "dimensions")
+	if dims, found := fs["dimensions"]; found {
+		d.osDimensions(dims, swhat)
+	}
 	q, hasQ := fs["query"]
 	if !hasQ {
 		if ok {
@@ -323,6 +334,31 @@ func (r *osResolver) source(src *osSource, what string) (string, Position, bool)
 	}
 	query, qok := d.str(q, swhat+": query")
 	return query, d.pos(q.val), ok && qok
+}
+
+// osDimensions warns that a metric source spec's dimensions are ignored.
+// The OpenSLO spec leaves a metric source's spec free-form and defines no
+// dimensions; the go-sdk only carries the key through, with no meaning.
+// Read as the labels to split the SLI by, it would have to group the query,
+// which slod takes from the query's own outer `sum by (...)`.
+func (d *decoder) osDimensions(f field, what string) {
+	var labels []string
+	if n := resolve(f.val); n != nil && n.Kind == yaml.SequenceNode {
+		for _, c := range n.Content {
+			if c = resolve(c); c == nil || c.Kind != yaml.ScalarNode || !ValidLabelName(c.Value) {
+				labels = nil
+				break
+			}
+			labels = append(labels, c.Value)
+		}
+	}
+	hint := "to alert per label set, aggregate the query by those labels: sum by (...) (...)"
+	if len(labels) > 0 {
+		hint = fmt.Sprintf("its alerts are not split by %s; to alert per label set, aggregate the query by them: sum by (%s) (...)",
+			strings.Join(labels, ", "), strings.Join(labels, ", "))
+	}
+	d.report(f.key, SeverityWarning, RuleUnsupported, "%s: dimensions is ignored: OpenSLO defines no such field (a metric source's spec is free-form), and slod splits an SLO into instances only by the labels its query aggregates by; %s",
+		what, hint)
 }
 
 // osRow is a policy row with the burn factor it came from; its budget

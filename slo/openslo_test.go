@@ -514,3 +514,81 @@ func TestNotificationTargetsAreReportedWithTheirRoute(t *testing.T) {
 		t.Errorf("%d target diagnostics, want one per target (2)", found)
 	}
 }
+
+// A Prometheus metric source spec with dimensions (a key of the go-sdk's
+// test data, which OpenSLO does not define): the SLO loads, each
+// dimensions key gets a warning at its line saying it is ignored and how
+// to split the alerts instead, and the SLO has no instances of its own.
+// Another unknown key of the spec is still an error.
+func TestOpenSLODimensionsAreIgnoredWithAWarning(t *testing.T) {
+	const doc = `- apiVersion: openslo/v1
+  kind: SLO
+  metadata:
+    name: checkout-availability
+  spec:
+    budgetingMethod: Occurrences
+    service: shop
+    indicator:
+      metadata:
+        name: checkout-good
+      spec:
+        ratioMetric:
+          counter: true
+          good:
+            metricSource:
+              type: Prometheus
+              spec:
+                query: sum(checkout_requests_total{code!~"5.."})
+                dimensions: [region, tier]
+          total:
+            metricSource:
+              type: Prometheus
+              spec:
+                query: sum(checkout_requests_total)
+                dimensions: {region: eu}
+    objectives:
+      - target: 0.995
+`
+	set, diags := LoadBytes("dims.yaml", []byte(doc))
+	var warned []Diagnostic
+	for _, d := range diags {
+		switch {
+		case d.Severity == SeverityError:
+			t.Errorf("%s", d)
+		case strings.Contains(d.Message, "dimensions"):
+			warned = append(warned, d)
+		}
+	}
+	if len(warned) != 2 {
+		t.Fatalf("dimensions warnings %v, want two", warned)
+	}
+	for i, want := range []struct {
+		line int
+		text string
+	}{
+		{19, "its alerts are not split by region, tier; to alert per label set, aggregate the query by them: sum by (region, tier) (...)"},
+		{25, "aggregate the query by those labels"},
+	} {
+		d := warned[i]
+		if d.Rule != RuleUnsupported || d.Severity != SeverityWarning || d.Pos.Line != want.line || d.Pos.Column != 17 ||
+			!strings.Contains(d.Message, "dimensions is ignored") || !strings.Contains(d.Message, want.text) {
+			t.Errorf("warning %d: %s; want at line %d:17 saying %q", i, d, want.line, want.text)
+		}
+	}
+	if len(set.SLOs) != 1 {
+		t.Fatalf("%d SLOs", len(set.SLOs))
+	}
+	s := set.SLOs[0]
+	if s.GroupBy != nil || !strings.HasPrefix(s.SLI.Events.TotalQuery, "sum(rate(checkout_requests_total[{{.window}}]))") {
+		t.Errorf("group_by %v, total query %q", s.GroupBy, s.SLI.Events.TotalQuery)
+	}
+
+	_, diags = LoadBytes("dims.yaml", []byte(strings.Replace(doc, "dimensions: {region: eu}", "dimension: [region]", 1)))
+	var typo bool
+	for _, d := range diags {
+		typo = typo || (d.Severity == SeverityError && d.Rule == RuleUnknownField && d.Pos.Line == 25 && strings.Contains(d.Message, "dimension"))
+	}
+	if !typo {
+		t.Errorf("an unknown key next to query is not an error: %v", diags)
+	}
+}

@@ -119,12 +119,18 @@ func (d *decoder) pyrraSLO(set *Set, n *yaml.Node, typed bool) {
 		}
 	}
 	s.Service = meta.namespace
-	if v := ls["service"]; v != "" {
+	if v := ls[ServiceLabel]; v != "" {
 		s.Service = v
 		s.FieldPos["service"] = s.PosOf("labels.service=")
+	} else if v := pyrraServiceMatcher(meta.matchers); v != "" && s.ServiceFromInstance() {
+		// Grouped by service and selecting one: its series all carry it.
+		s.Service = v
+		s.FieldPos["service"] = meta.matchersPos
 	}
 	for _, r := range ReservedLabels {
-		delete(ls, r) // slod sets these itself: slo, service, tier, nodata
+		// slod sets these itself (slo, service, nodata, slod_severity);
+		// with grouping by service, each series keeps its own.
+		delete(ls, r)
 	}
 	if len(ls) > 0 {
 		s.Labels = ls
@@ -132,6 +138,16 @@ func (d *decoder) pyrraSLO(set *Set, n *yaml.Node, typed bool) {
 	if ok {
 		set.SLOs = append(set.SLOs, s)
 	}
+}
+
+// pyrraServiceMatcher is the value of a service="..." matcher, or "".
+func pyrraServiceMatcher(ms []*labels.Matcher) string {
+	for _, m := range ms {
+		if m.Type == labels.MatchEqual && m.Name == ServiceLabel {
+			return m.Value
+		}
+	}
+	return ""
 }
 
 // pyrraMeta carries what metadata and the indicator contribute to labels

@@ -124,6 +124,18 @@ func TestPyrraCorpusLoadsIntoTheModelTheSpecDescribes(t *testing.T) {
 			}},
 			alertName: "ErrorBudgetBurn", page: critical, ticket: warning, noData: time.Minute,
 		},
+		"mesh-mesh-requests": {
+			// Grouped by service: the service is the namespace, and each
+			// instance's own service label goes on its alerts.
+			service: "mesh", objective: 99.9, window: 28 * 24 * time.Hour, groupBy: []string{"service", "method"},
+			labels:      map[string]string{"team": "platform", "job": "mesh-proxy"},
+			annotations: map[string]string{"runbook_url": "https://runbooks.example.com/mesh/requests"},
+			sli: SLI{Events: &EventsSLI{
+				ErrorQuery: `sum by (service, method) (rate(mesh_proxy_requests_total{code=~"5..",job="mesh-proxy"}[{{.window}}]))`,
+				TotalQuery: `sum by (service, method) (rate(mesh_proxy_requests_total{job="mesh-proxy"}[{{.window}}]))`,
+			}},
+			alertName: "ErrorBudgetBurn", page: critical, ticket: warning, noData: 3 * time.Minute,
+		},
 		"shop-cart-latency": {
 			service: "shop", objective: 99, window: 14 * 24 * time.Hour,
 			labels:      map[string]string{"job": "cart"},

@@ -33,7 +33,8 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 // own alert class, on alerts and pages); an SLO label or group_by label of
 // the same name would be overwritten or would clash with them (SLO018).
 // severity and tier are not among them: slod sets them only as defaults,
-// and the user's win.
+// and the user's win. A Sloth, Pyrra or OpenSLO SLO may group by service
+// (Spec.ServiceFromInstance): each instance's own value is then its service.
 var ReservedLabels = []string{"slo", "service", "nodata", "slod_severity"}
 
 // Validate applies the semantic lint rules (SLO005..SLO018 but SLO014,
@@ -122,7 +123,13 @@ func (v *validator) spec(s *Spec) {
 		if !ValidLabelName(g) {
 			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleName, "%s: group_by label %q is not a valid Prometheus label name", what, g)
 		}
-		if slices.Contains(ReservedLabels, g) {
+		switch {
+		case g == ServiceLabel && s.ServiceFromInstance():
+			// Sloth, Pyrra and OpenSLO alert with each series' own
+			// service label; slod then sets none (ServiceFromInstance).
+		case g == ServiceLabel:
+			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleReservedLabel, "%s: group_by label %q clashes with the label slod sets to the SLO's service on every rule and alert; in a native file, copy it to another label in the queries (label_replace) and group by that one (Sloth, Pyrra and OpenSLO files may group by service: each instance's own value is then its service label)", what, g)
+		case slices.Contains(ReservedLabels, g):
 			v.errorf(s.PosOf(fmt.Sprintf("group_by[%d]", i)), RuleReservedLabel, "%s: group_by label %q clashes with the label slod sets on every rule and alert; relabel it in the queries (label_replace)", what, g)
 		}
 	}
@@ -188,7 +195,11 @@ func (v *validator) labelSets(s *Spec, what string) {
 			if !ValidLabelName(k) {
 				v.errorf(s.PosOf(set.prefix+k), RuleName, "%s: label name %q is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", what, k)
 			}
-			if slices.Contains(ReservedLabels, k) {
+			switch {
+			case k == ServiceLabel && s.ServiceFromInstance():
+				v.warnf(s.PosOf(set.prefix+k), RuleReservedLabel, "%s: label %q is ignored: the SLO groups by service, so each instance's own service label goes on its rules, alerts and pages",
+					what, k)
+			case slices.Contains(ReservedLabels, k):
 				v.warnf(s.PosOf(set.prefix+k), RuleReservedLabel, "%s: label %q is set by slod on every rule, alert and page (%s); this value would be overwritten",
 					what, k, strings.Join(ReservedLabels, ", "))
 			}

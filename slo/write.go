@@ -125,6 +125,10 @@ func nativeDocument(group []*Spec, cm *Comments) (*yaml.Node, []Loss) {
 			losses = append(losses, Loss{Pos: s.PosOf("name"), SLO: s.ID, Field: "id",
 				Message: fmt.Sprintf("a slod/v1 id is <service>-<name>: the converted SLO's id is %q (its slo label changes; rename it or set service to keep %q)", id, s.ID)})
 		}
+		if s.ServiceFromInstance() {
+			losses = append(losses, Loss{Pos: s.PosOf("group_by"), SLO: s.ID, Field: "group_by",
+				Message: fmt.Sprintf("grouped by service, each instance's own service label is its alerts' service, which a slod/v1 file cannot say: there slod sets service to %q (SLO018 refuses group_by service); the conversion fails lint until its queries copy service to another label (label_replace) grouped by instead, or keep the original file, which slod reads unchanged", s.Service)})
+		}
 		slos.Content = append(slos.Content, n)
 		src, srcDoc := cm.find(s.Pos)
 		if src == nil {

@@ -59,6 +59,13 @@ func comparable(s *Spec) Spec {
 	return c
 }
 
+// withoutGroupByService drops the SLO018 errors of group_by service.
+func withoutGroupByService(diags []Diagnostic) []Diagnostic {
+	return slices.DeleteFunc(slices.Clone(diags), func(d Diagnostic) bool {
+		return d.Rule == RuleReservedLabel && d.Severity == SeverityError && strings.Contains(d.Message, `group_by label "service"`)
+	})
+}
+
 func errorRules(diags []Diagnostic) []string {
 	var rules []string
 	for _, d := range diags {
@@ -100,6 +107,10 @@ func TestConvertEveryCorpusFileToNativeAndBackYieldsTheSameModel(t *testing.T) {
 			}
 		}
 		var good []string
+		// Files with an SLO grouped by service, which slod/v1 cannot
+		// express: their conversion keeps group_by and fails lint (SLO018),
+		// as the loss says.
+		serviceGrouped := map[string]bool{}
 		for _, file := range files {
 			t.Run(file, func(t *testing.T) {
 				if bad[file] {
@@ -114,16 +125,24 @@ func TestConvertEveryCorpusFileToNativeAndBackYieldsTheSameModel(t *testing.T) {
 				}
 				renamed := map[string]bool{}
 				for _, l := range losses {
-					if l.Field != "id" {
+					switch {
+					case l.Field == "group_by" && slices.ContainsFunc(specs, func(s *Spec) bool { return s.ID == l.SLO && s.ServiceFromInstance() }):
+						// slod/v1 refuses group_by service (SLO018): below.
+						serviceGrouped[file] = true
+					case l.Field != "id":
 						t.Errorf("unexpected loss converting to slod/v1: %s", l)
+					default:
+						renamed[l.SLO] = true
 					}
-					renamed[l.SLO] = true
 				}
 				conv := filepath.Join(out, filepath.Base(file))
 				if err := os.WriteFile(conv, buf.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				back, diags := Load(conv)
+				if serviceGrouped[file] {
+					diags = withoutGroupByService(diags)
+				}
 				if HasErrors(diags) {
 					t.Fatalf("the conversion does not load: %v\n%s", diags, buf.String())
 				}
@@ -169,6 +188,9 @@ func TestConvertEveryCorpusFileToNativeAndBackYieldsTheSameModel(t *testing.T) {
 				// OpenSLO reference to another file is resolved by now).
 				_, before := Check(file)
 				_, after := Check(conv)
+				if serviceGrouped[file] {
+					after = withoutGroupByService(after)
+				}
 				if b, a := errorRules(before), errorRules(after); len(a) > len(b) {
 					t.Errorf("lint errors differ: %v before, %v after: %v\n%s", b, a, after, buf.String())
 				}
@@ -181,6 +203,9 @@ func TestConvertEveryCorpusFileToNativeAndBackYieldsTheSameModel(t *testing.T) {
 		}
 		_, before := Check(good...)
 		_, after := Check(out)
+		if len(serviceGrouped) > 0 {
+			after = withoutGroupByService(after)
+		}
 		if b, a := errorRules(before), errorRules(after); !slices.Equal(b, a) {
 			t.Errorf("%s: lint errors differ: %v before, %v after: %v", dir, b, a, after)
 		}

@@ -198,6 +198,7 @@ func loadSloth(t *testing.T, doc string) *slo.Spec {
 // fast: the 1h page row fires after 2% × 30d × 0.001 / 0.1 = 8.64 minutes,
 // the 1d ticket row only after 43 minutes.
 func TestScenarioSlothPerClusterPagesOnlyTheFailingCluster(t *testing.T) {
+	t.Parallel()
 	spec := loadSloth(t, perClusterSloth)
 	if !slices.Equal(spec.GroupBy, []string{"cluster"}) {
 		t.Fatalf("group_by %v, want [cluster]", spec.GroupBy)
@@ -233,6 +234,7 @@ func TestScenarioSlothPerClusterPagesOnlyTheFailingCluster(t *testing.T) {
 // A user's severity: critical on the page class (and tier: gold on the
 // SLO) survives on the page alert; slod's class is in slod_severity.
 func TestScenarioUsersSeveritySurvivesOnThePage(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	spec.Labels = map[string]string{"tier": "gold"}
 	spec.Alerting.Page.Labels = map[string]string{"severity": "critical"}

@@ -58,6 +58,7 @@ func TestPyrraCorpusRulesPassPromtoolCheck(t *testing.T) {
 // failing, the page fires for route="/pay" only, under Pyrra's alert name,
 // with Pyrra's severity label and the labels Pyrra copies onto its alerts.
 func TestScenarioPyrraGroupedRatioPagesPerRoute(t *testing.T) {
+	t.Parallel()
 	const doc = `apiVersion: pyrra.dev/v1alpha1
 kind: ServiceLevelObjective
 metadata:
@@ -111,6 +112,7 @@ spec:
 // A Pyrra bool_gauge SLO (a raw SLI over the share of 0 samples): the
 // probe of instance a fails, b keeps succeeding; the page fires for a only.
 func TestScenarioPyrraBoolGaugePagesForTheFailingProbe(t *testing.T) {
+	t.Parallel()
 	bin := promtool(t)
 	const doc = `apiVersion: pyrra.dev/v1alpha1
 kind: ServiceLevelObjective
@@ -188,6 +190,7 @@ tests:
 // the series of services a and b, which share a method, do not collide,
 // and with service a failing the page fires for service="a" only.
 func TestScenarioPyrraGroupedByServicePagesPerService(t *testing.T) {
+	t.Parallel()
 	const doc = `apiVersion: pyrra.dev/v1alpha1
 kind: ServiceLevelObjective
 metadata:

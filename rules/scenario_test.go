@@ -326,6 +326,7 @@ func availability(objective float64, groupBy ...string) *slo.Spec {
 // holds 2% × 30d × 0.001 = 51.84 s of errors. With 10 s input spacing and
 // evaluation interval, the page must fire at 60 s, not at 50 s.
 func TestScenarioFullOutagePagesAtWorkbookTime(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	step := 10 * time.Second
 	// Six hours of clean traffic fill every page window, so the formula,
@@ -360,6 +361,7 @@ func fixChecks(t0 time.Duration, spec *slo.Spec, e float64, offsets []time.Durat
 // A 2× burn for 3 days on a 99.9%/30d SLO spends 20% of the budget: the 3d
 // ticket row (10% in 3d, factor 1) fires after 1.5 days, no page ever.
 func TestScenarioSlowBurnTicketsNeverPages(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	step := 5 * time.Minute
 	t0 := 3 * day // a clean history as long as the longest row window
@@ -415,6 +417,7 @@ func TestScenarioSlowBurnTicketsNeverPages(t *testing.T) {
 // A 20× burn for 5 minutes spends 0.23% of the budget: nothing fires, though
 // the 5m short window alone would cross the 1h page threshold (14.4).
 func TestScenarioShortSpikeFiresNothing(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	step := time.Minute
 	t0 := 6 * time.Hour
@@ -438,6 +441,7 @@ func TestScenarioShortSpikeFiresNothing(t *testing.T) {
 
 // A per-route SLO where one route fails completely: only that route pages.
 func TestScenarioGroupByAlertsOnlyForBurningLabels(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9, "route")
 	// A clean history as long as the 3d row's window keeps the formula
 	// (which assumes one) valid for the ticket rows too.
@@ -476,6 +480,7 @@ func noDataLabels(spec *slo.Spec, state slo.NoDataState) map[string]string {
 // markers, so the series stay present for the 5m lookback after the last
 // sample (Prometheus marks a vanished target's series stale at once).
 func TestScenarioDeadTargetFiresNoDataAfterTheDelay(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	spec.Alerting.Idle = slo.IdleAlert // an idle alert must not fire for absent series
 	step := time.Minute
@@ -501,6 +506,7 @@ func TestScenarioDeadTargetFiresNoDataAfterTheDelay(t *testing.T) {
 // outage: nothing fires by default; with alerting.idle: alert the idle
 // state fires once the total has read zero for the delay.
 func TestScenarioIdleServiceAlertsOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
 	step := time.Minute
 	delay := burnrate.DefaultNoDataAfter
 	t.Run("by default nothing fires", func(t *testing.T) {
@@ -533,6 +539,7 @@ func TestScenarioIdleServiceAlertsOnlyWhenConfigured(t *testing.T) {
 // fires after the delay, and the idle state, also configured, stays quiet
 // (one state at a time). Before the drop nothing fires.
 func TestScenarioTrafficCollapseFiresCollapsed(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	spec.Alerting.Idle = slo.IdleAlert
 	spec.Alerting.Collapse = &slo.Collapse{BelowPercent: 10, Baseline: 12 * time.Hour, Periods: 2}
@@ -560,6 +567,7 @@ func TestScenarioTrafficCollapseFiresCollapsed(t *testing.T) {
 // exports web_requests_total. The SLI returns nothing, which must read as
 // broken, never as healthy.
 func TestScenarioRenamedMetricFiresNoData(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	sc := scenario{
 		spec: spec, step: time.Minute, end: time.Hour,
@@ -581,6 +589,7 @@ func TestScenarioRenamedMetricFiresNoData(t *testing.T) {
 // nothing, so the burn alert cannot fire: the no-data alert must, because
 // the exact bucket the SLI reads is absent.
 func TestScenarioLatencyThresholdOffTheBucketsFiresNoData(t *testing.T) {
+	t.Parallel()
 	spec := &slo.Spec{
 		ID: "api-latency", Name: "latency", Service: "api", Objective: 99.9, Window: 30 * day,
 		SLI: slo.SLI{Latency: &slo.LatencySLI{Metric: "http_request_duration_seconds", Selector: `job="api"`, Threshold: 0.25}},
@@ -605,6 +614,7 @@ func TestScenarioLatencyThresholdOffTheBucketsFiresNoData(t *testing.T) {
 // the 3d row (2,592 events in its window) may fire, so the outage opens a
 // ticket and never pages; without the guard it would page in a minute.
 func TestScenarioMinEventsKeepsLowTrafficFromPaging(t *testing.T) {
+	t.Parallel()
 	spec := availability(99.9)
 	spec.MinEvents = 1000
 	step := 5 * time.Minute
@@ -634,6 +644,7 @@ func TestScenarioMinEventsKeepsLowTrafficFromPaging(t *testing.T) {
 // every request turns slow, and the page fires at the first evaluation
 // after 51.84 s, as for an availability outage.
 func TestScenarioLatencyHistogramPagesAtWorkbookTime(t *testing.T) {
+	t.Parallel()
 	spec := &slo.Spec{
 		ID: "api-latency", Name: "latency", Service: "api", Objective: 99.9, Window: 30 * day,
 		SLI: slo.SLI{Latency: &slo.LatencySLI{Metric: "http_request_duration_seconds", Selector: `job="api"`, Threshold: 0.3}},

@@ -335,28 +335,11 @@ func (d *decoder) slothAlerting(f field, what string, dia slothDialect, pos map[
 // Sloth may set it on its alerts (slok/sloth#787), which is what slod's
 // generated rules do. The daemon does not wait: it says so in a warning.
 func (d *decoder) slothAlert(f field, what, prefix string, pos map[string]Position) (AlertClass, bool) {
-	var c AlertClass
-	if isNull(f.val) {
-		return c, true
-	}
-	fs, ok := d.fields(f.val, what, "disable", "labels", "annotations", "for")
-	for name, ff := range fs {
-		var fok bool
-		switch name {
-		case "disable":
-			c.Disabled, fok = d.boolean(ff, what+": disable")
-		case "labels":
-			c.Labels, fok = d.stringMap(ff, what+": labels", prefix+"labels.", pos)
-		case "annotations":
-			c.Annotations, fok = d.stringMap(ff, what+": annotations", prefix+"annotations.", pos)
-		case "for":
-			pos[prefix+"for"] = d.pos(ff.val)
-			if c.For, fok = d.duration(ff, what+": for"); fok {
-				d.report(ff.val, SeverityWarning, RuleUnsupported, "%s: for %s applies to the generated rules only: the slod daemon raises the alert as soon as a row fires (Sloth v0.16 ignores this field)",
-					what, FormatDuration(c.For))
-			}
-		}
-		ok = ok && fok
+	c, ok := d.alertClass(f, what, prefix, pos)
+	if ok && c.For > 0 {
+		d.diags = append(d.diags, Diagnostic{Pos: pos[prefix+"for"], Severity: SeverityWarning, Rule: RuleUnsupported,
+			Message: fmt.Sprintf("%s: for %s applies to the generated rules only: the slod daemon raises the alert as soon as a row fires (Sloth v0.16 ignores this field)",
+				what, FormatDuration(c.For))})
 	}
 	return c, ok
 }

@@ -31,6 +31,9 @@ type Set struct {
 	// openSLO holds the OpenSLO objects read until every file of a Load
 	// call is, so references resolve across files (resolveOpenSLO).
 	openSLO *openSLOObjects
+	// slothWindows maps an SLO period to the policy of the Sloth
+	// AlertWindows document for it (applySlothWindows).
+	slothWindows map[time.Duration]string
 }
 
 // PolicySpec is a burn-rate policy as written in a `kind: Policy` document.
@@ -82,6 +85,7 @@ func Load(paths ...string) (*Set, []Diagnostic) {
 	}
 	diags = append(diags, set.resolveOpenSLO()...)
 	diags = append(diags, set.readSlodAnnotations()...)
+	set.applySlothWindows()
 	SortDiagnostics(diags)
 	return set, diags
 }
@@ -195,6 +199,7 @@ func LoadBytes(path string, data []byte) (*Set, []Diagnostic) {
 	diags := loadBytes(set, path, data)
 	diags = append(diags, set.resolveOpenSLO()...)
 	diags = append(diags, set.readSlodAnnotations()...)
+	set.applySlothWindows()
 	SortDiagnostics(diags)
 	return set, diags
 }

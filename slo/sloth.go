@@ -138,7 +138,7 @@ func (d *decoder) slothK8s(set *Set, n, kind *yaml.Node) {
 		return
 	case kind.Kind != yaml.ScalarNode || kind.Value != "PrometheusServiceLevel":
 		if kind.Value == "AlertWindows" {
-			d.errorf(kind, RuleUnsupported, "Sloth's AlertWindows (windows for sloth --slo-period-windows-path) is not read: write its rows as a version: slod/v1, kind: Policy document and name it with the %s annotation", SlothPolicyAnnotation)
+			d.slothWindows(set, n)
 			return
 		}
 		d.errorf(kind, RuleUnsupported, "sloth.slok.dev/v1 kind %s is not supported: only kind: PrometheusServiceLevel is read", kindName(kind))

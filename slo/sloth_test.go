@@ -298,10 +298,21 @@ slos:
     sli: {raw: {error_ratio_query: "max(x[{{.window}}])"}}
     alerting: {page_alert: {for: soon}}
 `, 7, 34, RuleInvalidField, `invalid duration "soon"`},
-		{"Sloth's AlertWindows", `apiVersion: sloth.slok.dev/v1
+		{"Sloth's AlertWindows without its page windows", `apiVersion: sloth.slok.dev/v1
 kind: AlertWindows
-spec: {sloPeriod: 30d}
-`, 2, 7, RuleUnsupported, "kind: Policy"},
+spec: {sloPeriod: 30d, ticket: {}}
+`, 3, 1, RuleInvalidField, `missing required field "page"`},
+		{"Sloth's AlertWindows with a budget share of 0", `apiVersion: sloth.slok.dev/v1
+kind: AlertWindows
+spec:
+  sloPeriod: 7d
+  page:
+    quick: {errorBudgetPercent: 0, shortWindow: 5m, longWindow: 1h}
+    slow: {errorBudgetPercent: 12.5, shortWindow: 30m, longWindow: 6h}
+  ticket:
+    quick: {errorBudgetPercent: 20, shortWindow: 2h, longWindow: 1d}
+    slow: {errorBudgetPercent: 42, shortWindow: 6h, longWindow: 3d}
+`, 6, 33, RuleInvalidField, "errorBudgetPercent must be in (0, 100]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -316,5 +327,65 @@ spec: {sloPeriod: 30d}
 			}
 			t.Errorf("no %s error at %d:%d containing %q in %v", c.rule, c.line, c.col, c.text, diags)
 		})
+	}
+}
+
+// TestSlothAlertWindowsBecomeAPolicy: an AlertWindows manifest (Sloth's
+// --slo-period-windows-path) is the policy sloth-<period> with its four
+// window pairs as rows, and the Sloth SLOs of that period that name no
+// policy use it, as sloth generate would; others keep theirs.
+func TestSlothAlertWindowsBecomeAPolicy(t *testing.T) {
+	set, diags := LoadBytes("w.yaml", []byte(`apiVersion: sloth.slok.dev/v1
+kind: AlertWindows
+metadata: {name: thirty-days}
+spec:
+  sloPeriod: 30d
+  page:
+    quick: {errorBudgetPercent: 1, shortWindow: 5m, longWindow: 1h}
+    slow: {errorBudgetPercent: 4, shortWindow: 30m, longWindow: 6h}
+  ticket:
+    quick: {errorBudgetPercent: 10, shortWindow: 2h, longWindow: 1d}
+    slow: {errorBudgetPercent: 10, shortWindow: 6h, longWindow: 3d}
+---
+version: prometheus/v1
+service: shop
+slos:
+  - name: plain
+    objective: 99.9
+    sli: {raw: {error_ratio_query: "max(x[{{.window}}])"}}
+  - name: chosen
+    objective: 99.9
+    sli: {raw: {error_ratio_query: "max(x[{{.window}}])"}}
+    alerting:
+      annotations: {slod_policy: strict}
+`))
+	if HasErrors(diags) {
+		t.Fatal(diags)
+	}
+	if len(set.Policies) != 1 {
+		t.Fatalf("%d policies, want the AlertWindows one", len(set.Policies))
+	}
+	p := set.Policies[0]
+	want := []PolicyRowSpec{
+		{Severity: "page", Long: time.Hour, Short: 5 * time.Minute, BudgetPercent: 1},
+		{Severity: "page", Long: 6 * time.Hour, Short: 30 * time.Minute, BudgetPercent: 4},
+		{Severity: "ticket", Long: 24 * time.Hour, Short: 2 * time.Hour, BudgetPercent: 10},
+		{Severity: "ticket", Long: 72 * time.Hour, Short: 6 * time.Hour, BudgetPercent: 10},
+	}
+	if p.Name != "sloth-30d" || len(p.Rows) != len(want) {
+		t.Fatalf("policy %q with %d rows, want sloth-30d with 4", p.Name, len(p.Rows))
+	}
+	for i, r := range p.Rows {
+		r.Pos = Position{}
+		if r != want[i] {
+			t.Errorf("row %d: %+v, want %+v", i, r, want[i])
+		}
+	}
+	policies := map[string]string{}
+	for _, s := range set.SLOs {
+		policies[s.Name] = s.Policy
+	}
+	if policies["plain"] != "sloth-30d" || policies["chosen"] != "strict" {
+		t.Errorf("policies %v: want plain on sloth-30d, chosen on its own", policies)
 	}
 }

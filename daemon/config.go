@@ -235,6 +235,9 @@ func (c *Config) resolveShard(shardSet bool) error {
 		return fmt.Errorf("--shard %d: want an ordinal below --total-shards %d (or write i/n)", c.Shard.Index, c.TotalShards)
 	}
 	c.Shard.Count = c.TotalShards
+	if c.Shard.Count == 1 {
+		c.Shard = Shard{} // one shard: no sharding
+	}
 	return nil
 }
 

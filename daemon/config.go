@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slodhq/slod/engine"
+	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
 
@@ -51,10 +52,18 @@ type Config struct {
 	// slod_instances_dropped and shown as a banner.
 	MaxInstancesPerSLO int
 	MaxInstances       int
-	Shard              Shard
-	LogFormat          string
-	LogLevel           string
-	Demo               bool
+	// Shard is this daemon's shard, from --shard i/n, or from --shard i
+	// or --pod NAME (a StatefulSet pod's ordinal) with --total-shards n.
+	Shard       Shard
+	TotalShards int
+	Pod         string
+	// ShardSplit names the group_by SLOs whose instances are split among
+	// the shards in their queries (ID or ID=LABEL; "*" every group_by
+	// SLO); every other SLO goes whole to one shard.
+	ShardSplit []string
+	LogFormat  string
+	LogLevel   string
+	Demo       bool
 
 	// Prometheus is where event counts come from when not in demo mode;
 	// sloctl backtest takes the same flags.
@@ -81,6 +90,7 @@ var DefaultConfig = Config{
 	BackfillWait:       10 * time.Second,
 	MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO,
 	MaxInstances:       engine.DefaultMaxInstances,
+	TotalShards:        1,
 	LogFormat:          "text",
 	LogLevel:           "info",
 	Prometheus:         source.PrometheusFlags{QueryTimeout: 30 * time.Second},
@@ -117,7 +127,10 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BackfillWait, "backfill-wait", c.BackfillWait, "how long a tick waits for its reads; a longer one (a cold backfill, a long gap) goes on in the background and its SLO is evaluated once it ends, while the others run (0 waits for every read)")
 	fs.IntVar(&c.MaxInstancesPerSLO, "max-instances-per-slo", c.MaxInstancesPerSLO, "cap on the instances (group_by label sets) of one SLO; new ones beyond it are dropped, loudly")
 	fs.IntVar(&c.MaxInstances, "max-instances", c.MaxInstances, "cap on the instances of all SLOs together")
-	fs.Var(&c.Shard, "shard", "evaluate only SLO instances of shard i of n (i/n, for example 0/2)")
+	fs.Var(&c.Shard, "shard", "this daemon's shard: i/n (for example 0/2), or the ordinal i with --total-shards n")
+	fs.IntVar(&c.TotalShards, "total-shards", c.TotalShards, "number of shards (kube-state-metrics' convention; 1: no sharding); with --shard ORDINAL or --pod NAME")
+	fs.StringVar(&c.Pod, "pod", c.Pod, "StatefulSet pod name whose trailing ordinal (slod-2: 2) is the shard, with --total-shards (pass --pod=$(POD_NAME))")
+	fs.StringArrayVar(&c.ShardSplit, "shard-split", c.ShardSplit, "split this group_by SLO's instances among the shards in its queries: SLO_ID, SLO_ID=LABEL (default label: its first group_by label), or * for every group_by SLO; repeatable. Other SLOs go whole to one shard")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "synthetic traffic for examples/slos through the embedded PromQL engine, with a scripted incident a minute in")
@@ -150,7 +163,8 @@ func (t *timeValue) Set(v string) error {
 
 func (t *timeValue) Type() string { return "time" }
 
-// Shard is "i/n": evaluate only the SLO instances whose hash modulo n is i.
+// Shard is "i/n": this daemon is shard i of n. Set also takes a bare
+// ordinal "i" (Count 0), which --total-shards completes.
 type Shard struct {
 	Index, Count int
 }
@@ -163,11 +177,16 @@ func (s Shard) String() string {
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
 
-// Set parses i/n (a pflag.Value).
+// Set parses i/n, or a bare ordinal i (a pflag.Value).
 func (s *Shard) Set(v string) error {
 	i, n, ok := strings.Cut(v, "/")
 	if !ok {
-		return fmt.Errorf("shard %q: want i/n, for example 0/2", v)
+		idx, err := strconv.Atoi(v)
+		if err != nil || idx < 0 {
+			return fmt.Errorf("shard %q: want i/n (for example 0/2) or an ordinal i with --total-shards", v)
+		}
+		*s = Shard{Index: idx}
+		return nil
 	}
 	idx, err1 := strconv.Atoi(i)
 	cnt, err2 := strconv.Atoi(n)
@@ -180,6 +199,68 @@ func (s *Shard) Set(v string) error {
 
 // Type names the value in help output.
 func (s *Shard) Type() string { return "i/n" }
+
+// resolveShard settles the shard from --shard (i/n or an ordinal),
+// --pod and --total-shards; shardSet says whether --shard was given. Its
+// errors are one line each.
+func (c *Config) resolveShard(shardSet bool) error {
+	if c.TotalShards < 1 {
+		return fmt.Errorf("--total-shards %d: must be at least 1", c.TotalShards)
+	}
+	if c.Pod != "" {
+		if shardSet {
+			return fmt.Errorf("--shard %s and --pod %s: give one (--pod takes the shard from the pod's ordinal)", c.Shard.flagText(), c.Pod)
+		}
+		i := strings.LastIndexByte(c.Pod, '-')
+		ord, err := strconv.Atoi(c.Pod[i+1:])
+		if i < 0 || err != nil || ord < 0 || c.Pod[i+1:] != strconv.Itoa(ord) {
+			return fmt.Errorf("--pod %q: want a StatefulSet pod name ending in -ORDINAL, such as slod-2", c.Pod)
+		}
+		if c.TotalShards == 1 && ord > 0 {
+			return fmt.Errorf("--pod %s: ordinal %d needs --total-shards greater than %d", c.Pod, ord, ord)
+		}
+		c.Shard = Shard{Index: ord}
+		shardSet = true
+	}
+	if c.Shard.Count > 0 { // i/n
+		if c.TotalShards > 1 && c.TotalShards != c.Shard.Count {
+			return fmt.Errorf("--shard %s and --total-shards %d disagree", c.Shard.flagText(), c.TotalShards)
+		}
+		return nil
+	}
+	if c.TotalShards > 1 && !shardSet {
+		return fmt.Errorf("--total-shards %d: say which shard this daemon is with --shard ORDINAL or --pod NAME", c.TotalShards)
+	}
+	if c.Shard.Index >= c.TotalShards {
+		return fmt.Errorf("--shard %d: want an ordinal below --total-shards %d (or write i/n)", c.Shard.Index, c.TotalShards)
+	}
+	c.Shard.Count = c.TotalShards
+	if c.Shard.Count == 1 {
+		c.Shard = Shard{} // one shard: no sharding
+	}
+	return nil
+}
+
+// flagText is the shard as it was given.
+func (s Shard) flagText() string {
+	if s.Count == 0 {
+		return strconv.Itoa(s.Index)
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// EngineShard is the engine's placement of SLOs on this daemon's shard.
+func (c Config) EngineShard() engine.Shard {
+	s := engine.Shard{Index: c.Shard.Index, Count: c.Shard.Count}
+	if len(c.ShardSplit) > 0 {
+		s.Split = map[string]string{}
+		for _, v := range c.ShardSplit {
+			id, label, _ := strings.Cut(v, "=")
+			s.Split[id] = label
+		}
+	}
+	return s
+}
 
 // ErrHelp is returned by ParseFlags for --help and --version, after
 // printing the help or the version.
@@ -253,7 +334,7 @@ func applyConfigFile(fs *pflag.FlagSet, path string) error {
 		case yaml.ScalarNode:
 			values = []*yaml.Node{v}
 		case yaml.SequenceNode:
-			if _, repeatable := f.Value.(*source.Headers); !repeatable {
+			if _, repeatable := f.Value.(*source.Headers); !repeatable && f.Value.Type() != "stringArray" {
 				return fmt.Errorf("%s: %s takes one value, not a list", at, k.Value)
 			}
 			values = v.Content
@@ -313,6 +394,12 @@ func (c Config) validate() error {
 	}
 	if c.QueryConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("--query-concurrency %d: must be at least 1", c.QueryConcurrency))
+	}
+	for _, v := range c.ShardSplit {
+		id, label, hasLabel := strings.Cut(v, "=")
+		if id == "" || (hasLabel && !slo.ValidLabelName(label)) {
+			errs = append(errs, fmt.Errorf("--shard-split %q: want SLO_ID, SLO_ID=LABEL or *", v))
+		}
 	}
 	if c.ClockSpeed <= 0 {
 		errs = append(errs, fmt.Errorf("--test.clock-speed %g: must be positive", c.ClockSpeed))

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,74 @@ func TestMainDeprecatedFlagWarnsOnStderr(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "--prometheus-timeout has been deprecated, use --query-timeout") || out.Len() > 0 {
 		t.Errorf("stderr %q, stdout %q", errb.String(), out.String())
+	}
+}
+
+// TestShardFlags: --shard i/n, kube-state-metrics' --shard ORDINAL with
+// --total-shards, a StatefulSet's --pod, --shard-split; every bad
+// combination is one line and exit 2.
+func TestShardFlags(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "slod.yaml")
+	if err := os.WriteFile(cfgFile, []byte("demo: true\ntotal-shards: 4\npod: slod-3\nshard-split: [api-routes, \"checkout=route\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args    []string
+		want    Shard
+		split   map[string]string
+		wantErr string
+	}{
+		{args: nil, want: Shard{}},
+		{args: []string{"--shard", "1/3"}, want: Shard{1, 3}},
+		{args: []string{"--shard", "1/3", "--total-shards", "3"}, want: Shard{1, 3}},
+		{args: []string{"--shard", "1", "--total-shards", "3"}, want: Shard{1, 3}},
+		{args: []string{"--total-shards", "3", "--shard", "0"}, want: Shard{0, 3}},
+		{args: []string{"--pod", "slod-2", "--total-shards", "3"}, want: Shard{2, 3}},
+		{args: []string{"--pod", "slod-shard-0", "--total-shards", "2"}, want: Shard{0, 2}},
+		{args: []string{"--pod", "slod-0"}, want: Shard{}},
+		{args: []string{"--config", cfgFile}, want: Shard{3, 4}, split: map[string]string{"api-routes": "", "checkout": "route"}},
+		{args: []string{"--shard", "0/2", "--shard-split", "*"}, want: Shard{0, 2}, split: map[string]string{"*": ""}},
+		{args: []string{"--shard", "1/3", "--total-shards", "4"}, wantErr: "--shard 1/3 and --total-shards 4 disagree"},
+		{args: []string{"--shard", "2"}, wantErr: "--shard 2: want an ordinal below --total-shards 1 (or write i/n)"},
+		{args: []string{"--shard", "3", "--total-shards", "3"}, wantErr: "--shard 3: want an ordinal below --total-shards 3"},
+		{args: []string{"--total-shards", "3"}, wantErr: "--total-shards 3: say which shard this daemon is with --shard ORDINAL or --pod NAME"},
+		{args: []string{"--total-shards", "0"}, wantErr: "--total-shards 0: must be at least 1"},
+		{args: []string{"--pod", "slod", "--total-shards", "3"}, wantErr: `--pod "slod": want a StatefulSet pod name ending in -ORDINAL, such as slod-2`},
+		{args: []string{"--pod", "slod-01", "--total-shards", "3"}, wantErr: "ending in -ORDINAL"},
+		{args: []string{"--pod", "slod-3", "--total-shards", "3"}, wantErr: "--shard 3: want an ordinal below --total-shards 3"},
+		{args: []string{"--pod", "slod-2"}, wantErr: "--pod slod-2: ordinal 2 needs --total-shards greater than 2"},
+		{args: []string{"--pod", "slod-1", "--shard", "1/2"}, wantErr: "--shard 1/2 and --pod slod-1: give one"},
+		{args: []string{"--shard", "x"}, wantErr: "want i/n (for example 0/2) or an ordinal i with --total-shards"},
+		{args: []string{"--shard", "-1"}, wantErr: "want i/n"},
+		{args: []string{"--shard-split", "api=not-a-label"}, wantErr: `--shard-split "api=not-a-label": want SLO_ID, SLO_ID=LABEL or *`},
+	} {
+		name := strings.Join(tc.args, " ")
+		t.Run(name, func(t *testing.T) {
+			args := tc.args
+			if len(args) == 0 || args[0] != "--config" {
+				args = append([]string{"--demo"}, args...)
+			}
+			c, err := ParseFlags(args, &bytes.Buffer{})
+			if tc.wantErr != "" {
+				var ue *UsageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %q, want one line with %q", err, tc.wantErr)
+				}
+				var out, errb bytes.Buffer
+				if code := Main(t.Context(), args, &out, &errb); code != ExitUsage || strings.Count(errb.String(), "\n") > 2 {
+					t.Errorf("exit %d, stderr %q: want exit %d and the error", code, errb.String(), ExitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Shard != tc.want {
+				t.Errorf("shard %+v, want %+v", c.Shard, tc.want)
+			}
+			if got := c.EngineShard().Split; fmt.Sprint(got) != fmt.Sprint(tc.split) {
+				t.Errorf("split %v, want %v", got, tc.split)
+			}
+		})
 	}
 }

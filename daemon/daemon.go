@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -132,7 +131,7 @@ func New(opts Options) (*Daemon, error) {
 		Querier: opts.Querier, Step: cfg.Step, Interval: cfg.Interval, QueryDelay: cfg.QueryDelay,
 		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency, ReadWait: cfg.BackfillWait,
 		MaxInstancesPerSLO: cfg.MaxInstancesPerSLO, MaxInstances: cfg.MaxInstances,
-		Owns: func(id, key string) bool { return InShard(cfg.Shard, id, key) }, Diagnose: true, Check: true,
+		Shard: cfg.EngineShard(), Diagnose: true, Check: true,
 		Logger: opts.Logger,
 	})
 	if err != nil {
@@ -365,17 +364,4 @@ func alignDown(t time.Time, d time.Duration) time.Time {
 		r += int64(d)
 	}
 	return time.Unix(0, ns-r).UTC()
-}
-
-// InShard reports whether shard s owns the SLO instance: FNV-1a of the SLO
-// id and the canonical label set, modulo the shard count.
-func InShard(s Shard, sloID, labelsKey string) bool {
-	if s.Count <= 1 {
-		return true
-	}
-	h := fnv.New64a()
-	h.Write([]byte(sloID))
-	h.Write([]byte{0})
-	h.Write([]byte(labelsKey))
-	return h.Sum64()%uint64(s.Count) == uint64(s.Index)
 }

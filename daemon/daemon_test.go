@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +125,9 @@ func TestSourceOutageIsReportedBackfilledAndReplayed(t *testing.T) {
 	}
 }
 
+// TestShardsSplitInstancesExactlyOnce: two shards together evaluate every
+// instance of the demo once, with group_by SLOs whole on one shard, and
+// with them split among the shards by the partition in their queries.
 func TestShardsSplitInstancesExactlyOnce(t *testing.T) {
 	all := newDemoDaemon(t, t.TempDir(), nil, nil)
 	all.runTo(demoStart)
@@ -134,24 +138,31 @@ func TestShardsSplitInstancesExactlyOnce(t *testing.T) {
 	if len(want) != 9 {
 		t.Fatalf("%d instances without sharding, want 9 (7 SLOs, 3 routes)", len(want))
 	}
-	seen := map[string]int{}
-	for i := range 2 {
-		h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.Shard = Shard{Index: i, Count: 2} }, nil)
-		h.runTo(demoStart)
-		if len(h.d.eng.Latest()) == 0 {
-			t.Errorf("shard %d/2 evaluates nothing", i)
-		}
-		for k := range h.d.eng.Latest() {
-			seen[k]++
-		}
-	}
-	for k := range want {
-		if seen[k] != 1 {
-			t.Errorf("instance %s evaluated %d times across shards, want once", k, seen[k])
-		}
-	}
-	if len(seen) != len(want) {
-		t.Errorf("shards evaluated %d instances, want %d", len(seen), len(want))
+	for _, split := range [][]string{nil, {"*"}} {
+		t.Run(fmt.Sprintf("split %v", split), func(t *testing.T) {
+			seen := map[string]int{}
+			for i := range 2 {
+				h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.Shard = Shard{Index: i, Count: 2}; c.ShardSplit = split }, nil)
+				h.runTo(demoStart)
+				if len(h.d.eng.Latest()) == 0 {
+					t.Errorf("shard %d/2 evaluates nothing", i)
+				}
+				for k, l := range h.d.eng.Latest() {
+					seen[k]++
+					if p := h.d.eng.Partition(l.SLO); split != nil && len(l.Labels) > 0 && p == nil {
+						t.Errorf("%s: group_by SLO not split", k)
+					}
+				}
+			}
+			for k := range want {
+				if seen[k] != 1 {
+					t.Errorf("instance %s evaluated %d times across shards, want once", k, seen[k])
+				}
+			}
+			if len(seen) != len(want) {
+				t.Errorf("shards evaluated %d instances, want %d", len(seen), len(want))
+			}
+		})
 	}
 }
 

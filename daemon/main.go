@@ -194,6 +194,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	if !ran {
 		return cfg, ErrHelp
 	}
+	if err := cfg.resolveShard(fs.Changed("shard")); err != nil {
+		return cfg, &UsageError{err}
+	}
 	return cfg, cfg.validate()
 }
 

@@ -123,7 +123,7 @@ func TestAPageTheOutboxRefusedSurvivesACrash(t *testing.T) {
 func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 	const id = "checkout-availability"
 	owner := 0
-	if !InShard(Shard{Index: 0, Count: 2}, id, burnrate.LabelsKey(nil)) {
+	if !(engine.Shard{Index: 0, Count: 2}).OwnsSLO(id) {
 		owner = 1
 	}
 	for _, tc := range []struct {
@@ -141,8 +141,7 @@ func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slos, state, inc := crashedDuringCheckoutIncident(t)
-			var cfg Config
-			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos; tc.restart(c, slos); cfg = *c }, nil)
+			b := newDemoDaemon(t, state, func(c *Config) { c.SLODir = slos; tc.restart(c, slos) }, nil)
 			if _, ok := findIncident(b.d.eng.Open(), id); ok {
 				t.Fatal("the restored incident stays open although nothing evaluates it")
 			}
@@ -154,7 +153,7 @@ func TestRestoreResolvesIncidentsNothingEvaluates(t *testing.T) {
 				t.Errorf("%v resolve pages queued (%d pending), want 1", got, len(b.d.pending))
 			}
 			for _, o := range b.d.eng.Open() {
-				if b.d.eng.SLO(o.SLO) == nil || !InShard(cfg.Shard, o.SLO, strings.TrimPrefix(o.Key, o.SLO)) {
+				if b.d.eng.SLO(o.SLO) == nil || !b.d.eng.Owns(o.SLO, strings.TrimPrefix(o.Key, o.SLO)) {
 					t.Errorf("incident %s still open", o.Key)
 				}
 			}

@@ -69,8 +69,12 @@ type Options struct {
 	// dropped, and said so: TickResult.Capped, the log, a metric, a banner.
 	MaxInstancesPerSLO int
 	MaxInstances       int
-	// Owns reports whether this engine evaluates an SLO instance (sharding);
-	// nil owns all. labelsKey is burnrate.LabelsKey of the instance labels.
+	// Shard places the SLOs among several engines that share the load
+	// (the zero value: one engine evaluates everything).
+	Shard Shard
+	// Owns, when set, further restricts the instances this engine
+	// evaluates, after they are read; nil owns all. labelsKey is
+	// burnrate.LabelsKey of the instance labels.
 	Owns func(sloID, labelsKey string) bool
 	// Diagnose, when set, explains (source.Diagnose) an SLO whose first read
 	// left its newest steps without data.
@@ -113,6 +117,8 @@ type SLO struct {
 	evaluated time.Time
 	// bg is the SLO's read still running in the background, or nil.
 	bg *pendingRead
+	// place is the SLO's shard placement (Options.Shard).
+	place placement
 }
 
 // Spec is the SLO's definition.
@@ -253,7 +259,7 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 	listed := map[string]bool{}
 	for _, en := range cat.Entries {
 		listed[en.Spec.ID] = true
-		r := &SLO{spec: en.Spec, policy: en.Policy, fp: Fingerprint(en.Spec, e.o.Step)}
+		r := &SLO{spec: en.Spec, policy: en.Policy, fp: Fingerprint(en.Spec, e.o.Step), place: e.o.Shard.place(en.Spec)}
 		ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: en.Spec, Policy: en.Policy, Step: e.o.Step, MaxInstances: e.o.MaxInstancesPerSLO})
 		if err != nil {
 			problems = append(problems, Problem{Where: en.Spec.Pos.String(), Message: err.Error() + " (skipped)"})
@@ -398,7 +404,26 @@ func (e *Engine) resolveOrphans(at time.Time) []burnrate.Change {
 }
 
 func (e *Engine) owns(id, labelsKey string) bool {
+	if r := e.slos[id]; r != nil && !r.place.owns(labelsKey) {
+		return false
+	}
 	return e.o.Owns == nil || e.o.Owns(id, labelsKey)
+}
+
+// Owns reports whether this engine evaluates the instance labelsKey
+// (burnrate.LabelsKey of its labels) of SLO id: Options.Shard's placement,
+// then Options.Owns. An SLO it does not run is owned by nobody here.
+func (e *Engine) Owns(id, labelsKey string) bool {
+	return e.slos[id] != nil && e.owns(id, labelsKey)
+}
+
+// Partition is the query partition of a running SLO split among shards,
+// or nil when it runs whole (or not at all) on this engine.
+func (e *Engine) Partition(id string) *source.Partition {
+	if r := e.slos[id]; r != nil {
+		return r.place.part
+	}
+	return nil
 }
 
 // SLOs are the running SLOs in id order.

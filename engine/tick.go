@@ -86,8 +86,8 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 				continue
 			}
 		}
-		if len(r.spec.GroupBy) == 0 && !e.owns(id, burnrate.LabelsKey(nil)) {
-			continue // the SLO's only instance belongs to another shard
+		if !r.place.mine || (len(r.spec.GroupBy) == 0 && !e.owns(id, burnrate.LabelsKey(nil))) {
+			continue // the SLO (or its only instance) belongs to another shard
 		}
 		last := r.eval.LastStep()
 		from := last
@@ -207,8 +207,12 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 				e.o.Progress(pr)
 			}
 		}}
-		if e.o.Owns != nil {
-			opts.Keep = func(key string) bool { return e.o.Owns(id, key) }
+		// The partition selects in the query; Keep holds what comes back
+		// to the same rule, so no shard ingests another's instance.
+		place, owns := r.place, e.o.Owns
+		opts.Partition = place.part
+		if place.part != nil || owns != nil {
+			opts.Keep = func(key string) bool { return place.owns(key) && (owns == nil || owns(id, key)) }
 		}
 		n, err := source.Sync(ctx, r.eval, e.o.Querier, target, opts)
 		p.queries = n

@@ -37,6 +37,9 @@ type SyncOptions struct {
 	// (burnrate.LabelsKey of its labels) it refuses before they are
 	// ingested: a shard keeps only the instances it owns.
 	Keep func(labelsKey string) bool
+	// Partition, when set, narrows the queries to one shard's part of the
+	// series (Reader.Partition); Keep still applies to what they return.
+	Partition *Partition
 }
 
 // Segment is a range (From, To] read at one resolution.
@@ -107,7 +110,7 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 	} else if o.Reread < 0 {
 		o.Reread = 0
 	}
-	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len()}
+	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Partition: o.Partition}
 	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
 	queries := 0
 	var ingestErrs []error

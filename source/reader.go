@@ -42,6 +42,9 @@ type Reader struct {
 	// SampleBudget caps series × points of one query (default
 	// DefaultSampleBudget).
 	SampleBudget int
+	// Partition, when set, narrows every query to one shard's part of the
+	// series (a group_by SLO split among shards by query).
+	Partition *Partition
 }
 
 // Read returns the counts of the steps that end in (from, to] at resolution
@@ -90,6 +93,11 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 	qs, err := BuildQueries(r.Spec, res)
 	if err != nil {
 		return 0, err
+	}
+	if r.Partition != nil {
+		if qs, err = r.Partition.Apply(qs); err != nil {
+			return 0, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
+		}
 	}
 	points := r.Points
 	if points <= 0 || points > MaxPoints {

@@ -113,6 +113,9 @@ type SLO struct {
 	evaluated time.Time
 	// bg is the SLO's read still running in the background, or nil.
 	bg *pendingRead
+	// reads keeps the series the SLO's reads have seen and their buffers,
+	// so a steady tick does not allocate per series.
+	reads source.SeriesCache
 }
 
 // Spec is the SLO's definition.

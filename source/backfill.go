@@ -37,6 +37,10 @@ type SyncOptions struct {
 	// (burnrate.LabelsKey of its labels) it refuses before they are
 	// ingested: a shard keeps only the instances it owns.
 	Keep func(labelsKey string) bool
+	// Cache, when set, keeps the series read and the read buffers from one
+	// sync of the SLO to the next, so a steady tick allocates nothing per
+	// series (see SeriesCache). One per SLO.
+	Cache *SeriesCache
 }
 
 // Segment is a range (From, To] read at one resolution.
@@ -107,7 +111,7 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 	} else if o.Reread < 0 {
 		o.Reread = 0
 	}
-	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len()}
+	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Cache: o.Cache}
 	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
 	queries := 0
 	var ingestErrs []error

@@ -132,7 +132,8 @@ func decodeReference(ctx context.Context, code int, header http.Header, body []b
 		if v == nil {
 			return nil, warnings, &v1.Error{Type: v1.ErrBadResponse, Msg: "answer has no data"}
 		}
-		return nil, warnings, &v1.Error{Type: v1.ErrBadResponse, Msg: fmt.Sprintf("got a %s, want a matrix", v.Type())}
+		// The query succeeded; asking again returns the same.
+		return nil, warnings, &callbackError{fmt.Errorf("got a %s, want a matrix", v.Type())}
 	}
 	return mat, warnings, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/common/model"
 
@@ -229,7 +230,7 @@ func (c *SeriesCache) prune() {
 
 // hashValues hashes the group_by label values that value returns (an
 // absent label reads as empty, as LabelsKey has it).
-func (c *SeriesCache) hashValues(value func(name string) []byte) uint64 {
+func (c *SeriesCache) hashValues(value func(name string) string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	var n [4]byte
@@ -237,18 +238,18 @@ func (c *SeriesCache) hashValues(value func(name string) []byte) uint64 {
 		v := value(g)
 		binary.LittleEndian.PutUint32(n[:], uint32(len(v)))
 		h.Write(n[:])
-		h.Write(v)
+		h.WriteString(v)
 	}
 	return h.Sum64()
 }
 
 // lookup returns the series with the group_by values that value returns,
 // creating it when it is new.
-func (c *SeriesCache) lookup(value func(name string) []byte) *seriesAcc {
+func (c *SeriesCache) lookup(value func(name string) string) *seriesAcc {
 	h := c.hashValues(value)
 	same := func(a *seriesAcc) bool {
 		for _, g := range c.groupBy {
-			if a.labels[g] != string(value(g)) {
+			if a.labels[g] != value(g) {
 				return false
 			}
 		}
@@ -265,8 +266,8 @@ func (c *SeriesCache) lookup(value func(name string) []byte) *seriesAcc {
 	}
 	ls := make(map[string]string, len(c.groupBy))
 	for _, g := range c.groupBy {
-		if v := value(g); len(v) > 0 {
-			ls[g] = string(v)
+		if v := value(g); v != "" {
+			ls[g] = strings.Clone(v) // value's string may live in a reused buffer
 		}
 	}
 	n := &seriesAcc{labels: ls, key: burnrate.LabelsKey(ls), hash: h}
@@ -296,7 +297,7 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 	}
 	// fold sets one series' points of query qi (0: errors, 1: total).
 	// The two queries' answers arrive at once; fold serialises them.
-	fold := func(qi int, value func(string) []byte, points []model.SamplePair) {
+	fold := func(qi int, value func(string) string, points []model.SamplePair) {
 		cache.mu.Lock()
 		defer cache.mu.Unlock()
 		a := cache.lookup(value)
@@ -333,7 +334,7 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[qi] = r.query(ctx, text, from.Add(res), to, res, func(value func(string) []byte, points []model.SamplePair) {
+			errs[qi] = r.query(ctx, text, from.Add(res), to, res, func(value func(string) string, points []model.SamplePair) {
 				fold(qi, value, points)
 			})
 		}()
@@ -390,16 +391,18 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 
 // query runs one range query and hands each series to fn with a function
 // that returns a label's value: streamed where the Querier can.
-func (r *Reader) query(ctx context.Context, text string, start, end time.Time, res time.Duration, fn func(value func(string) []byte, points []model.SamplePair)) error {
+func (r *Reader) query(ctx context.Context, text string, start, end time.Time, res time.Duration, fn func(value func(string) string, points []model.SamplePair)) error {
 	if sq, ok := r.Querier.(StreamQuerier); ok {
 		var labels []Label
-		value := func(name string) []byte {
+		// value's strings point into the decoder's buffer: lookup copies
+		// what it keeps.
+		value := func(name string) string {
 			for _, l := range labels {
 				if string(l.Name) == name {
-					return l.Value
+					return unsafe.String(unsafe.SliceData(l.Value), len(l.Value))
 				}
 			}
-			return nil
+			return ""
 		}
 		return sq.QueryRangeStream(ctx, text, start, end, res, func(ls []Label, points []model.SamplePair) error {
 			labels = ls
@@ -412,10 +415,7 @@ func (r *Reader) query(ctx context.Context, text string, start, end time.Time, r
 		return err
 	}
 	var m model.Metric
-	value := func(name string) []byte {
-		// A copy per label: this path builds a model.Matrix anyway.
-		return []byte(m[model.LabelName(name)])
-	}
+	value := func(name string) string { return string(m[model.LabelName(name)]) }
 	for _, s := range mat {
 		if s == nil {
 			continue

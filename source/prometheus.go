@@ -259,7 +259,7 @@ func (e *callbackError) Unwrap() error { return e.err }
 
 // maxKeptBody is the largest response buffer kept for the next query; a
 // backfill's larger answers are left to the garbage collector.
-const maxKeptBody = 64 << 20
+const maxKeptBody = 32 << 20
 
 // QueryRangeStream runs a range query like QueryRange, with the same
 // request, retries, breaker and errors, but decodes the answer straight

@@ -217,8 +217,22 @@ func (c *SeriesCache) reset(groupBy []string) {
 	}
 }
 
-// prune drops the series the read did not return.
+// keptSteps bounds the steps per series whose buffers a cache keeps
+// after a read: a steady tick's few are kept, a backfill's long chunks
+// are left to the garbage collector.
+const keptSteps = 64
+
+// prune drops the series the read did not return, and the buffers a
+// long read grew.
 func (c *SeriesCache) prune() {
+	for _, a := range c.sorted {
+		if cap(a.has) > keptSteps {
+			a.vals, a.has = nil, nil
+		}
+	}
+	if cap(c.steps) > keptSteps*len(c.sorted) {
+		c.steps = nil
+	}
 	for h, a := range c.byHash {
 		if !a.read {
 			delete(c.byHash, h)

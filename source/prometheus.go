@@ -386,6 +386,7 @@ func (p *Prometheus) retry(ctx context.Context, query string, start, end time.Ti
 			m.queries.WithLabelValues(outcomeOK).Inc()
 			return v, nil
 		case errors.As(err, &ce):
+			m.queries.WithLabelValues(outcomeOK).Inc() // the server answered
 			return nil, backoff.Permanent(ce.err)
 		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 			m.queries.WithLabelValues(outcomeRejected).Inc()

@@ -310,10 +310,8 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 		a.seen = false
 	}
 	// fold sets one series' points of query qi (0: errors, 1: total).
-	// The two queries' answers arrive at once; fold serialises them.
+	// The two queries' answers arrive at once: fold runs under cache.mu.
 	fold := func(qi int, value func(string) string, points []model.SamplePair) {
-		cache.mu.Lock()
-		defer cache.mu.Unlock()
 		a := cache.lookup(value)
 		if !a.seen {
 			a.seen, a.read = true, true
@@ -348,7 +346,7 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[qi] = r.query(ctx, text, from.Add(res), to, res, func(value func(string) string, points []model.SamplePair) {
+			errs[qi] = r.query(ctx, text, from.Add(res), to, res, &cache.mu, func(value func(string) string, points []model.SamplePair) {
 				fold(qi, value, points)
 			})
 		}()
@@ -403,9 +401,9 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 	return b, queries, nil
 }
 
-// query runs one range query and hands each series to fn with a function
-// that returns a label's value: streamed where the Querier can.
-func (r *Reader) query(ctx context.Context, text string, start, end time.Time, res time.Duration, fn func(value func(string) string, points []model.SamplePair)) error {
+// query runs one range query and hands each series to fn, under mu, with
+// a function that returns a label's value: streamed where the Querier can.
+func (r *Reader) query(ctx context.Context, text string, start, end time.Time, res time.Duration, mu *sync.Mutex, fn func(value func(string) string, points []model.SamplePair)) error {
 	if sq, ok := r.Querier.(StreamQuerier); ok {
 		var labels []Label
 		// value's strings point into the decoder's buffer: lookup copies
@@ -420,6 +418,8 @@ func (r *Reader) query(ctx context.Context, text string, start, end time.Time, r
 		}
 		return sq.QueryRangeStream(ctx, text, start, end, res, func(ls []Label, points []model.SamplePair) error {
 			labels = ls
+			mu.Lock()
+			defer mu.Unlock()
 			fn(value, points)
 			return nil
 		})
@@ -430,6 +430,8 @@ func (r *Reader) query(ctx context.Context, text string, start, end time.Time, r
 	}
 	var m model.Metric
 	value := func(name string) string { return string(m[model.LabelName(name)]) }
+	mu.Lock() // once for the whole answer, decoded already
+	defer mu.Unlock()
 	for _, s := range mat {
 		if s == nil {
 			continue

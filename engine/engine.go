@@ -119,6 +119,9 @@ type SLO struct {
 	bg *pendingRead
 	// place is the SLO's shard placement (Options.Shard).
 	place placement
+	// reads keeps the series the SLO's reads have seen and their buffers,
+	// so a steady tick does not allocate per series.
+	reads source.SeriesCache
 }
 
 // Spec is the SLO's definition.

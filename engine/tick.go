@@ -201,7 +201,7 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 			return
 		}
 		defer func() { <-e.sem }()
-		opts := source.SyncOptions{Reread: Rereads, Progress: func(pr source.Progress) {
+		opts := source.SyncOptions{Reread: Rereads, Cache: &r.reads, Progress: func(pr source.Progress) {
 			p.steps += int64(pr.To.Sub(pr.From) / e.o.Step)
 			if e.o.Progress != nil {
 				e.o.Progress(pr)

@@ -40,6 +40,10 @@ type SyncOptions struct {
 	// Partition, when set, narrows the queries to one shard's part of the
 	// series (Reader.Partition); Keep still applies to what they return.
 	Partition *Partition
+	// Cache, when set, keeps the series read and the read buffers from one
+	// sync of the SLO to the next, so a steady tick allocates nothing per
+	// series (see SeriesCache). One per SLO.
+	Cache *SeriesCache
 }
 
 // Segment is a range (From, To] read at one resolution.
@@ -110,7 +114,7 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 	} else if o.Reread < 0 {
 		o.Reread = 0
 	}
-	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Partition: o.Partition}
+	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Partition: o.Partition, Cache: o.Cache}
 	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
 	queries := 0
 	var ingestErrs []error

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,8 +65,15 @@ type PrometheusOptions struct {
 // exponential backoff and jitter, and a circuit breaker.
 type Prometheus struct {
 	api     v1.API
+	client  api.Client   // builds URLs as the v1 API does
+	http    *http.Client // QueryRangeStream's requests
 	o       PrometheusOptions
 	breaker *gobreaker.CircuitBreaker[model.Value]
+	// bufs and decoders are kept between QueryRangeStream calls, so a
+	// steady tick reuses the memory of the one before (two at a time: the
+	// errors and total queries of a read go out together).
+	bufs     chan *bytes.Buffer
+	decoders chan *matrixDecoder
 }
 
 // NewPrometheus returns a source for the API at o.URL.
@@ -132,11 +141,13 @@ func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 		}
 		tr.TLSClientConfig = cfg
 	}
-	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: &authTransport{o: &o, next: tr}})
+	rt := &authTransport{o: &o, next: tr}
+	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: rt})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus source: %w", err)
 	}
-	p := &Prometheus{api: v1.NewAPI(client), o: o}
+	p := &Prometheus{api: v1.NewAPI(client), client: client, http: &http.Client{Transport: rt}, o: o,
+		bufs: make(chan *bytes.Buffer, 2), decoders: make(chan *matrixDecoder, 2)}
 	m := o.Metrics
 	p.breaker = gobreaker.NewCircuitBreaker[model.Value](gobreaker.Settings{
 		Name:        "prometheus",
@@ -144,7 +155,10 @@ func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 		Timeout:     o.BreakerTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= o.BreakerFailures },
 		// A query the server rejects as bad says nothing about its health.
-		IsExcluded: func(err error) bool { return isPermanent(err) || errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool {
+			var ce *callbackError
+			return isPermanent(err) || errors.Is(err, context.Canceled) || errors.As(err, &ce)
+		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			m.breaker.Set(float64(to))
 			o.Logger.Warn("prometheus circuit breaker changed state", "from", from.String(), "to", to.String())
@@ -212,13 +226,151 @@ var ErrBreakerOpen = gobreaker.ErrOpenState
 // QueryRange runs a range query, retrying failed tries with backoff and
 // jitter behind the circuit breaker. Each try has its own timeout.
 func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	v, err := p.retry(ctx, query, start, end, func(tctx context.Context) (model.Value, []string, error) {
+		v, warnings, _, err := p.api.QueryRange(tctx, query, v1.Range{Start: start, End: end, Step: step})
+		return v, warnings, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	mat, ok := v.(model.Matrix)
+	if !ok {
+		if v == nil {
+			return nil, fmt.Errorf("query %q: got no data, want a matrix", query)
+		}
+		return nil, fmt.Errorf("query %q: got a %s, want a matrix", query, v.Type())
+	}
+	n := 0
+	for _, s := range mat {
+		if s != nil {
+			n += len(s.Values)
+		}
+	}
+	p.o.Metrics.points.Add(float64(n))
+	return mat, nil
+}
+
+// callbackError is an error of QueryRangeStream's function: the query
+// itself succeeded, so it is neither retried nor held against the server.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }
+
+// maxKeptBody is the largest response buffer kept for the next query; a
+// backfill's larger answers are left to the garbage collector.
+const maxKeptBody = 32 << 20
+
+// QueryRangeStream runs a range query like QueryRange, with the same
+// request, retries, breaker and errors, but decodes the answer straight
+// into fn, series by series, from a reused buffer: a steady tick's
+// answers allocate nothing per series. fn is called only once the answer
+// has been read whole and checked, so a try that fails calls it for no
+// series; an error from fn ends the query without a retry.
+func (p *Prometheus) QueryRangeStream(ctx context.Context, query string, start, end time.Time, step time.Duration, fn SeriesFunc) error {
+	var buf *bytes.Buffer
+	select {
+	case buf = <-p.bufs:
+	default:
+		buf = new(bytes.Buffer)
+	}
+	var d *matrixDecoder
+	select {
+	case d = <-p.decoders:
+	default:
+		d = new(matrixDecoder)
+	}
+	defer func() {
+		if buf.Cap() <= maxKeptBody {
+			select {
+			case p.bufs <- buf:
+			default:
+			}
+		}
+		select {
+		case p.decoders <- d:
+		default:
+		}
+	}()
+	points := 0
+	count := func(labels []Label, pts []model.SamplePair) error {
+		points += len(pts)
+		if err := fn(labels, pts); err != nil {
+			return &callbackError{err}
+		}
+		return nil
+	}
+	_, err := p.retry(ctx, query, start, end, func(tctx context.Context) (model.Value, []string, error) {
+		points = 0
+		code, header, err := p.fetch(tctx, query, start, end, step, buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		warnings, err := d.decode(tctx, code, header, buf.Bytes(), count)
+		return nil, warnings, err
+	})
+	if err == nil {
+		p.o.Metrics.points.Add(float64(points))
+	}
+	return err
+}
+
+// fetch sends a query_range request as client_golang's v1 API does (a
+// form POST, and a GET where the server refuses the POST) and reads the
+// answer into buf.
+func (p *Prometheus) fetch(ctx context.Context, query string, start, end time.Time, step time.Duration, buf *bytes.Buffer) (int, http.Header, error) {
+	u := p.client.URL("/api/v1/query_range", nil)
+	args := u.Query()
+	args.Set("query", query)
+	args.Set("start", formatTime(start))
+	args.Set("end", formatTime(end))
+	args.Set("step", strconv.FormatFloat(step.Seconds(), 'f', -1, 64))
+	form := args.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header["Idempotency-Key"] = nil // idempotent: the transport may retry it
+	code, header, err := p.send(req, buf)
+	if err == nil && (code == http.StatusForbidden || code == http.StatusMethodNotAllowed || code == http.StatusNotImplemented) {
+		u.RawQuery = form
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil); err != nil {
+			return 0, nil, err
+		}
+		code, header, err = p.send(req, buf)
+	}
+	return code, header, err
+}
+
+func (p *Prometheus) send(req *http.Request, buf *bytes.Buffer) (int, http.Header, error) {
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, resp.Header, nil
+}
+
+// formatTime is client_golang's: Unix seconds with a fraction.
+func formatTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.Unix())+float64(t.Nanosecond())/1e9, 'f', -1, 64)
+}
+
+// retry runs call with a timeout per try, retrying failed tries with
+// backoff and jitter behind the circuit breaker, and classifies errors.
+func (p *Prometheus) retry(ctx context.Context, query string, start, end time.Time, call func(context.Context) (model.Value, []string, error)) (model.Value, error) {
 	m := p.o.Metrics
 	try := func() (model.Value, error) {
 		v, err := p.breaker.Execute(func() (model.Value, error) {
 			tctx, cancel := context.WithTimeoutCause(ctx, p.o.Timeout, fmt.Errorf("query timed out after %s", p.o.Timeout))
 			defer cancel()
 			began := time.Now()
-			v, warnings, _, err := p.api.QueryRange(tctx, query, v1.Range{Start: start, End: end, Step: step})
+			v, warnings, err := call(tctx)
 			m.duration.Observe(time.Since(began).Seconds())
 			if err == nil && len(warnings) > 0 {
 				p.o.Logger.Warn("prometheus query warnings", "query", query, "warnings", strings.Join(warnings, "; "))
@@ -228,10 +380,14 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 			}
 			return v, err
 		})
+		var ce *callbackError
 		switch {
 		case err == nil:
 			m.queries.WithLabelValues(outcomeOK).Inc()
 			return v, nil
+		case errors.As(err, &ce):
+			m.queries.WithLabelValues(outcomeOK).Inc() // the server answered
+			return nil, backoff.Permanent(ce.err)
 		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 			m.queries.WithLabelValues(outcomeRejected).Inc()
 			m.rejected.Inc()
@@ -257,14 +413,5 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 	if err != nil {
 		return nil, fmt.Errorf("query %q over %s..%s: %w", query, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), err)
 	}
-	mat, ok := v.(model.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("query %q: got a %s, want a matrix", query, v.Type())
-	}
-	n := 0
-	for _, s := range mat {
-		n += len(s.Values)
-	}
-	m.points.Add(float64(n))
-	return mat, nil
+	return v, nil
 }

@@ -2,12 +2,16 @@ package source
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/common/model"
 
@@ -45,6 +49,11 @@ type Reader struct {
 	// Partition, when set, narrows every query to one shard's part of the
 	// series (a group_by SLO split among shards by query).
 	Partition *Partition
+	// Cache, when set, keeps the series seen and the batch buffers from
+	// one read to the next (see SeriesCache), and the batches ReadChunks
+	// hands over are valid only during the call; without it each read
+	// starts afresh.
+	Cache *SeriesCache
 }
 
 // Read returns the counts of the steps that end in (from, to] at resolution
@@ -74,7 +83,8 @@ func (r *Reader) Read(ctx context.Context, from, to time.Time, res time.Duration
 
 // ReadChunks reads the steps that end in (from, to] at resolution res in
 // chunks, oldest first, and hands each chunk to fn as a batch covering its
-// own range, so a caller can ingest a long backfill piece by piece and
+// own range (with a Cache, valid only during the call: its memory is
+// reused), so a caller can ingest a long backfill piece by piece and
 // keep what it read when a later chunk fails. A chunk holds at most
 // Points points per series and SampleBudget points in all (series ×
 // points); a chunk the server refuses as too large (too many samples, a
@@ -125,7 +135,14 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 		}
 		points = max(1, min(points, budget/max(series, 1)))
 	}
-	cache := map[model.Fingerprint]*seriesAcc{}
+	cache := r.Cache
+	if cache == nil || !cache.busy.CompareAndSwap(false, true) {
+		// No cache, or another read of the SLO holds it: start afresh.
+		cache, r = new(SeriesCache), r.withoutCache()
+	} else {
+		defer cache.busy.Store(false)
+	}
+	cache.reset(r.Spec.GroupBy)
 	for start := from; start.Before(to); {
 		end := start.Add(time.Duration(points) * res)
 		if end.After(to) {
@@ -146,6 +163,7 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 		}
 		start = end
 	}
+	cache.prune()
 	return queries, nil
 }
 
@@ -157,18 +175,138 @@ func tooLarge(err error) bool {
 }
 
 // seriesAcc collects one series' values of a chunk, by step index; it is
-// kept across the chunks of a read, so labels and keys are built once.
+// kept across the chunks of a read (and across reads, in a SeriesCache),
+// so labels and keys are built once.
 type seriesAcc struct {
 	labels map[string]string
 	key    string
+	hash   uint64
 	vals   []float64 // errors at 2i, total at 2i+1
 	has    []uint8   // bit 1: errors, bit 2: total
 	seen   bool      // in this chunk
+	read   bool      // in this read
+}
+
+// SeriesCache keeps the series an SLO's reads have seen, their labels and
+// instance keys, so that a steady tick allocates nothing for a series it
+// already knows; it also keeps the buffers of the batches it builds. A
+// series that a whole read did not return is dropped. Its zero value is
+// ready; it serves one SLO, one read at a time.
+type SeriesCache struct {
+	seed    maphash.Seed
+	groupBy []string
+	// byHash holds the series by a hash of their group_by values; the
+	// rare second series of a hash waits in collided.
+	byHash   map[uint64]*seriesAcc
+	collided []*seriesAcc
+	// sorted is every series by key while unsorted is false.
+	sorted   []*seriesAcc
+	unsorted bool
+	steps    []burnrate.StepCount
+	series   []burnrate.Series
+	mu       sync.Mutex
+	busy     atomic.Bool // a read holds the cache
+}
+
+// withoutCache returns a copy of r that keeps no cache.
+func (r *Reader) withoutCache() *Reader {
+	c := *r
+	c.Cache = nil
+	return &c
+}
+
+// reset prepares the cache for a read of an SLO grouped by groupBy.
+func (c *SeriesCache) reset(groupBy []string) {
+	if c.byHash == nil || !slices.Equal(c.groupBy, groupBy) {
+		*c = SeriesCache{seed: maphash.MakeSeed(), groupBy: slices.Clone(groupBy), byHash: map[uint64]*seriesAcc{}}
+	}
+	for _, a := range c.sorted {
+		a.read = false
+	}
+}
+
+// keptSteps bounds the steps per series whose buffers a cache keeps
+// after a read: a steady tick's few are kept, a backfill's long chunks
+// are left to the garbage collector.
+const keptSteps = 64
+
+// prune drops the series the read did not return, and the buffers a
+// long read grew.
+func (c *SeriesCache) prune() {
+	for _, a := range c.sorted {
+		if cap(a.has) > keptSteps {
+			a.vals, a.has = nil, nil
+		}
+	}
+	if cap(c.steps) > keptSteps*len(c.sorted) {
+		c.steps = nil
+	}
+	for h, a := range c.byHash {
+		if !a.read {
+			delete(c.byHash, h)
+		}
+	}
+	c.collided = slices.DeleteFunc(c.collided, func(a *seriesAcc) bool { return !a.read })
+	c.sorted = slices.DeleteFunc(c.sorted, func(a *seriesAcc) bool { return !a.read })
+}
+
+// hashValues hashes the group_by label values that value returns (an
+// absent label reads as empty, as LabelsKey has it).
+func (c *SeriesCache) hashValues(value func(name string) string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	var n [4]byte
+	for _, g := range c.groupBy {
+		v := value(g)
+		binary.LittleEndian.PutUint32(n[:], uint32(len(v)))
+		h.Write(n[:])
+		h.WriteString(v)
+	}
+	return h.Sum64()
+}
+
+// lookup returns the series with the group_by values that value returns,
+// creating it when it is new.
+func (c *SeriesCache) lookup(value func(name string) string) *seriesAcc {
+	h := c.hashValues(value)
+	same := func(a *seriesAcc) bool {
+		for _, g := range c.groupBy {
+			if a.labels[g] != value(g) {
+				return false
+			}
+		}
+		return true
+	}
+	a, ok := c.byHash[h]
+	if ok && same(a) {
+		return a
+	}
+	for _, o := range c.collided {
+		if o.hash == h && same(o) {
+			return o
+		}
+	}
+	ls := make(map[string]string, len(c.groupBy))
+	for _, g := range c.groupBy {
+		if v := value(g); v != "" {
+			ls[g] = strings.Clone(v) // value's string may live in a reused buffer
+		}
+	}
+	n := &seriesAcc{labels: ls, key: burnrate.LabelsKey(ls), hash: h}
+	if ok {
+		c.collided = append(c.collided, n)
+	} else {
+		c.byHash[h] = n
+	}
+	c.sorted = append(c.sorted, n)
+	c.unsorted = true
+	return n
 }
 
 // chunk reads the steps that end in (from, to] with one range query per
-// SLI query. cache holds the series seen by earlier chunks of the read.
-func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration, cache map[model.Fingerprint]*seriesAcc) (burnrate.Batch, int, error) {
+// SLI query, into the series of cache. The batch it returns, and its
+// series' steps, live in cache's buffers: valid until the next chunk.
+func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration, cache *SeriesCache) (burnrate.Batch, int, error) {
 	b := burnrate.Batch{From: from, To: to, Resolution: res}
 	if res == r.Step {
 		b.Resolution = 0
@@ -176,37 +314,35 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 	n := int(to.Sub(from) / res)
 	first := model.TimeFromUnixNano(from.Add(res).UnixNano())
 	resMs := int64(res / time.Millisecond)
-	for _, a := range cache {
+	for _, a := range cache.sorted {
 		a.seen = false
 	}
-	get := func(m model.Metric) *seriesAcc {
-		fp := m.FastFingerprint()
-		a, ok := cache[fp]
-		if !ok {
-			ls := make(map[string]string, len(r.Spec.GroupBy))
-			for _, g := range r.Spec.GroupBy {
-				if v, ok := m[model.LabelName(g)]; ok && v != "" {
-					ls[g] = string(v)
-				}
-			}
-			a = &seriesAcc{labels: ls, key: burnrate.LabelsKey(ls)}
-			cache[fp] = a
-		}
+	// fold sets one series' points of query qi (0: errors, 1: total).
+	// The two queries' answers arrive at once: fold runs under cache.mu.
+	fold := func(qi int, value func(string) string, points []model.SamplePair) {
+		a := cache.lookup(value)
 		if !a.seen {
-			a.seen = true
+			a.seen, a.read = true, true
 			if cap(a.has) < n {
 				a.vals, a.has = make([]float64, 2*n), make([]uint8, n)
 			}
 			a.vals, a.has = a.vals[:2*n], a.has[:n]
 			clear(a.has)
 		}
-		return a
+		for _, p := range points {
+			d := int64(p.Timestamp - first)
+			if d < 0 || d%resMs != 0 || d/resMs >= int64(n) {
+				continue // off the grid: not a step of this chunk
+			}
+			i := int(d / resMs)
+			a.vals[2*i+qi] = float64(p.Value)
+			a.has[i] |= 1 << qi
+		}
 	}
 	// The errors and total queries go out together: the server evaluates
 	// them on two cores, which halves a large backfill's wall time when
 	// the server is what it waits for.
 	texts := [2]string{qs.Errors, qs.Total}
-	var mats [2]model.Matrix
 	var errs [2]error
 	queries := 0
 	var wg sync.WaitGroup
@@ -218,38 +354,40 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mats[qi], errs[qi] = r.Querier.QueryRange(ctx, text, from.Add(res), to, res)
+			errs[qi] = r.query(ctx, text, from.Add(res), to, res, &cache.mu, func(value func(string) string, points []model.SamplePair) {
+				fold(qi, value, points)
+			})
 		}()
 	}
 	wg.Wait()
-	for qi, mat := range mats {
-		if err := errs[qi]; err != nil {
+	for _, err := range errs {
+		if err != nil {
 			return b, queries, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
-		}
-		for _, s := range mat {
-			a := get(s.Metric)
-			for _, p := range s.Values {
-				d := int64(p.Timestamp - first)
-				if d < 0 || d%resMs != 0 || d/resMs >= int64(n) {
-					continue // off the grid: not a step of this chunk
-				}
-				i := int(d / resMs)
-				a.vals[2*i+qi] = float64(p.Value)
-				a.has[i] |= 1 << qi
-			}
 		}
 	}
 	// BuildQueries sums by the group_by labels, so each series has a key
 	// of its own.
-	var accs []*seriesAcc
-	for _, a := range cache {
+	if cache.unsorted {
+		slices.SortFunc(cache.sorted, func(x, y *seriesAcc) int { return strings.Compare(x.key, y.key) })
+		cache.unsorted = false
+	}
+	seen := 0
+	for _, a := range cache.sorted {
 		if a.seen {
-			accs = append(accs, a)
+			seen++
 		}
 	}
-	slices.SortFunc(accs, func(x, y *seriesAcc) int { return strings.Compare(x.key, y.key) })
-	for _, a := range accs {
-		s := burnrate.Series{Labels: a.labels, Key: a.key, Steps: make([]burnrate.StepCount, 0, n)}
+	if cap(cache.steps) < seen*n {
+		cache.steps = make([]burnrate.StepCount, seen*n)
+	}
+	steps := cache.steps[:seen*n]
+	b.Series = cache.series[:0]
+	for _, a := range cache.sorted {
+		if !a.seen {
+			continue
+		}
+		s := burnrate.Series{Labels: a.labels, Key: a.key, Steps: steps[:0:n]}
+		steps = steps[n:]
 		for i := range n {
 			if a.has[i] == 0 {
 				continue
@@ -262,5 +400,52 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 		}
 		b.Series = append(b.Series, s)
 	}
+	if r.Cache != nil {
+		cache.series = b.Series
+	} else {
+		// Without a cache of the caller's, a batch is the caller's to keep.
+		cache.steps = nil
+	}
 	return b, queries, nil
+}
+
+// query runs one range query and hands each series to fn, under mu, with
+// a function that returns a label's value: streamed where the Querier can.
+func (r *Reader) query(ctx context.Context, text string, start, end time.Time, res time.Duration, mu *sync.Mutex, fn func(value func(string) string, points []model.SamplePair)) error {
+	if sq, ok := r.Querier.(StreamQuerier); ok {
+		var labels []Label
+		// value's strings point into the decoder's buffer: lookup copies
+		// what it keeps.
+		value := func(name string) string {
+			for _, l := range labels {
+				if string(l.Name) == name {
+					return unsafe.String(unsafe.SliceData(l.Value), len(l.Value))
+				}
+			}
+			return ""
+		}
+		return sq.QueryRangeStream(ctx, text, start, end, res, func(ls []Label, points []model.SamplePair) error {
+			labels = ls
+			mu.Lock()
+			defer mu.Unlock()
+			fn(value, points)
+			return nil
+		})
+	}
+	mat, err := r.Querier.QueryRange(ctx, text, start, end, res)
+	if err != nil {
+		return err
+	}
+	var m model.Metric
+	value := func(name string) string { return string(m[model.LabelName(name)]) }
+	mu.Lock() // once for the whole answer, decoded already
+	defer mu.Unlock()
+	for _, s := range mat {
+		if s == nil {
+			continue
+		}
+		m = s.Metric
+		fn(value, s.Values)
+	}
+	return nil
 }

@@ -110,6 +110,18 @@ func TestReadyzFollowsTheSnapshot(t *testing.T) {
 	}
 }
 
+// TestProfilesAreServed: /debug/pprof serves Go's profiles, as Prometheus
+// does, so a slow tick can be profiled in place.
+func TestProfilesAreServed(t *testing.T) {
+	ts, _ := newTestServer(t, nil)
+	if code, body := get(t, ts.URL+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("index: %d %.200q", code, body)
+	}
+	if code, body := get(t, ts.URL+"/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("goroutine profile: %d %.200q", code, body)
+	}
+}
+
 func TestIncidentsAPIIsRankedJSON(t *testing.T) {
 	ts, _ := newTestServer(t, testSnapshot())
 	code, body := get(t, ts.URL+"/api/v1/incidents")

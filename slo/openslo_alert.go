@@ -40,14 +40,7 @@ func (d *decoder) osAlertPolicy(n *yaml.Node, what string) *osPolicy {
 		return nil
 	}
 	start := len(d.diags)
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata", "spec")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertPolicy" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertPolicy, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
+	fs, meta := d.osAlertObject(n, what, "AlertPolicy", "metadata", "spec")
 	p := &osPolicy{name: meta.name, pos: meta.pos, breaching: true}
 	if meta.name != "" {
 		what += fmt.Sprintf(" %q", meta.name)
@@ -105,14 +98,7 @@ func (d *decoder) osAlertCondition(n *yaml.Node, what string) *osCondition {
 		return nil
 	}
 	start := len(d.diags)
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata", "spec")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertCondition" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertCondition, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
+	fs, meta := d.osAlertObject(n, what, "AlertCondition", "metadata", "spec")
 	c := &osCondition{name: meta.name, pos: meta.pos}
 	if meta.name != "" {
 		what += fmt.Sprintf(" %q", meta.name)
@@ -171,20 +157,27 @@ func (d *decoder) durationOrZero(f field, what string) (time.Duration, bool) {
 	return d.duration(f, what)
 }
 
+// osAlertObject reads what every alerting object (or its inline form)
+// shares: the top-level fields (required ones as given), a kind that, when
+// written, must be kind, and the metadata.
+func (d *decoder) osAlertObject(n *yaml.Node, what, kind string, required ...string) (map[string]field, osMeta) {
+	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
+	d.required(n, fs, what, required...)
+	if k, ok := fs["kind"]; ok {
+		if v, _ := d.str(k, what+": kind"); v != kind {
+			d.errorf(k.val, RuleInvalidField, "%s: kind must be %s, got %q", what, kind, v)
+		}
+	}
+	return fs, d.osMetadata(fs, what, nil)
+}
+
 // osTarget reads an AlertNotificationTarget object or an inline one.
 func (d *decoder) osTarget(n *yaml.Node, what string) *osTarget {
 	if !d.isMapping(n, what) {
 		return nil
 	}
 	start := len(d.diags)
-	fs, _ := d.fields(n, what, "apiVersion", "kind", "metadata", "spec")
-	d.required(n, fs, what, "metadata")
-	if k, ok := fs["kind"]; ok {
-		if v, _ := d.str(k, what+": kind"); v != "AlertNotificationTarget" {
-			d.errorf(k.val, RuleInvalidField, "%s: kind must be AlertNotificationTarget, got %q", what, v)
-		}
-	}
-	meta := d.osMetadata(fs, what, nil)
+	fs, meta := d.osAlertObject(n, what, "AlertNotificationTarget", "metadata")
 	t := &osTarget{name: meta.name, pos: meta.pos}
 	if f, ok := fs["spec"]; ok && !isNull(f.val) {
 		sfs, _ := d.fields(f.val, what+": spec", "description", "target")

@@ -318,3 +318,37 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestABackfillingSLOSaysSo: an SLO whose backfill goes on in the
+// background is marked on the status page and in /api/v1/slos, and its
+// unevaluated instance reads pending, never ok.
+func TestABackfillingSLOSaysSo(t *testing.T) {
+	snap := testSnapshot()
+	snap.SLOs[2].Backfilling = true // shop-new, one instance not evaluated
+	ts, _ := newTestServer(t, snap)
+	code, page := get(t, ts.URL+"/")
+	if code != http.StatusOK || strings.Count(page, "backfilling: not evaluated yet") != 1 {
+		t.Errorf("status page %d: want one backfilling note (for shop-new)", code)
+	}
+	code, body := get(t, ts.URL+"/api/v1/slos")
+	var resp struct {
+		SLOs []struct {
+			ID          string `json:"id"`
+			Backfilling bool   `json:"backfilling"`
+			Instances   []struct {
+				State string `json:"state"`
+			} `json:"instances"`
+		} `json:"slos"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || code != http.StatusOK {
+		t.Fatalf("%d %v: %.300s", code, err, body)
+	}
+	for _, s := range resp.SLOs {
+		if s.Backfilling != (s.ID == "shop-new") {
+			t.Errorf("%s: backfilling %v", s.ID, s.Backfilling)
+		}
+		if s.ID == "shop-new" && (len(s.Instances) != 1 || s.Instances[0].State != "pending") {
+			t.Errorf("shop-new instances %+v, want one pending", s.Instances)
+		}
+	}
+}

@@ -151,3 +151,57 @@ func TestAReloadStopsABackgroundBackfill(t *testing.T) {
 		t.Error("the reloaded SLO claims a backfill it never started")
 	}
 }
+
+// TestLiveChecksRunBesideTheEvaluation: the live checks (Options.Check)
+// read an hour of every series the SLI names — minutes at 100,000 series
+// — so they must not hold back the first evaluation after a start (nor,
+// at a restart, readiness). With the checks' queries blocked, the first
+// tick still evaluates every SLO and opens pay's page; the findings are
+// taken at the first tick after the checks end.
+func TestLiveChecksRunBesideTheEvaluation(t *testing.T) {
+	emb := fixture(t)
+	release := make(chan struct{})
+	var checks atomic.Int32
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		// The checks read the hour (60 steps) before the tick's step.
+		if en.Sub(s) == 59*step {
+			checks.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return emb.QueryRange(ctx, q, s, en, step)
+	})
+	e := newEngine(t, Options{Querier: q, ReadWait: 5 * time.Second, Check: true})
+	now := start.Add(47*time.Hour + 10*time.Minute)
+	res := e.Tick(context.Background(), now)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Backfilling) != 0 {
+		t.Fatalf("backfilling %+v: the reads did not end within the wait", res.Backfilling)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Incident.SLO != "pay-availability" {
+		t.Fatalf("changes %+v, want pay's page opened while the checks are still running", res.Changes)
+	}
+	for _, r := range e.SLOs() {
+		if r.checked || r.chk == nil {
+			t.Errorf("slo %s: checked %v, running %v; want its checks running", r.spec.ID, r.checked, r.chk != nil)
+		}
+	}
+	close(release)
+	for _, r := range e.SLOs() {
+		<-r.chk.done
+	}
+	if checks.Load() == 0 {
+		t.Fatal("no check query was seen: the test no longer blocks the checks")
+	}
+	e.Tick(context.Background(), now.Add(time.Minute))
+	for _, r := range e.SLOs() {
+		if !r.checked || r.chk != nil {
+			t.Errorf("slo %s: checked %v, running %v after the checks ended", r.spec.ID, r.checked, r.chk != nil)
+		}
+	}
+}

@@ -82,7 +82,9 @@ type Options struct {
 	// Check, when set, runs the live checks of `sloctl lint --prometheus-url`
 	// (source.Check) on every SLO after its first read following a load or
 	// reload: no series, a latency threshold that is no bucket, group_by
-	// labels missing. An SLO with an error finding is misconfigured.
+	// labels missing. An SLO with an error finding is misconfigured. They
+	// run beside the evaluation, once the read has ended: their findings
+	// show from the first tick after they finish.
 	Check bool
 	// Observe, when set, sees every evaluation in order, before the tracker.
 	Observe func(id string, ie burnrate.InstanceEvaluation)
@@ -117,6 +119,8 @@ type SLO struct {
 	evaluated time.Time
 	// bg is the SLO's read still running in the background, or nil.
 	bg *pendingRead
+	// chk is the SLO's live checks still running, or nil.
+	chk *pendingCheck
 	// place is the SLO's shard placement (Options.Shard).
 	place placement
 	// reads keeps the series the SLO's reads have seen and their buffers,

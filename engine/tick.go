@@ -68,6 +68,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	carried := make([]*pendingRead, len(e.ids))
 	for i, id := range e.ids {
 		r := e.slos[id]
+		r.takeCheck()
 		if p := r.bg; p != nil {
 			select {
 			case <-p.done:
@@ -148,6 +149,16 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			delete(r.keys, key)
 		}
 	}
+	if e.o.ReadWait == 0 {
+		// Nothing goes on in the background (backtest, tests): the live
+		// checks started at this tick end with it, after the evaluation.
+		for _, id := range e.ids {
+			if c := e.slos[id].chk; c != nil {
+				<-c.done
+				e.slos[id].takeCheck()
+			}
+		}
+	}
 	for _, id := range e.ids {
 		ev := e.slos[id].eval
 		if n := ev.Dropped(); n > 0 {
@@ -178,19 +189,89 @@ type pendingRead struct {
 	err, warn    error
 	queries      int
 	steps        int64
-	// What the first read after a load found (Options.Check, Diagnose),
-	// applied to the SLO when the read is collected.
-	checked, diagnosed bool
-	findings           []source.Finding
-	hint               string
+	// What the first read after a load found (Options.Diagnose), applied
+	// to the SLO when the read is collected.
+	diagnosed bool
+	hint      string
+}
+
+// pendingCheck is the live checks (Options.Check) of an SLO, run beside
+// its evaluation rather than before it: they read an hour of every series
+// the SLI names, which at 100,000 series takes minutes, and an SLO that
+// waited for them would not be evaluated (nor a restart ready) meanwhile.
+// What they find only marks the SLO misconfigured: evaluation does not
+// depend on it (a missing bucket or series already reads as unknown).
+type pendingCheck struct {
+	done     chan struct{}
+	cancel   context.CancelFunc
+	ok       bool
+	findings []source.Finding
+}
+
+// startCheck runs the live checks of an SLO once its read (done) has
+// ended, so they do not compete with it for the source, holding a read
+// slot (Options.Concurrency) while they run.
+func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, target time.Time, read <-chan struct{}) *pendingCheck {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &pendingCheck{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(c.done)
+		defer cancel()
+		select {
+		case <-read:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case e.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-e.sem }()
+		findings, err := source.CheckWith(ctx, e.o.Querier, spec, target, e.o.Step, source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO})
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("live check of the slo failed", "slo", id, "err", err)
+			}
+			return
+		}
+		for _, f := range findings {
+			e.log.Warn("slo misconfigured", "slo", id, "finding", f.Diagnostic(spec).String())
+		}
+		c.findings, c.ok = findings, true
+	}()
+	return c
+}
+
+// takeCheck applies the SLO's live checks once they have ended: their
+// findings when they ran, or (they failed) nothing, so that the next read
+// runs them again.
+func (s *SLO) takeCheck() {
+	c := s.chk
+	if c == nil {
+		return
+	}
+	select {
+	case <-c.done:
+	default:
+		return
+	}
+	s.chk = nil
+	if c.ok {
+		s.findings, s.checked = c.findings, true
+	}
 }
 
 // startRead reads an SLO's steps in (from, target] through source.Sync in
 // a goroutine, at most Options.Concurrency at once across ticks.
 func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target time.Time, cold bool) *pendingRead {
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{}), cancel: cancel}
-	check, diagnose := !r.checked && e.o.Check, !r.diagnosed && e.o.Diagnose
+	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{})}
+	if !r.checked && e.o.Check && r.chk == nil {
+		r.chk = e.startCheck(ctx, id, r.spec, target, p.done)
+	}
+	ctx, p.cancel = context.WithCancel(ctx)
+	cancel := p.cancel
+	diagnose := !r.diagnosed && e.o.Diagnose
 	go func() {
 		defer close(p.done)
 		defer cancel()
@@ -223,17 +304,6 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 		p.err = err
 		if err != nil {
 			return
-		}
-		if check {
-			findings, cerr := source.CheckWith(ctx, e.o.Querier, r.spec, target, e.o.Step, source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO})
-			if cerr != nil {
-				e.log.Warn("live check of the slo failed", "slo", id, "err", cerr)
-			} else {
-				for _, f := range findings {
-					e.log.Warn("slo misconfigured", "slo", id, "finding", f.Diagnostic(r.spec).String())
-				}
-				p.findings, p.checked = findings, true
-			}
 		}
 		if diagnose {
 			hint, derr := source.Diagnose(ctx, e.o.Querier, r.eval, target)
@@ -277,20 +347,23 @@ func (e *Engine) collect(id string, r *SLO, p *pendingRead, res *TickResult) {
 	if p.warn != nil {
 		res.Warnings[id] = p.warn
 	}
-	if p.checked {
-		r.findings, r.checked = p.findings, true
-	}
 	if p.diagnosed {
 		r.hint, r.diagnosed = p.hint, true
 	}
 }
 
-// stopRead cancels the SLO's background read, if any, and waits for it.
+// stopRead cancels the SLO's background read and live checks, if any,
+// and waits for them.
 func (s *SLO) stopRead() {
 	if s.bg != nil {
 		s.bg.cancel()
 		<-s.bg.done
 		s.bg = nil
+	}
+	if s.chk != nil {
+		s.chk.cancel()
+		<-s.chk.done
+		s.chk = nil
 	}
 }
 

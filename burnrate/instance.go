@@ -207,14 +207,20 @@ func (in *Instance) set(k int64, errs, total float64) setResult {
 }
 
 // appendInterval sets the per steps ending at step k, all newer than the
-// newest set so far, as one coarse interval read at per steps: its counts
-// go on its last step and its leading steps count as known and empty (or
-// all are unknown). It is what setting each step would store, in one
-// advance and one add per tier instead of per steps: a tier finer than
-// the interval holds the interval's counts on its last step — the backfill
-// reads coarse intervals only where no finer tier keeps its steps by the
-// time it is done. It reports false, storing nothing, when a step of the
-// interval is not newer than the newest one set.
+// newest set so far, as one coarse interval read at per steps (or all
+// unknown). A tier as coarse as the interval or coarser adds its counts to
+// one bucket: what setting each step would store, in one advance and one
+// add. A finer tier — the backfill of a cold start reads the older part of
+// the fine tier's span at 10 minutes, and of the 10-minute tier's at an
+// hour (source.Plan) — gets them spread evenly over the interval's
+// buckets, so a window whose edge falls inside the interval counts its
+// share of it: the edge errs by at most the interval's deviation from an
+// even spread, as a coarse tier's edge does, until those buckets age out.
+// Where an interval has more than maxSpread buckets of a tier, that tier
+// holds its counts on its last step instead (the backfill reads such
+// intervals only where that tier will not keep them). It reports false,
+// storing nothing, when a step of the interval is not newer than the
+// newest one set.
 func (in *Instance) appendInterval(k, per int64, errs, total float64) bool {
 	lo := k - per + 1
 	if in.last != 0 && lo <= in.last {
@@ -226,9 +232,15 @@ func (in *Instance) appendInterval(k, per int64, errs, total float64) bool {
 	return true
 }
 
-// append stores v on step k, the end of the steps lo..k, all newer than
-// the newest one set: every tier advances to k's bucket and, when v is
-// known, adds it there. A new instance starts at lo.
+// maxSpread is the most buckets of one tier that an interval is spread
+// over (appendInterval): 10 one-step buckets for a 10-minute interval, 6
+// ten-minute buckets for an hour.
+const maxSpread = 12
+
+// append stores v over the steps lo..k, all newer than the newest one set:
+// every tier advances to k's bucket and, when v is known, adds it there
+// (or spreads it over the interval's buckets, see appendInterval). A new
+// instance starts at lo.
 func (in *Instance) append(lo, k int64, v cum, known bool) {
 	if in.last == 0 {
 		in.first, in.last = lo, lo-1
@@ -237,12 +249,23 @@ func (in *Instance) append(lo, k int64, v cum, known bool) {
 			in.tiers[i].newest = in.tiers[i].bucket(lo) - 1
 		}
 	}
+	per := k - lo + 1
 	for i := range in.tiers {
 		t := &in.tiers[i]
-		b := t.bucket(k)
-		t.advance(b)
-		if known {
-			t.add(b, v)
+		sub := per / t.m
+		if !known || sub <= 1 || sub > maxSpread || per%t.m != 0 || k%t.m != 0 {
+			b := t.bucket(k)
+			t.advance(b)
+			if known {
+				t.add(b, v)
+			}
+			continue
+		}
+		d := cum{errs: v.errs / float64(sub), tots: v.tots / float64(sub), known: uint32(t.m)}
+		for j := int64(1); j <= sub; j++ {
+			b := t.bucket(lo - 1 + j*t.m)
+			t.advance(b)
+			t.add(b, d)
 		}
 	}
 	in.last = k

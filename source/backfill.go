@@ -56,10 +56,24 @@ type Segment struct {
 // first: history that only a coarse tier keeps is read at that tier's
 // resolution, the rest at the step. The first read starts at most one SLO
 // window before end.
+//
+// A cold start (an evaluator that has ingested nothing) reads less of each
+// finer tier's span at its own resolution: the newest ColdFineSpan at the
+// step, the newest ColdMidSpan at 10 minutes, older history at the coarse
+// tier's hour. The windows of the paging rows (5m, 30m, 1h) are then
+// exact, and the older part of a finer tier holds coarser readings spread
+// evenly over its buckets (burnrate's appendInterval): a window whose edge
+// falls there (the 2h and 6h windows for five hours, the 3d window for two
+// days) errs by at most one coarse bucket's deviation from an even spread,
+// as a coarse tier's edge always does. It is what makes a cold start of
+// 100,000 instances read a third of the points (docs/performance.md). A
+// gap after a restart or an outage is read at full resolution, since its
+// ticks are replayed one by one.
 func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
 	step := ev.Step()
 	end = end.Truncate(step)
 	start := ev.LastStep()
+	cold := start.IsZero()
 	window := ev.Spec().Window
 	if start.IsZero() || end.Sub(start) > window {
 		start = end.Add(-window)
@@ -78,9 +92,14 @@ func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
 		if res <= step {
 			continue
 		}
-		// Older than the next finer tier keeps: read at this resolution.
+		// Older than the next finer tier keeps (on a cold start: reads at
+		// its resolution): read at this resolution.
+		finer := tiers[i-1].Span
+		if cold {
+			finer = min(finer, coldSpan(i-1))
+		}
 		a := ceilTime(cur, res)
-		b := end.Add(-tiers[i-1].Span).Truncate(res)
+		b := end.Add(-finer).Truncate(res)
 		if b.After(a) {
 			if a.After(cur) {
 				segs = append(segs, Segment{From: cur, To: a, Resolution: step})
@@ -93,6 +112,25 @@ func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
 		segs = append(segs, Segment{From: cur, To: end, Resolution: step})
 	}
 	return segs
+}
+
+// How much of the fine and the 10-minute tier a cold start reads at their
+// own resolution (Plan): the longest window of the default policy's page
+// rows, and its first ticket row's.
+const (
+	ColdFineSpan = time.Hour
+	ColdMidSpan  = 24 * time.Hour
+)
+
+// coldSpan is what a cold start reads of tier i at its own resolution.
+func coldSpan(i int) time.Duration {
+	switch i {
+	case 0:
+		return ColdFineSpan
+	case 1:
+		return ColdMidSpan
+	}
+	return 1<<63 - 1
 }
 
 func ceilTime(t time.Time, d time.Duration) time.Time {

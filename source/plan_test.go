@@ -26,12 +26,12 @@ func TestPlan(t *testing.T) {
 		want []Segment
 	}{
 		{
-			name: "a first start reads W, coarse history at coarse resolutions",
+			name: "a first start reads W, the newest hour at 1m, the newest day at 10m, the rest at 1h",
 			want: []Segment{
 				seg(end.Add(-30*24*time.Hour), end.Add(-30*24*time.Hour).Truncate(time.Hour).Add(time.Hour), time.Minute),
-				seg(end.Add(-30*24*time.Hour).Truncate(time.Hour).Add(time.Hour), end.Add(-3*24*time.Hour).Truncate(time.Hour), time.Hour),
-				seg(end.Add(-3*24*time.Hour).Truncate(time.Hour), end.Add(-6*time.Hour).Truncate(10*time.Minute), 10*time.Minute),
-				seg(end.Add(-6*time.Hour).Truncate(10*time.Minute), end, time.Minute),
+				seg(end.Add(-30*24*time.Hour).Truncate(time.Hour).Add(time.Hour), end.Add(-24*time.Hour).Truncate(time.Hour), time.Hour),
+				seg(end.Add(-24*time.Hour).Truncate(time.Hour), end.Add(-time.Hour).Truncate(10*time.Minute), 10*time.Minute),
+				seg(end.Add(-time.Hour).Truncate(10*time.Minute), end, time.Minute),
 			},
 		},
 		{
@@ -50,9 +50,14 @@ func TestPlan(t *testing.T) {
 			want: []Segment{seg(end.Add(-3*time.Minute), end, time.Minute)},
 		},
 		{
-			name: "an outage longer than W starts over from W",
+			name: "an outage longer than W reads W at full resolution: its ticks are replayed",
 			last: end.Add(-40 * 24 * time.Hour),
-			want: nil, // same as the first start, checked below
+			want: []Segment{
+				seg(end.Add(-30*24*time.Hour), end.Add(-30*24*time.Hour).Truncate(time.Hour).Add(time.Hour), time.Minute),
+				seg(end.Add(-30*24*time.Hour).Truncate(time.Hour).Add(time.Hour), end.Add(-3*24*time.Hour).Truncate(time.Hour), time.Hour),
+				seg(end.Add(-3*24*time.Hour).Truncate(time.Hour), end.Add(-6*time.Hour).Truncate(10*time.Minute), 10*time.Minute),
+				seg(end.Add(-6*time.Hour).Truncate(10*time.Minute), end, time.Minute),
+			},
 		},
 	}
 	for _, tc := range tests {
@@ -69,9 +74,6 @@ func TestPlan(t *testing.T) {
 			}
 			got := Plan(ev, end, 2)
 			want := tc.want
-			if want == nil {
-				want = tests[0].want
-			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("plan\n%v\nwant\n%v", got, want)
 			}

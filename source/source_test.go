@@ -159,12 +159,14 @@ http_requests_total{route="/b",code="200"} 0+30x%[1]d
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 7 days: 4 days at 1h, 3 days − 6h at 10m, 6h at 1m; two queries
-	// each, and one that counts the series before the first long read.
+	// A cold start reads 7 days: 6 days at 1h, a day − 1h at 10m, the
+	// newest hour at 1m; two queries each, and one that counts the series
+	// before the first long read. The finer tiers hold the coarser readings
+	// spread evenly: with this steady traffic every window below is exact.
 	wantSegs := []Segment{
-		{From: now.Add(-7 * 24 * time.Hour), To: now.Add(-3 * 24 * time.Hour), Resolution: time.Hour},
-		{From: now.Add(-3 * 24 * time.Hour), To: now.Add(-6 * time.Hour), Resolution: 10 * time.Minute},
-		{From: now.Add(-6 * time.Hour), To: now, Resolution: time.Minute},
+		{From: now.Add(-7 * 24 * time.Hour), To: now.Add(-24 * time.Hour), Resolution: time.Hour},
+		{From: now.Add(-24 * time.Hour), To: now.Add(-time.Hour), Resolution: 10 * time.Minute},
+		{From: now.Add(-time.Hour), To: now, Resolution: time.Minute},
 	}
 	if len(progress) != len(wantSegs) || q != 2*len(wantSegs)+1 {
 		t.Fatalf("progress %+v after %d queries, want segments %+v", progress, q, wantSegs)

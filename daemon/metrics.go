@@ -10,6 +10,7 @@ import (
 // register theirs on the same registry.
 type Metrics struct {
 	tickDuration   prometheus.Histogram
+	tickPhase      *prometheus.HistogramVec
 	ticksMissed    prometheus.Counter
 	queryErrors    prometheus.Counter
 	sourceUp       prometheus.Gauge
@@ -43,6 +44,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "slod_tick_duration_seconds", Help: "Duration of one evaluation tick: read, ingest, evaluate, page.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}),
+		tickPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "slod_tick_phase_duration_seconds",
+			Help:    "Duration of each phase of a tick: read (waiting for the source), evaluate (ingest, evaluate, incidents), page (outbox), persist, publish (status page and API).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}, []string{"phase"}),
 		ticksMissed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_ticks_missed_total", Help: "Ticks skipped because the previous tick was still running.",
 		}),
@@ -135,7 +141,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.tickDuration, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
+		reg.MustRegister(m.tickDuration, m.tickPhase, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
 			m.snapshotBytes, m.snapshotTook, m.incidentWrites, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.backfilling, m.dropped)
 	}

@@ -65,6 +65,9 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 			d.log.Info("ready", "evaluating_slos", len(d.eng.SLOs()), "step", res.Target)
 		}
 	}
+	d.m.tickPhase.WithLabelValues("read").Observe(res.Read.Seconds())
+	d.m.tickPhase.WithLabelValues("evaluate").Observe(res.Evaluate.Seconds())
+	phase := time.Now()
 	d.handle(res.Changes)
 	if d.ready && !d.reconciled {
 		d.reconcile(ctx)
@@ -76,9 +79,19 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	d.source.Lag = now.Add(-d.cfg.QueryDelay).Sub(oldest)
 	d.m.sourceUp.Set(b2f(d.source.Up))
 	d.flushPending(ctx)
+	phase = d.observePhase("page", phase)
 	d.persist(now)
+	phase = d.observePhase("persist", phase)
 	d.publish(now)
+	d.observePhase("publish", phase)
 	d.m.tickDuration.Observe(time.Since(began).Seconds())
+}
+
+// observePhase records the tick phase that began at since and returns now.
+func (d *Daemon) observePhase(name string, since time.Time) time.Time {
+	now := time.Now()
+	d.m.tickPhase.WithLabelValues(name).Observe(now.Sub(since).Seconds())
+	return now
 }
 
 func b2f(b bool) float64 {

@@ -31,6 +31,9 @@ type TickResult struct {
 	// Capped are the SLOs that have dropped label sets over an instance
 	// cap, with how many so far and the cap.
 	Capped []Capped
+	// Read is how long the tick waited for its reads; Evaluate how long
+	// it took after them (ingest is done by the reads).
+	Read, Evaluate time.Duration
 }
 
 // Capped is an SLO whose instance cap refused new label sets.
@@ -61,6 +64,7 @@ func (r TickResult) Err() error {
 // that happened while the source was down still opens (and resolves) its
 // incident — and folds the evaluations into incidents.
 func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
+	began := time.Now()
 	target := now.Add(-e.o.QueryDelay).Truncate(e.o.Step)
 	res := TickResult{Target: target, Failed: map[string]error{}, Warnings: map[string]error{}}
 	e.shareInstanceCap()
@@ -104,6 +108,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		reads[i] = e.startRead(ctx, id, r, from, target, last.IsZero())
 	}
 	e.await(reads)
+	res.Read = time.Since(began)
 	for i, id := range e.ids {
 		p := reads[i]
 		if p == nil {
@@ -165,6 +170,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			res.Capped = append(res.Capped, Capped{SLO: id, Dropped: n, Limit: ev.MaxInstances()})
 		}
 	}
+	res.Evaluate = time.Since(began) - res.Read
 	if ctx.Err() != nil {
 		// A cancelled tick is no source failure.
 		for id, err := range res.Failed {

@@ -397,6 +397,14 @@ func steady(ctx context.Context, o options, p *proc, base string, res *result) e
 				res.Ticks = int(m[count] - start[count])
 				if res.Ticks > 0 {
 					res.TickMean = (m[sum] - start[sum]) / float64(res.Ticks)
+					res.Phases = map[string]float64{}
+					for _, ph := range []string{"read", "evaluate", "page", "persist", "publish"} {
+						k := `slod_tick_phase_duration_seconds_sum{phase="` + ph + `"}`
+						c := `slod_tick_phase_duration_seconds_count{phase="` + ph + `"}`
+						if n := m[c] - start[c]; n > 0 {
+							res.Phases[ph] = (m[k] - start[k]) / n
+						}
+					}
 				}
 				res.Snapshots = int(m[snaps] - start[snaps])
 				res.SnapshotErrors = int(m[`slod_state_snapshots_total{result="error"}`] - start[`slod_state_snapshots_total{result="error"}`])

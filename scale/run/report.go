@@ -30,6 +30,9 @@ type result struct {
 	Ticks, Missed             int
 	TickMean                  float64 // seconds, every tick of the steady phase
 	PlainTicks, SnapTicks     ticks   // ticks told apart: without and with a snapshot write
+	// Phases is the mean of each tick phase over the steady phase
+	// (slod_tick_phase_duration_seconds), in seconds.
+	Phases map[string]float64
 	Snapshots, SnapshotErrors int
 	SnapshotBytes             float64
 	QueryErrors               float64
@@ -70,6 +73,15 @@ func (r result) print(w io.Writer, o options) {
 	}
 	row("steady tick (with queries)", r.tickText())
 	row("  ticks that wrote no snapshot", r.PlainTicks.String())
+	if len(r.Phases) > 0 {
+		var parts []string
+		for _, ph := range []string{"read", "evaluate", "page", "persist", "publish"} {
+			if v, ok := r.Phases[ph]; ok {
+				parts = append(parts, fmt.Sprintf("%s %s", ph, secs(v)))
+			}
+		}
+		row("  mean by phase", strings.Join(parts, ", "))
+	}
 	row("  ticks that wrote a snapshot", r.SnapTicks.String())
 	row("ticks missed (steady phase)", fmt.Sprint(r.Missed))
 	row("state snapshot", fmt.Sprintf("%s (newest); %d written, %d failed in the steady phase", bytesText(r.SnapshotBytes), r.Snapshots, r.SnapshotErrors))

@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -173,4 +174,68 @@ func (p Partition) Apply(qs StepQueries) (StepQueries, error) {
 // String renders the partition as label=~shard i/n.
 func (p Partition) String() string {
 	return fmt.Sprintf("%s shard %d/%d", p.Label, p.Index, p.Count)
+}
+
+// Splittable reports whether a query may be split into partitions of
+// label with no change to what the parts return together: it is
+// aggregations by groupings that keep label, over function calls of one
+// series each and selectors only (sum by (route) (rate(x[5m])), as BuildQueries writes a
+// latency SLI's). A binary operation inside could match a series of one
+// partition with a series of another (one side without the label), so a
+// query with one is never split; --shard-split takes that on the
+// operator's word, a split of slod's own does not.
+func Splittable(query, label string) bool {
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(query)
+	if err != nil {
+		return false
+	}
+	for {
+		p, ok := expr.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		expr = p.Expr
+	}
+	agg, ok := expr.(*parser.AggregateExpr)
+	if !ok || agg.Without || !slices.Contains(agg.Grouping, label) {
+		return false
+	}
+	safe := true
+	parser.Inspect(agg.Expr, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.Call:
+			safe = safe && perSeries(n.Func.Name)
+		case *parser.AggregateExpr:
+			// BuildQueries wraps the SLI's aggregation in its own; any
+			// aggregation by the label keeps each group in one part.
+			safe = safe && !n.Without && n.Param == nil && slices.Contains(n.Grouping, label)
+		case nil, *parser.MatrixSelector, *parser.VectorSelector, *parser.ParenExpr,
+			*parser.NumberLiteral, parser.Expressions: // nil: the walk's end of a node's children
+		default:
+			safe = false
+		}
+		return nil
+	})
+	return safe
+}
+
+// perSeries reports a function whose every output series is one input
+// series with its labels (no label rewriting, no series made up).
+func perSeries(name string) bool {
+	switch name {
+	case "rate", "irate", "increase", "delta", "idelta", "resets", "changes":
+		return true
+	}
+	return strings.HasSuffix(name, "_over_time") && name != "absent_over_time"
+}
+
+// Split is p's part j of parts: the partitions of p.Label whose union is
+// p (or, p nil, every series of label). A value's class sum mod (n×parts)
+// mod n is its class sum mod n, so the parts of shard i of n are the
+// shards i, i+n, … of n×parts.
+func Split(p *Partition, label string, j, parts int) Partition {
+	if p == nil {
+		return Partition{Label: label, Index: j, Count: parts}
+	}
+	return Partition{Label: p.Label, Index: p.Index + j*p.Count, Count: p.Count * parts}
 }

@@ -248,3 +248,60 @@ func TestPartitionBalance(t *testing.T) {
 		}
 	}
 }
+
+func TestSplittable(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{`sum by (route) (rate(http_requests_total{code="500"}[1m]))`, true},
+		{`sum by (route, code) (increase(x[10m]))`, true},
+		{`(sum by (route) (rate(x_bucket{le="0.3"}[1m])))`, true},
+		{`sum by (route) (sum_over_time(x[1m]))`, true},
+		{`sum by (route) (sum by (route, code) (rate(x[1m])))`, true}, // as BuildQueries wraps it
+		{`sum by (route) (sum by (code) (rate(x[1m])))`, false},
+		{`sum by (route) (topk by (route) (1, rate(x[1m])))`, false},
+		{`sum by (code) (rate(x[1m]))`, false},                                  // grouping drops the label
+		{`sum without (code) (rate(x[1m]))`, false},                             // without: not told
+		{`rate(x[1m])`, false},                                                  // no aggregation
+		{`sum by (route) (rate(x[1m])) / sum by (route) (rate(y[1m]))`, false}, // binary at the top
+		{`sum by (route) (rate(x[1m]) * on() group_left vector(1))`, false},    // binary inside
+		{`sum by (route) (label_replace(rate(x[1m]), "route", "$1", "path", "(.*)"))`, false},
+		{`sum by (route) (absent_over_time(x[1m]))`, false},
+		{`sum by (route) (rate(x[5m:1m]))`, false}, // subquery
+		{`sum by (route) (`, false},
+	} {
+		if got := Splittable(tc.query, "route"); got != tc.want {
+			t.Errorf("Splittable(%s) = %v, want %v", tc.query, got, tc.want)
+		}
+	}
+}
+
+// TestSplitPartsMakeTheirShard: the parts of a shard (or of everything)
+// hold every value of the shard exactly once, and nothing else.
+func TestSplitPartsMakeTheirShard(t *testing.T) {
+	values := []string{"", "a", "/r/00000", "/r/00001", "/r/12345", "ü", "xyzzy", "/checkout", "/pay/ÿ"}
+	for i := range 500 {
+		values = append(values, fmt.Sprintf("/route/%d", i*7919))
+	}
+	for _, shard := range []*Partition{nil, {Label: "route", Index: 1, Count: 3}, {Label: "route", Index: 0, Count: 2}} {
+		for _, parts := range []int{2, 3, 4} {
+			for _, v := range values {
+				owners := 0
+				for j := range parts {
+					p := Split(shard, "route", j, parts)
+					if p.Owns(v) {
+						owners++
+					}
+				}
+				want := 1
+				if shard != nil && !shard.Owns(v) {
+					want = 0
+				}
+				if owners != want {
+					t.Fatalf("shard %v, %d parts: value %q in %d parts, want %d", shard, parts, v, owners, want)
+				}
+			}
+		}
+	}
+}

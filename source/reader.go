@@ -49,6 +49,9 @@ type Reader struct {
 	// Partition, when set, narrows every query to one shard's part of the
 	// series (a group_by SLO split among shards by query).
 	Partition *Partition
+	// SplitSeries, when > 0, replaces the package's SplitSeries for this
+	// reader (tests split small reads with it).
+	SplitSeries int
 	// Cache, when set, keeps the series seen and the batch buffers from
 	// one read to the next (see SeriesCache), and the batches ReadChunks
 	// hands over are valid only during the call; without it each read
@@ -104,23 +107,23 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 	if err != nil {
 		return 0, err
 	}
-	if r.Partition != nil {
-		if qs, err = r.Partition.Apply(qs); err != nil {
-			return 0, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
-		}
-	}
 	points := r.Points
 	if points <= 0 || points > MaxPoints {
 		points = 10000
 	}
 	queries := 0
+	series := r.Series
 	if want := int(to.Sub(from) / res); want > 16 {
 		// A long read: size chunks by the series the SLI returns.
-		series := r.Series
 		if series <= 0 {
 			probe := qs.Total
 			if qs.Raw() {
 				probe = qs.Errors
+			}
+			if r.Partition != nil {
+				if probe, err = r.Partition.Select(probe); err != nil {
+					return 0, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
+				}
 			}
 			mat, err := r.Querier.QueryRange(ctx, probe, to, to, res)
 			queries++
@@ -135,6 +138,10 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 		}
 		points = max(1, min(points, budget/max(series, 1)))
 	}
+	parts, err := r.split(qs, series)
+	if err != nil {
+		return queries, fmt.Errorf("slo %q: %w", r.Spec.ID, err)
+	}
 	cache := r.Cache
 	if cache == nil || !cache.busy.CompareAndSwap(false, true) {
 		// No cache, or another read of the SLO holds it: start afresh.
@@ -148,7 +155,7 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 		if end.After(to) {
 			end = to
 		}
-		b, n, err := r.chunk(ctx, qs, start, end, res, cache)
+		b, n, err := r.chunk(ctx, parts, start, end, res, cache)
 		queries += n
 		if err != nil && tooLarge(err) && end.Sub(start) > res {
 			// Split: the next chunks are half as long.
@@ -165,6 +172,56 @@ func (r *Reader) ReadChunks(ctx context.Context, from, to time.Time, res time.Du
 	}
 	cache.prune()
 	return queries, nil
+}
+
+// SplitSeries and MaxSplit: a read of a group_by SLO whose queries
+// return at least twice SplitSeries series sends each of them as up to
+// MaxSplit queries of about SplitSeries series each, all at once
+// (Partition), when the query allows it (Splittable). Prometheus
+// evaluates one query on one core: at 100,000 series the total query of
+// a steady tick takes twice the errors query's time, and split, the two
+// keep both of the server's cores busy to the end.
+const (
+	SplitSeries = 50_000
+	MaxSplit    = 4
+)
+
+// split returns the queries of each part of the read: the SLI's queries
+// narrowed to the reader's partition, or to each part of it when the read
+// is split.
+func (r *Reader) split(qs StepQueries, series int) ([]StepQueries, error) {
+	n := 1
+	label := ""
+	per := SplitSeries
+	if r.SplitSeries > 0 {
+		per = r.SplitSeries
+	}
+	if len(r.Spec.GroupBy) > 0 && series >= 2*per {
+		n = min(MaxSplit, series/per)
+		label = r.Spec.GroupBy[0]
+		if r.Partition != nil {
+			label = r.Partition.Label
+		}
+		if !Splittable(qs.Total, label) || (qs.Errors != "" && !Splittable(qs.Errors, label)) {
+			n = 1
+		}
+	}
+	if n == 1 {
+		if r.Partition != nil {
+			p, err := r.Partition.Apply(qs)
+			return []StepQueries{p}, err
+		}
+		return []StepQueries{qs}, nil
+	}
+	out := make([]StepQueries, n)
+	for j := range n {
+		p, err := Split(r.Partition, label, j, n).Apply(qs)
+		if err != nil {
+			return nil, err
+		}
+		out[j] = p
+	}
+	return out, nil
 }
 
 // tooLarge reports a query the server refused for its size: too many
@@ -304,9 +361,11 @@ func (c *SeriesCache) lookup(value func(name string) string) *seriesAcc {
 }
 
 // chunk reads the steps that end in (from, to] with one range query per
-// SLI query, into the series of cache. The batch it returns, and its
-// series' steps, live in cache's buffers: valid until the next chunk.
-func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, res time.Duration, cache *SeriesCache) (burnrate.Batch, int, error) {
+// SLI query and part of the read (split), into the series of cache. The
+// batch it returns, and its series' steps, live in cache's buffers: valid
+// until the next chunk.
+func (r *Reader) chunk(ctx context.Context, parts []StepQueries, from, to time.Time, res time.Duration, cache *SeriesCache) (burnrate.Batch, int, error) {
+	qs := parts[0]
 	b := burnrate.Batch{From: from, To: to, Resolution: res}
 	if res == r.Step {
 		b.Resolution = 0
@@ -342,22 +401,23 @@ func (r *Reader) chunk(ctx context.Context, qs StepQueries, from, to time.Time, 
 	// The errors and total queries go out together: the server evaluates
 	// them on two cores, which halves a large backfill's wall time when
 	// the server is what it waits for.
-	texts := [2]string{qs.Errors, qs.Total}
-	var errs [2]error
+	errs := make([]error, 2*len(parts))
 	queries := 0
 	var wg sync.WaitGroup
-	for qi, text := range texts {
-		if text == "" {
-			continue
+	for pi, part := range parts {
+		for qi, text := range [2]string{part.Errors, part.Total} {
+			if text == "" {
+				continue
+			}
+			queries++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[2*pi+qi] = r.query(ctx, text, from.Add(res), to, res, &cache.mu, func(value func(string) string, points []model.SamplePair) {
+					fold(qi, value, points)
+				})
+			}()
 		}
-		queries++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[qi] = r.query(ctx, text, from.Add(res), to, res, &cache.mu, func(value func(string) string, points []model.SamplePair) {
-				fold(qi, value, points)
-			})
-		}()
 	}
 	wg.Wait()
 	for _, err := range errs {

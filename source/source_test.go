@@ -525,3 +525,61 @@ func TestReaderSizesChunksBySeriesAndSplitsWhatTheServerRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestASplitReadReadsWhatAWholeOneReads: a read of a group_by SLO with
+// many series goes out as several partitioned queries at once; together
+// they return every series exactly once, with the same counts as one
+// query each, and a query that cannot be split safely is not.
+func TestASplitReadReadsWhatAWholeOneReads(t *testing.T) {
+	e := NewEmbedded()
+	var b strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&b, "http_requests_total{route=\"/r/%03d\",code=\"200\"} 0+%dx400\n", i, 15+i)
+		fmt.Fprintf(&b, "http_requests_total{route=\"/r/%03d\",code=\"500\"} 0+%dx400\n", i, i%3)
+	}
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var texts []string
+	counting := querierFunc(func(ctx context.Context, q string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+		mu.Lock()
+		texts = append(texts, q)
+		mu.Unlock()
+		return e.QueryRange(ctx, q, start, end, step)
+	})
+	from := fixtureStart.Add(10 * time.Minute)
+	to := from.Add(30 * time.Minute)
+	read := func(spec *slo.Spec, split int) (burnrate.Batch, int) {
+		t.Helper()
+		texts = nil
+		r := &Reader{Querier: counting, Spec: spec, Step: time.Minute, Series: 40, SplitSeries: split}
+		got, n, err := r.Read(context.Background(), from, to, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, n
+	}
+	spec := eventsSpec(30*24*time.Hour, "route")
+	whole, n := read(spec, 1000)
+	if n != 2 || len(whole.Series) != 40 {
+		t.Fatalf("unsplit: %d queries, %d series", n, len(whole.Series))
+	}
+	split, n := read(spec, 10)
+	if n != 2*MaxSplit {
+		t.Fatalf("split: %d queries (%q), want %d", n, texts, 2*MaxSplit)
+	}
+	if !strings.Contains(texts[0], "route=~") {
+		t.Errorf("a split query does not select its part: %s", texts[0])
+	}
+	if fmt.Sprint(split.Series) != fmt.Sprint(whole.Series) {
+		t.Fatalf("split read\n%v\nwant\n%v", split.Series, whole.Series)
+	}
+	// A ratio of two aggregations could pair series of two parts: one
+	// query each.
+	odd := eventsSpec(30*24*time.Hour, "route")
+	odd.SLI.Events.TotalQuery = `sum by (route) (rate(http_requests_total[{{.window}}])) * on() group_left() vector(1)`
+	if _, n := read(odd, 10); n != 2 {
+		t.Errorf("a query with a binary operation was split: %d queries", n)
+	}
+}

@@ -261,9 +261,9 @@ func TestSplittable(t *testing.T) {
 		{`sum by (route) (sum by (route, code) (rate(x[1m])))`, true}, // as BuildQueries wraps it
 		{`sum by (route) (sum by (code) (rate(x[1m])))`, false},
 		{`sum by (route) (topk by (route) (1, rate(x[1m])))`, false},
-		{`sum by (code) (rate(x[1m]))`, false},                                  // grouping drops the label
-		{`sum without (code) (rate(x[1m]))`, false},                             // without: not told
-		{`rate(x[1m])`, false},                                                  // no aggregation
+		{`sum by (code) (rate(x[1m]))`, false},                                 // grouping drops the label
+		{`sum without (code) (rate(x[1m]))`, false},                            // without: not told
+		{`rate(x[1m])`, false},                                                 // no aggregation
 		{`sum by (route) (rate(x[1m])) / sum by (route) (rate(y[1m]))`, false}, // binary at the top
 		{`sum by (route) (rate(x[1m]) * on() group_left vector(1))`, false},    // binary inside
 		{`sum by (route) (label_replace(rate(x[1m]), "route", "$1", "path", "(.*)"))`, false},

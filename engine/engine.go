@@ -121,6 +121,11 @@ type SLO struct {
 	bg *pendingRead
 	// chk is the SLO's live checks still running, or nil.
 	chk *pendingCheck
+	// synced is set once a read of the SLO has ended well (or its rings
+	// were restored or carried over a reload): until then its reads keep
+	// the cold start's layout (source.SyncOptions.Cold), also when they
+	// resume a cold read that failed halfway.
+	synced bool
 	// place is the SLO's shard placement (Options.Shard).
 	place placement
 	// reads keeps the series the SLO's reads have seen and their buffers,
@@ -280,6 +285,8 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 			r.diagnosed, r.hint = old.diagnosed, old.hint
 			if err := ev.CopyFrom(old.eval); err != nil {
 				e.log.Warn("slo state not carried over reload", "slo", en.Spec.ID, "err", err)
+			} else {
+				r.synced = old.synced
 			}
 		}
 		next[en.Spec.ID] = r
@@ -373,6 +380,7 @@ func (e *Engine) Restore(r Restored, at time.Time) ([]burnrate.Change, int) {
 			e.log.Warn("slo state not restored", "slo", id, "err", err)
 			continue
 		}
+		run.synced = true
 		restored++
 	}
 	e.tracker.Restore(r.Incidents)

@@ -105,7 +105,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			}
 			continue
 		}
-		reads[i] = e.startRead(ctx, id, r, from, target, last.IsZero())
+		// Until a read has ended well, a read resumes the cold start (and,
+		// as it, is not replayed tick by tick).
+		reads[i] = e.startRead(ctx, id, r, from, target, last.IsZero() || !r.synced)
 	}
 	e.await(reads)
 	res.Read = time.Since(began)
@@ -278,6 +280,7 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 	ctx, p.cancel = context.WithCancel(ctx)
 	cancel := p.cancel
 	diagnose := !r.diagnosed && e.o.Diagnose
+	synced := r.synced
 	go func() {
 		defer close(p.done)
 		defer cancel()
@@ -288,7 +291,7 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 			return
 		}
 		defer func() { <-e.sem }()
-		opts := source.SyncOptions{Reread: Rereads, Cache: &r.reads, Progress: func(pr source.Progress) {
+		opts := source.SyncOptions{Reread: Rereads, Cache: &r.reads, Cold: !synced, Progress: func(pr source.Progress) {
 			p.steps += int64(pr.To.Sub(pr.From) / e.o.Step)
 			if e.o.Progress != nil {
 				e.o.Progress(pr)
@@ -350,6 +353,9 @@ func (e *Engine) await(reads []*pendingRead) {
 func (e *Engine) collect(id string, r *SLO, p *pendingRead, res *TickResult) {
 	e.stats.Queries += int64(p.queries)
 	e.stats.Steps += p.steps
+	if p.err == nil {
+		r.synced = true
+	}
 	if p.warn != nil {
 		res.Warnings[id] = p.warn
 	}

@@ -40,6 +40,11 @@ type SyncOptions struct {
 	// Partition, when set, narrows the queries to one shard's part of the
 	// series (Reader.Partition); Keep still applies to what they return.
 	Partition *Partition
+	// Cold keeps the cold start's layout (Plan) for a read that resumes a
+	// cold one which failed halfway: the evaluator has steps, but its
+	// history is still being filled for the first time. (An evaluator with
+	// no step is always read cold.)
+	Cold bool
 	// Cache, when set, keeps the series read and the read buffers from one
 	// sync of the SLO to the next, so a steady tick allocates nothing per
 	// series (see SeriesCache). One per SLO.
@@ -70,10 +75,16 @@ type Segment struct {
 // gap after a restart or an outage is read at full resolution, since its
 // ticks are replayed one by one.
 func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
+	return plan(ev, end, reread, false)
+}
+
+// plan is Plan, reading cold (the cold start's layout) also when the
+// evaluator has steps.
+func plan(ev *burnrate.Evaluator, end time.Time, reread int, cold bool) []Segment {
 	step := ev.Step()
 	end = end.Truncate(step)
 	start := ev.LastStep()
-	cold := start.IsZero()
+	cold = cold || start.IsZero()
 	window := ev.Spec().Window
 	if start.IsZero() || end.Sub(start) > window {
 		start = end.Add(-window)
@@ -153,7 +164,7 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 		o.Reread = 0
 	}
 	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Partition: o.Partition, Cache: o.Cache}
-	segs := Plan(ev, now.Add(-o.Delay), o.Reread)
+	segs := plan(ev, now.Add(-o.Delay), o.Reread, o.Cold)
 	queries := 0
 	var ingestErrs []error
 	ingest := func(b burnrate.Batch) error {

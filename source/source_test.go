@@ -583,3 +583,51 @@ func TestASplitReadReadsWhatAWholeOneReads(t *testing.T) {
 		t.Errorf("a query with a binary operation was split: %d queries", n)
 	}
 }
+
+// TestAColdReadThatFailsHalfwayResumesCold: a cold start's read that fails
+// after its hourly segment keeps what it read; resumed with Cold, it
+// reads on in the cold layout (the newest day at 10m, the newest hour at
+// the step), not the 6 hours at the step a gap would get.
+func TestAColdReadThatFailsHalfwayResumesCold(t *testing.T) {
+	e := NewEmbedded()
+	const scrapes = 3*24*60*4 + 240
+	if err := e.LoadSeries(fixtureStart, 15*time.Second, fmt.Sprintf(`http_requests_total{route="/a",code="200"} 0+135x%[1]d
+http_requests_total{route="/a",code="500"} 0+15x%[1]d`, scrapes)); err != nil {
+		t.Fatal(err)
+	}
+	spec := eventsSpec(7*24*time.Hour, "route")
+	ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := fixtureStart.Add(3 * 24 * time.Hour)
+	failing := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		if step < time.Hour {
+			return nil, errors.New("server overloaded")
+		}
+		return e.QueryRange(ctx, q, s, en, step)
+	})
+	if _, err := Sync(context.Background(), ev, failing, now, SyncOptions{}); err == nil {
+		t.Fatal("the first read did not fail")
+	}
+	if want := now.Add(-24 * time.Hour); !ev.LastStep().Equal(want) {
+		t.Fatalf("after the failure LastStep %s, want the hourly segment's end %s kept", ev.LastStep(), want)
+	}
+	var segs []Progress
+	if _, err := Sync(context.Background(), ev, e, now, SyncOptions{Cold: true, Progress: func(p Progress) { segs = append(segs, p) }}); err != nil {
+		t.Fatal(err)
+	}
+	var atStep time.Duration
+	for _, s := range segs {
+		if s.Resolution == time.Minute {
+			atStep += s.To.Sub(s.From)
+		}
+	}
+	if atStep > time.Hour+2*time.Minute {
+		t.Fatalf("segments %+v: %s read at the step, want the newest hour (and the re-read steps) only", segs, atStep)
+	}
+	c := ev.Instance(map[string]string{"route": "/a"}).Window(now, 24*time.Hour)
+	if steps := 24 * 60.0; math.Abs(c.Errors-60*steps) > 1e-6*steps || math.Abs(c.Total-600*steps) > 1e-6*steps {
+		t.Fatalf("1d window after the resumed read: %+v", c)
+	}
+}

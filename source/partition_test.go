@@ -305,3 +305,18 @@ func TestSplitPartsMakeTheirShard(t *testing.T) {
 		}
 	}
 }
+
+func TestShortQueryKeepsErrorsReadable(t *testing.T) {
+	p := Partition{Label: "route", Index: 1, Count: 4}
+	q, err := p.Select(`sum by (route) (rate(http_requests_total{code="500"}[1m]))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := shortQuery(q)
+	if len(q) < 1000 || len(s) > 400 || !strings.HasPrefix(s, "sum by (route)") || !strings.HasSuffix(s, "[1m]))") {
+		t.Fatalf("query of %d bytes shortened to %d: %s", len(q), len(s), s)
+	}
+	if short := "sum(rate(x[1m]))"; shortQuery(short) != short {
+		t.Fatal("a short query was changed")
+	}
+}

@@ -236,9 +236,9 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 	mat, ok := v.(model.Matrix)
 	if !ok {
 		if v == nil {
-			return nil, fmt.Errorf("query %q: got no data, want a matrix", query)
+			return nil, fmt.Errorf("query %q: got no data, want a matrix", shortQuery(query))
 		}
-		return nil, fmt.Errorf("query %q: got a %s, want a matrix", query, v.Type())
+		return nil, fmt.Errorf("query %q: got a %s, want a matrix", shortQuery(query), v.Type())
 	}
 	n := 0
 	for _, s := range mat {
@@ -411,7 +411,18 @@ func (p *Prometheus) retry(ctx context.Context, query string, start, end time.Ti
 			p.o.Logger.Debug("retrying prometheus query", "err", err, "in", d)
 		}))
 	if err != nil {
-		return nil, fmt.Errorf("query %q over %s..%s: %w", query, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), err)
+		return nil, fmt.Errorf("query %q over %s..%s: %w", shortQuery(query), start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), err)
 	}
 	return v, nil
+}
+
+// shortQuery shortens a query for an error message: a partitioned query
+// (Partition) carries a regular expression of a few kilobytes that would
+// bury the error in the log line.
+func shortQuery(q string) string {
+	const head, tail = 240, 60
+	if len(q) <= head+tail+40 {
+		return q
+	}
+	return fmt.Sprintf("%s…(%d bytes)…%s", strings.ToValidUTF8(q[:head], ""), len(q)-head-tail, strings.ToValidUTF8(q[len(q)-tail:], ""))
 }

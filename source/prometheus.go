@@ -157,7 +157,7 @@ func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 		// A query the server rejects as bad says nothing about its health.
 		IsExcluded: func(err error) bool {
 			var ce *callbackError
-			return isPermanent(err) || errors.Is(err, context.Canceled) || errors.As(err, &ce)
+			return isPermanent(err) || errors.Is(err, context.Canceled) || errors.As(err, &ce) || errors.As(err, new(*tooSlowError))
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			m.breaker.Set(float64(to))
@@ -217,6 +217,25 @@ func isPermanent(err error) bool {
 		return !strings.Contains(ae.Msg, "429")
 	}
 	return false
+}
+
+// tooSlowError is a range query of several points that timed out, on
+// the client or in the server's evaluation: returned without a retry and
+// not held against the server's health, for the reader to split.
+type tooSlowError struct{ err error }
+
+func (e *tooSlowError) Error() string { return e.err.Error() }
+func (e *tooSlowError) Unwrap() error { return e.err }
+
+// timedOut reports a query that timed out: the try's own timeout, or the
+// server's (--query.timeout, error type "timeout").
+func timedOut(err error) bool {
+	var ae *v1.Error
+	if errors.As(err, &ae) && ae.Type == v1.ErrTimeout {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timed out") ||
+		strings.Contains(err.Error(), "timeout awaiting response headers")
 }
 
 // ErrBreakerOpen is wrapped by QueryRange while the circuit breaker is open:
@@ -378,6 +397,14 @@ func (p *Prometheus) retry(ctx context.Context, query string, start, end time.Ti
 			if err != nil && context.Cause(tctx) != nil && ctx.Err() == nil {
 				err = fmt.Errorf("%w: %w", context.Cause(tctx), err)
 			}
+			if err != nil && end.After(start) && timedOut(err) {
+				// A range query that timed out is a chunk too long for
+				// the server's load: the reader splits it (tooLarge). The
+				// same query again would only time out again and trip
+				// the breaker; a one-point query still counts, so a
+				// server that answers nothing still opens it.
+				err = &tooSlowError{err}
+			}
 			return v, err
 		})
 		var ce *callbackError
@@ -388,6 +415,9 @@ func (p *Prometheus) retry(ctx context.Context, query string, start, end time.Ti
 		case errors.As(err, &ce):
 			m.queries.WithLabelValues(outcomeOK).Inc() // the server answered
 			return nil, backoff.Permanent(ce.err)
+		case errors.As(err, new(*tooSlowError)):
+			m.queries.WithLabelValues(outcomeError).Inc()
+			return nil, backoff.Permanent(err)
 		case errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests):
 			m.queries.WithLabelValues(outcomeRejected).Inc()
 			m.rejected.Inc()

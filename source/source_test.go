@@ -631,3 +631,48 @@ http_requests_total{route="/a",code="500"} 0+15x%[1]d`, scrapes)); err != nil {
 		t.Fatalf("1d window after the resumed read: %+v", c)
 	}
 }
+
+// TestPrometheusDoesNotRetryARangeQueryThatTimedOut: a range query of
+// several points that outlasts its timeout is a chunk too long for the
+// server's load. It is sent once, not held against the breaker (a cold
+// backfill on a loaded server tripped it), and its error tells the reader
+// to split the chunk; a one-point query is still retried.
+func TestPrometheusDoesNotRetryARangeQueryThatTimedOut(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select { // hang past the client's timeout
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	m := NewMetrics(nil)
+	p, err := NewPrometheus(PrometheusOptions{URL: srv.URL, backoff: fastBackoff, Timeout: 50 * time.Millisecond,
+		BreakerFailures: 2, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		hits.Store(0)
+		_, err := p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart.Add(time.Hour), time.Minute)
+		if err == nil || !tooLarge(err) {
+			t.Fatalf("error %v: the reader would not split the chunk", err)
+		}
+		if h := hits.Load(); h != 1 {
+			t.Fatalf("%d requests for a range query that timed out, want 1", h)
+		}
+	}
+	if st := metricValue(t, m.breaker); st != 0 {
+		t.Fatalf("breaker state %v after three slow range queries, want closed (0)", st)
+	}
+	hits.Store(0)
+	if _, err := p.QueryRange(context.Background(), "up", fixtureStart, fixtureStart, time.Minute); err == nil {
+		t.Fatal("a hanging server answered")
+	}
+	if h := hits.Load(); h < 2 {
+		t.Fatalf("%d requests for a one-point query, want retries", h)
+	}
+}

@@ -68,6 +68,10 @@ type Daemon struct {
 	http       *server.Server
 	snap       atomic.Pointer[server.Snapshot]
 	reloadC    chan string
+	// readDone is signalled when one of the engine's reads ends: a
+	// background backfill that ends between ticks is evaluated (and the
+	// daemon ready) at once, not at the next scheduled tick.
+	readDone chan struct{}
 
 	// Owned by the evaluation loop (and New before it starts).
 	eng      *engine.Engine
@@ -123,15 +127,22 @@ func New(opts Options) (*Daemon, error) {
 	cfg := opts.Config
 	d := &Daemon{
 		opts: opts, cfg: cfg, log: opts.Logger, reg: opts.Registry, now: opts.Now,
-		m:       NewMetrics(opts.Registry),
-		reloadC: make(chan string, 1),
-		source:  server.SourceStatus{Name: opts.SourceName, Up: true},
+		m:        NewMetrics(opts.Registry),
+		reloadC:  make(chan string, 1),
+		readDone: make(chan struct{}, 1),
+		source:   server.SourceStatus{Name: opts.SourceName, Up: true},
 	}
 	eng, err := engine.New(engine.Options{
 		Querier: opts.Querier, Step: cfg.Step, Interval: cfg.Interval, QueryDelay: cfg.QueryDelay,
 		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency, ReadWait: cfg.BackfillWait,
 		MaxInstancesPerSLO: cfg.MaxInstancesPerSLO, MaxInstances: cfg.MaxInstances,
 		Shard: cfg.EngineShard(), Diagnose: true, Check: true,
+		ReadDone: func() {
+			select {
+			case d.readDone <- struct{}{}:
+			default:
+			}
+		},
 		Logger: opts.Logger,
 	})
 	if err != nil {
@@ -330,6 +341,14 @@ func (d *Daemon) loop(ctx context.Context) error {
 				d.log.Error("reload failed", "err", err)
 			}
 			d.publish(d.now())
+		case <-d.readDone:
+			timer.Stop()
+			if d.eng.BackfillDone() {
+				// At the last scheduled tick's time: the SLO whose backfill
+				// ended is evaluated on the interval's grid, and the others
+				// have no new step to read.
+				d.tick(ctx, alignDown(d.now(), d.cfg.Interval))
+			}
 		case <-timer.C:
 			at := d.now()
 			if missed := int64(at.Sub(next) / d.cfg.Interval); missed > 0 {

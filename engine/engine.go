@@ -86,6 +86,11 @@ type Options struct {
 	// run beside the evaluation, once the read has ended: their findings
 	// show from the first tick after they finish.
 	Check bool
+	// ReadDone, when set, is called (from the read's goroutine) each time a
+	// read ends: a caller that ticks on a schedule can tick at once when a
+	// background read has ended (BackfillDone) instead of at its next
+	// scheduled tick.
+	ReadDone func()
 	// Observe, when set, sees every evaluation in order, before the tracker.
 	Observe func(id string, ie burnrate.InstanceEvaluation)
 	// Progress, when set, sees every backfill segment read.
@@ -439,6 +444,22 @@ func (e *Engine) Partition(id string) *source.Partition {
 		return r.place.part
 	}
 	return nil
+}
+
+// BackfillDone reports whether a read that went on in the background has
+// ended since the last tick: the next tick evaluates its SLO.
+func (e *Engine) BackfillDone() bool {
+	for _, r := range e.slos {
+		if r.bg == nil {
+			continue
+		}
+		select {
+		case <-r.bg.done:
+			return true
+		default:
+		}
+	}
+	return false
 }
 
 // SLOs are the running SLOs in id order.

@@ -282,7 +282,12 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 	diagnose := !r.diagnosed && e.o.Diagnose
 	synced := r.synced
 	go func() {
-		defer close(p.done)
+		defer func() {
+			close(p.done)
+			if e.o.ReadDone != nil {
+				e.o.ReadDone()
+			}
+		}()
 		defer cancel()
 		select {
 		case e.sem <- struct{}{}:

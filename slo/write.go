@@ -216,7 +216,33 @@ func nativeSLO(s *Spec, common map[string]string) *yaml.Node {
 	if a := nativeAlerting(s.Alerting); a != nil {
 		add(n, "alerting", a)
 	}
+	if len(s.DependsOn) > 0 {
+		add(n, "depends_on", nativeDependsOn(s.DependsOn))
+	}
 	return n
+}
+
+// nativeDependsOn writes depends_on: a plain service name where that says
+// it all, a mapping otherwise.
+func nativeDependsOn(deps []Dependency) *yaml.Node {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, d := range deps {
+		if d.SLO == "" && d.Policy == "" {
+			list.Content = append(list.Content, str(d.Service))
+			continue
+		}
+		m := mapping()
+		if d.SLO != "" {
+			add(m, "slo", str(d.SLO))
+		} else {
+			add(m, "service", str(d.Service))
+		}
+		if d.Policy != "" {
+			add(m, "policy", str(string(d.Policy)))
+		}
+		list.Content = append(list.Content, m)
+	}
+	return list
 }
 
 func nativeSLI(sli SLI) *yaml.Node {

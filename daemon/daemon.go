@@ -27,6 +27,7 @@ import (
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/receiver"
 	"github.com/slodhq/slod/server"
+	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
 
@@ -132,7 +133,8 @@ func New(opts Options) (*Daemon, error) {
 		MaxReplay: cfg.MaxReplay, HoldDown: cfg.HoldDown, Concurrency: cfg.QueryConcurrency, ReadWait: cfg.BackfillWait,
 		MaxInstancesPerSLO: cfg.MaxInstancesPerSLO, MaxInstances: cfg.MaxInstances,
 		Shard: cfg.EngineShard(), Diagnose: true, Check: true,
-		Logger: opts.Logger,
+		Correlation: engine.Correlation{Policy: slo.DependencyPolicy(cfg.DependencyPolicy), Grace: cfg.CorrelationGrace},
+		Logger:      opts.Logger,
 	})
 	if err != nil {
 		return nil, err

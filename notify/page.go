@@ -84,6 +84,9 @@ type Details struct {
 	Objective float64 `json:"objective,omitempty"`
 	// Extra holds any further figures as text.
 	Extra map[string]string `json:"extra,omitempty"`
+	// Affected and CausedBy carry dependency correlation (affected.go).
+	Affected []Affected `json:"affected,omitempty"`
+	CausedBy string     `json:"caused_by,omitempty"`
 }
 
 // BudgetText renders BudgetRemaining for a human: "42.00%" or "unknown".

@@ -144,6 +144,55 @@ func (d *decoder) dependsOn(f field, what string) ([]Dependency, bool) {
 	return out, ok
 }
 
+// FormatDependsOn renders a depends_on list on one line, as the
+// slod_depends_on annotation of OpenSLO objects holds it: comma-separated
+// items, each a service name or slo:ID, with =policy when one is set
+// ("payments, slo:postgres-main-availability=annotate").
+func FormatDependsOn(deps []Dependency) string {
+	items := make([]string, 0, len(deps))
+	for _, d := range deps {
+		item := d.Service
+		if d.SLO != "" {
+			item = "slo:" + d.SLO
+		}
+		if d.Policy != "" {
+			item += "=" + string(d.Policy)
+		}
+		items = append(items, item)
+	}
+	return strings.Join(items, ", ")
+}
+
+// ParseDependsOn reads what FormatDependsOn writes; every dependency is
+// at pos. Empty items are skipped.
+func ParseDependsOn(v string, pos Position) ([]Dependency, error) {
+	var out []Dependency
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		d := Dependency{Pos: pos}
+		if name, p, found := strings.Cut(item, "="); found {
+			policy, err := ParseDependencyPolicy(strings.TrimSpace(p))
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", item, err)
+			}
+			d.Policy, item = policy, strings.TrimSpace(name)
+		}
+		if id, found := strings.CutPrefix(item, "slo:"); found {
+			d.SLO = strings.TrimSpace(id)
+		} else {
+			d.Service = item
+		}
+		if d.SLO == "" && d.Service == "" {
+			return nil, fmt.Errorf("%q: expected a service name or slo:ID", item)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // Edge is one correlation edge between two SLOs: From's users need To.
 type Edge struct {
 	From, To string
@@ -469,5 +518,26 @@ func (v *validator) dependencies(set *Set) {
 			}
 		}
 		v.errorf(pos, RuleDependencyCycle, "depends_on forms a cycle: %s; no SLO on it could be a root cause", strings.Join(cycle, " → "))
+	}
+}
+
+// osServiceDeps reads the depends_on of an OpenSLO Service object: its
+// annotation slod.dev/depends-on (or slod_depends_on), in
+// FormatDependsOn's syntax, which every SLO of the service takes unless
+// it has its own (annotation slod_depends_on).
+func (d *decoder) osServiceDeps(objs *openSLOObjects, meta osMeta) {
+	for _, key := range []string{"depends_on", AnnotationDependsOn} {
+		v, found := meta.annotations[key]
+		if !found {
+			continue
+		}
+		deps, err := ParseDependsOn(v, meta.pos)
+		if err != nil {
+			d.diags = append(d.diags, Diagnostic{Pos: meta.pos, Severity: SeverityError, Rule: RuleInvalidField,
+				Message: fmt.Sprintf("OpenSLO Service %q: annotation %s: %v", meta.name, key, err)})
+			return
+		}
+		objs.serviceDeps[meta.name] = deps
+		return
 	}
 }

@@ -178,3 +178,66 @@ func TestGraphChainAndDiamond(t *testing.T) {
 	off := NewGraph([]*Spec{spec("checkout", "payments"), spec("payments")}, PolicyOff)
 	off.Transitive("checkout-a", func(string, DependencyPolicy) bool { t.Error("an off edge was followed"); return true })
 }
+
+func TestOpenSLOServiceDependsOn(t *testing.T) {
+	const docs = `apiVersion: openslo/v1
+kind: Service
+metadata:
+  name: checkout
+  annotations:
+    slod.dev/depends-on: "payments, slo:postgres-main-availability=annotate"
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+spec:
+  service: checkout
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 30d, isRolling: true}]
+  indicator:
+    metadata: {name: checkout-errors}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(http_requests_total{job="checkout"}[{{.window}}]))'}}}
+  objectives: [{target: 0.999}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-refunds
+  annotations:
+    slod_depends_on: "slo:payments-refunds=off"
+spec:
+  service: checkout
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 30d, isRolling: true}]
+  indicator:
+    metadata: {name: checkout-refund-errors}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(refunds_total{code=~"5.."}[{{.window}}]))'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(refunds_total[{{.window}}]))'}}}
+  objectives: [{target: 0.999}]
+`
+	set, diags := LoadBytes("openslo.yaml", []byte(docs))
+	if HasErrors(diags) || len(set.SLOs) != 2 {
+		t.Fatalf("%d SLOs, diagnostics %v", len(set.SLOs), diags)
+	}
+	byID := map[string]*Spec{}
+	for _, s := range set.SLOs {
+		byID[s.ID] = s
+	}
+	if got := FormatDependsOn(byID["checkout-availability"].DependsOn); got != "payments, slo:postgres-main-availability=annotate" {
+		t.Errorf("the Service's depends_on: %q", got)
+	}
+	if got := FormatDependsOn(byID["checkout-refunds"].DependsOn); got != "slo:payments-refunds=off" {
+		t.Errorf("the SLO's own annotation must replace the Service's: %q", got)
+	}
+	if _, err := ParseDependsOn("payments=mute", Position{}); err == nil {
+		t.Error("a bad policy in the annotation parses")
+	}
+}

@@ -399,6 +399,7 @@ const (
 	AnnotationPolicy       = "slod_policy"        // policy
 	AnnotationRuleInterval = "slod_rule_interval" // rule_interval
 	AnnotationAlerting     = "slod_alerting"      // the alerting block, as one line of YAML
+	AnnotationDependsOn    = "slod_depends_on"    // depends_on (FormatDependsOn)
 )
 
 // WriteOpenSLO writes specs as OpenSLO v1 kind: SLO documents with an
@@ -447,6 +448,10 @@ func openSLODocument(s *Spec, cm *Comments, seenDoc map[*yaml.Node]bool) (*yaml.
 	if s.Policy != "" {
 		annotations[AnnotationPolicy] = s.Policy
 		lose("policy", "OpenSLO has no burn-rate policies: kept as annotation %s, which only slod reads", AnnotationPolicy)
+	}
+	if len(s.DependsOn) > 0 {
+		annotations[AnnotationDependsOn] = FormatDependsOn(s.DependsOn)
+		lose("depends_on", "OpenSLO has no dependencies between SLOs: kept as annotation %s, which only slod reads", AnnotationDependsOn)
 	}
 	if s.RuleInterval != 0 {
 		annotations[AnnotationRuleInterval] = FormatDuration(s.RuleInterval)

@@ -18,12 +18,13 @@ import (
 )
 
 // TestAlertmanagerInhibitMutesDependents generates the inhibit rules of
-// examples/slos (gateway → checkout → payments), checks them with amtool
-// check-config, loads them into a real Alertmanager 0.25, and sends it
-// the burn-rate alerts slod's rules and pages carry: while payments pages,
-// checkout's and the gateway's alerts are suppressed (inhibited), an
-// unrelated SLO's and checkout's no-data alert are not; once payments
-// resolves, checkout is active again and still mutes the gateway.
+// examples/slos (checkout-latency depends on payments-requests-latency,
+// search on catalog), checks them with amtool check-config, loads them
+// into a real Alertmanager 0.25, and sends it the burn-rate alerts slod's
+// rules and pages carry: while their upstream pages, checkout-latency's
+// and search's alerts are suppressed (inhibited); checkout-availability
+// (no dependency) and checkout-latency's no-data alert are not; once
+// payments resolves, checkout-latency is active again.
 func TestAlertmanagerInhibitMutesDependents(t *testing.T) {
 	am, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
@@ -151,23 +152,24 @@ func TestAlertmanagerInhibitMutesDependents(t *testing.T) {
 		}, func() string { return fmt.Sprintf("states %v, want %v", got, want) })
 	}
 
-	gateway := map[string]string{"route": "/v1/orders"}
-	post(alert("payments-requests-availability", nil, time.Time{}),
+	post(alert("payments-requests-latency", nil, time.Time{}),
+		alert("checkout-latency", nil, time.Time{}),
+		alert("checkout-latency", map[string]string{"nodata": "broken"}, time.Time{}),
 		alert("checkout-availability", nil, time.Time{}),
-		alert("checkout-availability", map[string]string{"nodata": "broken"}, time.Time{}),
-		alert("api-gateway-route-availability", gateway, time.Time{}),
+		alert("catalog-availability", nil, time.Time{}),
 		alert("search-probe-availability", nil, time.Time{}))
-	expect("dependents muted while payments pages", map[string]string{
-		"payments-requests-availability": "active",
-		"checkout-availability":          "suppressed",
-		"checkout-availability broken":   "active",
-		"api-gateway-route-availability": "suppressed",
-		"search-probe-availability":      "active",
+	expect("dependents muted while their upstream pages", map[string]string{
+		"payments-requests-latency": "active",
+		"checkout-latency":          "suppressed",
+		"checkout-latency broken":   "active",
+		"checkout-availability":     "active",
+		"catalog-availability":      "active",
+		"search-probe-availability": "suppressed",
 	})
-	post(alert("payments-requests-availability", nil, time.Now().Add(-time.Second)))
-	expect("checkout active once payments resolved, still muting the gateway", map[string]string{
-		"checkout-availability":          "active",
-		"api-gateway-route-availability": "suppressed",
+	post(alert("payments-requests-latency", nil, time.Now().Add(-time.Second)))
+	expect("checkout-latency active once payments resolved, search still muted by the catalog", map[string]string{
+		"checkout-latency":          "active",
+		"search-probe-availability": "suppressed",
 	})
 }
 

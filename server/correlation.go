@@ -64,7 +64,13 @@ func newIncidentCorrelation(inc burnrate.Incident) IncidentCorrelation {
 // rankedIncidents renders open incidents nested (burnrate.Nest): roots
 // ranked by threat, each with its open symptoms under Affected.
 func rankedIncidents(incs []burnrate.Incident) []IncidentJSON {
-	out := []IncidentJSON{}
+	out := make([]IncidentJSON, 0, len(incs))
+	if !correlated(incs) {
+		for i, inc := range incs {
+			out = append(out, NewIncidentJSON(inc, i+1))
+		}
+		return out
+	}
 	for i, g := range burnrate.Nest(incs) {
 		js := NewIncidentJSON(g.Root, i+1)
 		for _, s := range g.Symptoms {
@@ -73,4 +79,55 @@ func rankedIncidents(incs []burnrate.Incident) []IncidentJSON {
 		out = append(out, js)
 	}
 	return out
+}
+
+// nested is one row of the status page's incident table: a root with its
+// rank, or a symptom under it (rank 0).
+type nested struct {
+	inc  burnrate.Incident
+	rank int
+}
+
+// nestedIncidents orders open incidents as burnrate.Nest groups them:
+// each root, ranked, followed by its open symptoms.
+func nestedIncidents(incs []burnrate.Incident) []nested {
+	out := make([]nested, 0, len(incs))
+	if !correlated(incs) {
+		for i, inc := range incs {
+			out = append(out, nested{inc, i + 1})
+		}
+		return out
+	}
+	for i, g := range burnrate.Nest(incs) {
+		out = append(out, nested{g.Root, i + 1})
+		for _, s := range g.Symptoms {
+			out = append(out, nested{s, 0})
+		}
+	}
+	return out
+}
+
+// causeView gives the status page an incident's root ("" for none),
+// whether it paged, and how many dependent instances burn with it.
+func causeView(inc burnrate.Incident) (string, bool, int) {
+	cause := ""
+	if c := inc.CausedBy; c != nil {
+		cause = c.SLO
+		if len(c.Labels) > 0 {
+			cause += " " + FormatLabels(c.Labels)
+		}
+	}
+	return cause, inc.Paged, inc.SymptomCount
+}
+
+// correlated reports whether any open incident is a symptom: without one,
+// the snapshot's ranked order is the nested order, and a large fleet's
+// page skips re-ranking.
+func correlated(incs []burnrate.Incident) bool {
+	for i := range incs {
+		if incs[i].CausedBy != nil {
+			return true
+		}
+	}
+	return false
 }

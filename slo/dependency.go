@@ -461,20 +461,16 @@ func (v *validator) dependencies(set *Set) {
 	}
 	pages := map[string]bool{} // policy name → has a page row
 	for _, p := range set.Policies {
-		for _, r := range p.Rows {
-			if r.Severity == "page" {
-				pages[p.Name] = true
-			}
-		}
+		pages[p.Name] = pages[p.Name] || slices.ContainsFunc(p.Rows, func(r PolicyRowSpec) bool { return r.Severity == "page" })
 	}
 	paging := func(s *Spec) bool {
 		if s.Alerting.Page.Disabled {
 			return false
 		}
-		if s.Policy == "" || s.Policy == DefaultPolicyName {
-			return true
-		}
-		return pages[s.Policy]
+		has, defined := pages[s.Policy]
+		// The default policy, a built-in one, or one not defined (SLO016)
+		// is given the benefit of the doubt.
+		return !defined || has
 	}
 	declared := false
 	for _, s := range set.SLOs {

@@ -121,6 +121,10 @@ func TestDependencyLint(t *testing.T) {
 		{"a service without a paging SLO is a warning", []string{
 			depDoc("payments", "", "    alerting:\n      page: {disable: true}\n"), depDoc("checkout", "depends_on: [payments]", "")},
 			RuleDependencyNoPage, SeverityWarning, "can never be the cause of a page"},
+		{"a service whose policy has no page row is a warning", []string{
+			"version: slod/v1\nkind: Policy\nname: tickets\nrows:\n  - {severity: ticket, long: 3d, short: 6h, budget_percent: 10}\n",
+			depDoc("payments", "", "    policy: tickets\n"), depDoc("checkout", "depends_on: [payments]", "")},
+			RuleDependencyNoPage, SeverityWarning, "can never be the cause of a page"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, diags := loadDocs(t, c.docs...)

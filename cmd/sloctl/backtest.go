@@ -56,8 +56,10 @@ and replays (T1, T2] step by step through slod's evaluator on a simulated
 clock, after backfilling the SLO window before T1. Per SLO instance it
 prints when each policy row fired and resolved, the incidents slod would
 have opened (one per burn, escalating ticket → page), and the budget
-spent in the range. Times are RFC 3339 or Unix seconds; --to defaults to
-now and --from to 7 days before --to. See docs/evaluator.md.`,
+spent in the range. Incidents are correlated along depends_on as the
+daemon does: each says whether it paged, and a symptom names its root
+(caused_by; docs/incidents.md). Times are RFC 3339 or Unix seconds; --to
+defaults to now and --from to 7 days before --to. See docs/evaluator.md.`,
 		Example: `  sloctl backtest --prometheus-url http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
   sloctl backtest --prometheus-url https://mimir/prometheus --tenant team-a --format json slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {

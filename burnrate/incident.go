@@ -103,6 +103,9 @@ type Incident struct {
 	NoDataState slo.NoDataState `json:"no_data_state,omitempty"`
 	// NoDataFor is how long the SLI had no data at Updated.
 	NoDataFor time.Duration `json:"no_data_for,omitempty"`
+	// Correlation (Tracker.Correlate, correlate.go): CausedBy, Symptoms,
+	// Suppressed, Silent, HeldUntil and Paged.
+	Correlation
 }
 
 // UnmarshalJSON reads an incident as encoding/json writes it, and also as
@@ -179,6 +182,9 @@ const (
 	// its page is raised again saying since when data is missing, instead
 	// of a separate, lower-severity no-data incident.
 	ChangeNoData ChangeKind = "nodata"
+	// ChangeSymptoms is a root incident whose list of symptoms grew: its
+	// page is raised again listing them (Tracker.Correlate).
+	ChangeSymptoms ChangeKind = "symptoms"
 )
 
 // Change is an incident transition; the daemon turns each into a page or a resolve.
@@ -205,6 +211,9 @@ type Tracker struct {
 	opts     TrackerOptions
 	open     map[trackKey]*Incident
 	resolved []Incident // newest last, at most opts.KeepResolved
+	// waiting are the open incidents correlation looks at again (held
+	// pages, symptoms whose root resolved), by SLO id; nil until built.
+	waiting map[string]map[trackKey]bool
 }
 
 type trackKey struct {
@@ -418,6 +427,7 @@ func (t *Tracker) Recent() []Incident {
 func (t *Tracker) Restore(incidents []Incident) {
 	t.open = map[trackKey]*Incident{}
 	t.resolved = nil
+	t.waiting = nil
 	for _, inc := range incidents {
 		inc := inc
 		if inc.Open() {
@@ -435,6 +445,7 @@ func (t *Tracker) Restore(incidents []Incident) {
 func (t *Tracker) copy(inc *Incident) Incident {
 	c := *inc
 	c.PeakBurn = slices.Clone(inc.PeakBurn)
+	c.Correlation = inc.Correlation.clone()
 	return c
 }
 

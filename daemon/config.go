@@ -42,6 +42,10 @@ type Config struct {
 	HoldDown time.Duration
 	// MaxReplay bounds how far back evaluation is replayed after a gap.
 	MaxReplay time.Duration
+	// CorrelationGrace and DependencyPolicy configure dependency
+	// correlation (engine.Correlation, docs/incidents.md).
+	CorrelationGrace time.Duration
+	DependencyPolicy string
 	// QueryConcurrency bounds the SLOs read from the source at once.
 	QueryConcurrency int
 	// BackfillWait is how long a tick waits for its reads; a longer read
@@ -122,6 +126,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.QueryDelay, "query-delay", c.QueryDelay, "read only steps older than this, so late samples are in")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "write the state snapshot at least this often")
 	fs.DurationVar(&c.HoldDown, "hold-down", c.HoldDown, "resolve incidents after no row fired for this long (0: the short window of the row that last fired)")
+	fs.DurationVar(&c.CorrelationGrace, "correlation-grace", c.CorrelationGrace, "how much later than a dependent's burn an upstream burn may begin and still be its cause; a dependent with no burning upstream holds its page this long (0: 2m; negative: no grace)")
+	fs.StringVar(&c.DependencyPolicy, "dependency-policy", c.DependencyPolicy, "what correlation does on depends_on edges that name no policy: suppress (symptoms do not page; the default), annotate (both page, linked) or off")
 	fs.DurationVar(&c.MaxReplay, "max-replay", c.MaxReplay, "after a gap, evaluate every missed tick up to this far back")
 	fs.IntVar(&c.QueryConcurrency, "query-concurrency", c.QueryConcurrency, "SLOs read from the source at once (background backfills included)")
 	fs.DurationVar(&c.BackfillWait, "backfill-wait", c.BackfillWait, "how long a tick waits for its reads; a longer one (a cold backfill, a long gap) goes on in the background and its SLO is evaluated once it ends, while the others run (0 waits for every read)")
@@ -372,6 +378,9 @@ func (c Config) validate() error {
 	}
 	if c.QueryDelay < 0 {
 		errs = append(errs, fmt.Errorf("--query-delay %s is negative", c.QueryDelay))
+	}
+	if _, err := slo.ParseDependencyPolicy(c.DependencyPolicy); err != nil {
+		errs = append(errs, fmt.Errorf("--dependency-policy: %w", err))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))

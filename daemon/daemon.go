@@ -27,6 +27,7 @@ import (
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/receiver"
 	"github.com/slodhq/slod/server"
+	"github.com/slodhq/slod/slo"
 	"github.com/slodhq/slod/source"
 )
 
@@ -143,7 +144,8 @@ func New(opts Options) (*Daemon, error) {
 			default:
 			}
 		},
-		Logger: opts.Logger,
+		Correlation: engine.Correlation{Policy: slo.DependencyPolicy(cfg.DependencyPolicy), Grace: cfg.CorrelationGrace},
+		Logger:      opts.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "slod_incidents", Help: "Open incidents by severity and class.",
 		}, []string{"severity", "class"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "slod_incident_changes_total", Help: "Incident transitions by kind (opened, escalated, resolved).",
+			Name: "slod_incident_changes_total", Help: "Incident transitions by kind (opened, escalated, resolved, symptoms: a root gained a correlated symptom).",
 		}, []string{"kind"}),
 		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slod_pages_enqueued_total", Help: "Pages committed to the notify outbox by action.",
@@ -129,7 +129,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.snapshots.WithLabelValues(r)
 		m.incidentWrites.WithLabelValues(r)
 	}
-	for _, k := range []burnrate.ChangeKind{burnrate.ChangeOpened, burnrate.ChangeEscalated, burnrate.ChangeResolved} {
+	for _, k := range []burnrate.ChangeKind{burnrate.ChangeOpened, burnrate.ChangeEscalated, burnrate.ChangeResolved, burnrate.ChangeSymptoms} {
 		m.changes.WithLabelValues(string(k))
 	}
 	for _, a := range []string{"trigger", "resolve"} {

@@ -114,6 +114,7 @@ func PageFor(c burnrate.Change, spec *slo.Spec) (notify.Page, bool) {
 			p.Links = append(p.Links, notify.Link{Href: v, Text: strings.TrimSuffix(k, "_url")})
 		}
 	}
+	correlation(&p, inc)
 	if !inc.NoDataSince.IsZero() {
 		// A burn whose data went missing stays open and says so (its
 		// ChangeNoData page raises it again with this).

@@ -108,9 +108,14 @@ func (d *Daemon) handle(changes []burnrate.Change) {
 		d.m.changes.WithLabelValues(string(c.Kind)).Inc()
 		inc := c.Incident
 		d.log.Info("incident "+string(c.Kind), "slo", inc.SLO, "labels", burnrate.LabelsKey(inc.Labels),
-			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn),
+			"class", inc.Class, "severity", inc.Severity, "burn", figure(inc.Burn), "silent", c.Silent(), "caused_by", causeText(inc.CausedBy),
 			"budget_remaining", figure(inc.BudgetRemaining),
 			"time_to_exhaustion", burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion))
+		if c.Silent() {
+			// A symptom whose root's page speaks for it, or a page held
+			// for the correlation grace (docs/incidents.md).
+			continue
+		}
 		var spec = d.specOf(inc.SLO)
 		if p, ok := PageFor(c, spec); ok {
 			d.pending = append(d.pending, p)
@@ -134,7 +139,11 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	}
 	var live []notify.Page
 	for _, inc := range d.eng.Open() {
-		if p, ok := PageFor(burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}, d.specOf(inc.SLO)); ok {
+		c := burnrate.Change{Kind: burnrate.ChangeOpened, Incident: inc}
+		if c.Silent() {
+			continue // a symptom or a held page: no receiver holds it open
+		}
+		if p, ok := PageFor(c, d.specOf(inc.SLO)); ok {
 			live = append(live, p)
 		}
 	}

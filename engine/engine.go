@@ -95,7 +95,9 @@ type Options struct {
 	Observe func(id string, ie burnrate.InstanceEvaluation)
 	// Progress, when set, sees every backfill segment read.
 	Progress func(source.Progress)
-	Logger   *slog.Logger
+	// Correlation configures dependency correlation (correlate.go).
+	Correlation Correlation
+	Logger      *slog.Logger
 }
 
 // SLO is one running SLO: spec, policy and evaluator.
@@ -192,6 +194,10 @@ type Engine struct {
 	stats    Stats
 	// sem bounds the reads running at once, across ticks.
 	sem chan struct{}
+	// graph is the running SLOs' dependency graph; order the indexes of
+	// ids roots first, the order a tick evaluates them in (correlate.go).
+	graph *slo.Graph
+	order []int
 }
 
 // Stats count what the engine has read since it was made.
@@ -325,6 +331,7 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 	}
 	e.slos = next
 	e.ids = sortedKeys(next)
+	e.buildGraph()
 	changes = append(changes, e.resolveOrphans(at)...)
 	return changes, problems, nil
 }
@@ -334,7 +341,7 @@ func (e *Engine) forgetSLO(id string, at time.Time) []burnrate.Change {
 	prefix := id + "{"
 	for _, key := range e.tracker.Keys() {
 		if strings.HasPrefix(key, prefix) {
-			changes = append(changes, e.tracker.Forget(key, at)...)
+			changes = append(changes, e.correlate("", e.tracker.Forget(key, at), at)...)
 		}
 	}
 	for key := range e.latest {
@@ -418,7 +425,7 @@ func (e *Engine) resolveOrphans(at time.Time) []burnrate.Change {
 			continue
 		}
 		e.log.Warn("incident resolved: nothing evaluates it", "slo", inc.SLO, "key", inc.Key, "why", why)
-		changes = append(changes, e.tracker.Forget(inc.Key, at)...)
+		changes = append(changes, e.correlate("", e.tracker.Forget(inc.Key, at), at)...)
 	}
 	return changes
 }
@@ -496,7 +503,7 @@ func (e *Engine) Recent() []burnrate.Incident { return e.tracker.Recent() }
 
 // Forget resolves the incidents of an instance key at at.
 func (e *Engine) Forget(key string, at time.Time) []burnrate.Change {
-	return e.tracker.Forget(key, at)
+	return e.correlate("", e.tracker.Forget(key, at), at)
 }
 
 // Stats are the queries and steps read so far.

@@ -111,7 +111,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	}
 	e.await(reads)
 	res.Read = time.Since(began)
-	for i, id := range e.ids {
+	// Roots before dependents (correlate.go).
+	for _, i := range e.order {
+		id := e.ids[i]
 		p := reads[i]
 		if p == nil {
 			continue
@@ -151,7 +153,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			res.Changes = append(res.Changes, e.evaluate(id, r, at, at.Equal(target))...)
 		}
 		for _, key := range r.eval.Prune(target, 0) {
-			res.Changes = append(res.Changes, e.tracker.Forget(id+key, target)...)
+			res.Changes = append(res.Changes, e.correlate("", e.tracker.Forget(id+key, target), target)...)
 			delete(e.latest, id+key)
 			delete(r.keys, key)
 		}
@@ -440,7 +442,7 @@ func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate
 			e.latest[key] = Latest{SLO: id, Labels: ie.Labels, Evaluation: ie.Evaluation}
 		}
 	}
-	return changes
+	return e.correlate(id, changes, at)
 }
 
 // quietState tells, for an SLO that alerts on them, whether an instance is

@@ -84,6 +84,9 @@ type Details struct {
 	Objective float64 `json:"objective,omitempty"`
 	// Extra holds any further figures as text.
 	Extra map[string]string `json:"extra,omitempty"`
+	// Affected and CausedBy carry dependency correlation (affected.go).
+	Affected []Affected `json:"affected,omitempty"`
+	CausedBy string     `json:"caused_by,omitempty"`
 }
 
 // BudgetText renders BudgetRemaining for a human: "42.00%" or "unknown".
@@ -118,11 +121,14 @@ type detailsJSON struct {
 	TimeToExhaustionSeconds *float64           `json:"time_to_exhaustion_seconds"`
 	Objective               float64            `json:"objective,omitempty"`
 	Extra                   map[string]string  `json:"extra,omitempty"`
+	Affected                []Affected         `json:"affected,omitempty"`
+	CausedBy                string             `json:"caused_by,omitempty"`
 }
 
 // MarshalJSON writes TimeToExhaustion as time_to_exhaustion_seconds.
 func (d Details) MarshalJSON() ([]byte, error) {
-	j := detailsJSON{Burn: d.Burn, BudgetRemaining: d.BudgetRemaining, Objective: d.Objective, Extra: d.Extra}
+	j := detailsJSON{Burn: d.Burn, BudgetRemaining: d.BudgetRemaining, Objective: d.Objective, Extra: d.Extra,
+		Affected: d.Affected, CausedBy: d.CausedBy}
 	if d.TimeToExhaustion != nil {
 		secs := d.TimeToExhaustion.Seconds()
 		j.TimeToExhaustionSeconds = &secs
@@ -136,7 +142,8 @@ func (d *Details) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*d = Details{Burn: j.Burn, BudgetRemaining: j.BudgetRemaining, Objective: j.Objective, Extra: j.Extra}
+	*d = Details{Burn: j.Burn, BudgetRemaining: j.BudgetRemaining, Objective: j.Objective, Extra: j.Extra,
+		Affected: j.Affected, CausedBy: j.CausedBy}
 	if j.TimeToExhaustionSeconds != nil {
 		tte := time.Duration(*j.TimeToExhaustionSeconds * float64(time.Second))
 		d.TimeToExhaustion = &tte

@@ -26,7 +26,8 @@ type IncidentsResponse struct {
 	At    time.Time `json:"at"`
 	Ready bool      `json:"ready"`
 	Shard string    `json:"shard,omitempty"`
-	// Incidents are the open incidents, ranked by threat (rank 1 first).
+	// Incidents are the open incidents, ranked by threat (rank 1 first);
+	// a symptom of a root among them is nested under it (Affected).
 	Incidents []IncidentJSON `json:"incidents"`
 	// Recent are recently resolved incidents, newest first.
 	Recent []IncidentJSON `json:"recent"`
@@ -60,6 +61,7 @@ type IncidentJSON struct {
 	// NoDataSince is set while a burn incident's data is missing: the
 	// incident stays open and says since when.
 	NoDataSince *time.Time `json:"no_data_since,omitempty"`
+	IncidentCorrelation
 }
 
 // SLOsResponse is the body of GET /api/v1/slos: one page of instances,
@@ -194,6 +196,7 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 		TimeToExhaustionSeconds: burnrate.Figure(math.Round(float64(inc.TimeToExhaustion))),
 		TimeToExhaustion:        burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
 		NoDataSeconds:           inc.NoDataFor.Seconds(),
+		IncidentCorrelation:     newIncidentCorrelation(inc),
 	}
 	if !inc.NoDataSince.IsZero() {
 		t := inc.NoDataSince
@@ -216,9 +219,7 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
 	out := IncidentsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
 		Incidents: []IncidentJSON{}, Recent: []IncidentJSON{}}
-	for i, inc := range s.Incidents {
-		out.Incidents = append(out.Incidents, NewIncidentJSON(inc, i+1))
-	}
+	out.Incidents = rankedIncidents(s.Incidents)
 	for _, inc := range s.Recent {
 		out.Recent = append(out.Recent, NewIncidentJSON(inc, 0))
 	}

@@ -148,6 +148,10 @@ type incidentView struct {
 	PeakBurn  string
 	// NoDataSince is set while a burn's data is missing: it stays open.
 	NoDataSince string
+	// CausedBy, Paged and Affected show dependency correlation (correlation.go).
+	CausedBy string
+	Paged    bool
+	Affected int
 }
 
 type instanceView struct {
@@ -233,12 +237,13 @@ func newPageData(s *Snapshot) pageData {
 	x := s.index()
 	d := pageData{chrome: newChrome(s)}
 	d.Title, d.Refresh = "slod status", true
-	for i, inc := range s.Incidents {
+	// Roots by threat, each followed by its symptoms (correlation.go).
+	for i, n := range nestedIncidents(s.Incidents) {
 		if i == firstScreenIncidents {
 			d.MoreIncidents = len(s.Incidents) - i
 			break
 		}
-		d.Incidents = append(d.Incidents, newIncidentView(inc, i+1, s.At))
+		d.Incidents = append(d.Incidents, newIncidentView(n.inc, n.rank, s.At))
 	}
 	for _, inc := range s.Recent {
 		d.Recent = append(d.Recent, newIncidentView(inc, 0, s.At))
@@ -402,6 +407,7 @@ func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentVie
 		peaks = append(peaks, slo.FormatDuration(p.Window)+" "+trimFloat(p.Burn)+"×")
 	}
 	v.PeakBurn = strings.Join(peaks, ", ")
+	v.CausedBy, v.Paged, v.Affected = causeView(inc)
 	return v
 }
 

@@ -38,6 +38,13 @@ const (
 	RuleReservedLabel   = "SLO018" // label slod sets itself (slo, service, nodata, slod_severity)
 )
 
+// The rule IDs of depends_on (docs/lint.md, "Dependency rules").
+const (
+	RuleDependencyUnknown = "DEP001" // depends_on names no loaded service or SLO
+	RuleDependencyCycle   = "DEP002" // depends_on forms a cycle
+	RuleDependencyNoPage  = "DEP003" // depends_on a service with no paging SLO
+)
+
 // Diagnostic is one finding about an SLO file, with where it stands.
 type Diagnostic struct {
 	Pos      Position

@@ -25,7 +25,7 @@ func (set *Set) readSlodAnnotations() []Diagnostic {
 		if s.FieldPos == nil {
 			s.FieldPos = map[string]Position{}
 		}
-		for _, key := range []string{AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy, AnnotationRuleInterval, AnnotationAlerting} {
+		for _, key := range []string{AnnotationGroupBy, AnnotationMinEvents, AnnotationPolicy, AnnotationRuleInterval, AnnotationAlerting, AnnotationDependsOn} {
 			// The OpenSLO reader has already stripped a domain prefix
 			// (slod.dev/slod_policy is slod_policy).
 			v, found := s.Annotations[key]
@@ -73,6 +73,15 @@ func (d *decoder) slodAnnotation(s *Spec, key, v string) {
 		}
 		s.MinEvents = x
 		s.FieldPos["min_events"] = pos
+	case AnnotationDependsOn:
+		// The SLO's own list replaces its Service object's.
+		deps, err := ParseDependsOn(v, pos)
+		if err != nil {
+			d.errorf(at, RuleInvalidField, "%s: %v", what, err)
+			return
+		}
+		s.DependsOn = deps
+		s.FieldPos["depends_on"] = pos
 	case AnnotationPolicy:
 		s.Policy = strings.TrimSpace(v)
 		s.FieldPos["policy"] = pos

@@ -61,6 +61,10 @@ type Spec struct {
 	// Prometheus's global evaluation_interval). It concerns only the
 	// generated rules: the daemon evaluates at its own step.
 	RuleInterval time.Duration
+	// DependsOn are the services and SLOs this SLO's users also need
+	// (depends_on): a burn of this SLO that starts while one of them burns
+	// is correlated as its symptom (docs/incidents.md).
+	DependsOn []Dependency
 	// Labels are added to every rule, alert and page of this SLO.
 	Labels map[string]string
 	// Annotations carry runbook, dashboard and other links to alerts and pages.

@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -12,7 +13,7 @@ import (
 // service, labels shared by its SLOs, and the SLOs. See docs/spec.md.
 func (d *decoder) native(set *Set, n *yaml.Node) {
 	const what = "slod/v1"
-	fs, ok := d.fields(n, what, "version", "kind", "service", "labels", "slos")
+	fs, ok := d.fields(n, what, "version", "kind", "service", "labels", "depends_on", "slos")
 	ok = d.required(n, fs, what, "service", "slos") && ok
 	var service string
 	if f, found := fs["service"]; found && !isNull(f.val) {
@@ -30,12 +31,19 @@ func (d *decoder) native(set *Set, n *yaml.Node) {
 	if f, found := fs["service"]; found {
 		docPos["service"] = d.pos(f.val)
 	}
+	var deps []Dependency
+	if f, found := fs["depends_on"]; found {
+		var dok bool
+		deps, dok = d.dependsOn(f, "depends_on")
+		ok = ok && dok
+		docPos["depends_on"] = d.pos(f.val)
+	}
 	f, found := fs["slos"]
 	if !found || isNull(f.val) {
 		return
 	}
 	for _, item := range d.list(f, "slos") {
-		spec, sok := d.nativeSLO(item, service, labels, docPos)
+		spec, sok := d.nativeSLO(item, service, labels, docPos, deps)
 		if ok && sok {
 			set.SLOs = append(set.SLOs, spec)
 		}
@@ -86,11 +94,12 @@ func mergeLabels(s *Spec, labels map[string]string) {
 	maps.Copy(s.Labels, labels)
 }
 
-func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]string, docPos map[string]Position) (*Spec, bool) {
+func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]string, docPos map[string]Position, deps []Dependency) (*Spec, bool) {
 	s := d.newSpec(n, FormatNative, service, docLabels, docPos)
+	s.DependsOn = slices.Clone(deps)
 	what := "slo"
 	fs, ok := d.fields(n, what, "name", "description", "objective", "window", "sli", "group_by",
-		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting")
+		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting", "depends_on")
 	if f, found := fs["name"]; found {
 		var nok bool
 		s.Name, nok = d.str(f, "name")
@@ -132,6 +141,10 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 			s.Annotations, fok = d.stringMap(f, what+": annotations", "annotations.", s.FieldPos)
 		case "alerting":
 			s.Alerting, fok = d.alerting(f, what, s.FieldPos, false)
+		case "depends_on":
+			// The SLO's own list replaces the service's (an empty list:
+			// this SLO depends on nothing).
+			s.DependsOn, fok = d.dependsOn(f, what+": depends_on")
 		}
 		ok = ok && fok
 	}

@@ -26,8 +26,10 @@ type openSLOObjects struct {
 	conditions map[string]*osCondition
 	policies   map[string]*osPolicy
 	targets    map[string]*osTarget
-	// services maps Service names to where they are defined.
-	services map[string]Position
+	// services maps Service names to where they are defined;
+	// serviceDeps to their depends_on (annotation slod.dev/depends-on).
+	services    map[string]Position
+	serviceDeps map[string][]Dependency
 }
 
 func (set *Set) openSLOObjects() *openSLOObjects {
@@ -35,6 +37,7 @@ func (set *Set) openSLOObjects() *openSLOObjects {
 		set.openSLO = &openSLOObjects{
 			slis: map[string]*osSLI{}, sources: map[string]*osDataSource{}, conditions: map[string]*osCondition{},
 			policies: map[string]*osPolicy{}, targets: map[string]*osTarget{}, services: map[string]Position{},
+			serviceDeps: map[string][]Dependency{},
 		}
 	}
 	return set.openSLO
@@ -289,6 +292,7 @@ func (d *decoder) openSLOService(objs *openSLOObjects, n *yaml.Node, what string
 		return
 	}
 	objs.services[meta.name] = meta.pos
+	d.osServiceDeps(objs, meta)
 }
 
 // openSLO reads an openslo/v1 kind: SLO object. It returns nil when the SLO

@@ -188,6 +188,7 @@ func (r *osResolver) slo(set *Set, s *osSLO) {
 		}
 		spec.SLI = model
 		spec.Alerting = alerting.clone()
+		spec.DependsOn = slices.Clone(r.objs.serviceDeps[s.service])
 		if rows != nil {
 			p := &PolicySpec{Name: "openslo/" + id, Pos: spec.PosOf("policy")}
 			for _, row := range rows {

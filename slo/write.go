@@ -216,7 +216,33 @@ func nativeSLO(s *Spec, common map[string]string) *yaml.Node {
 	if a := nativeAlerting(s.Alerting); a != nil {
 		add(n, "alerting", a)
 	}
+	if len(s.DependsOn) > 0 {
+		add(n, "depends_on", nativeDependsOn(s.DependsOn))
+	}
 	return n
+}
+
+// nativeDependsOn writes depends_on: a plain service name where that says
+// it all, a mapping otherwise.
+func nativeDependsOn(deps []Dependency) *yaml.Node {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, d := range deps {
+		if d.SLO == "" && d.Policy == "" {
+			list.Content = append(list.Content, str(d.Service))
+			continue
+		}
+		m := mapping()
+		if d.SLO != "" {
+			add(m, "slo", str(d.SLO))
+		} else {
+			add(m, "service", str(d.Service))
+		}
+		if d.Policy != "" {
+			add(m, "policy", str(string(d.Policy)))
+		}
+		list.Content = append(list.Content, m)
+	}
+	return list
 }
 
 func nativeSLI(sli SLI) *yaml.Node {
@@ -373,6 +399,7 @@ const (
 	AnnotationPolicy       = "slod_policy"        // policy
 	AnnotationRuleInterval = "slod_rule_interval" // rule_interval
 	AnnotationAlerting     = "slod_alerting"      // the alerting block, as one line of YAML
+	AnnotationDependsOn    = "slod_depends_on"    // depends_on (FormatDependsOn)
 )
 
 // WriteOpenSLO writes specs as OpenSLO v1 kind: SLO documents with an
@@ -421,6 +448,10 @@ func openSLODocument(s *Spec, cm *Comments, seenDoc map[*yaml.Node]bool) (*yaml.
 	if s.Policy != "" {
 		annotations[AnnotationPolicy] = s.Policy
 		lose("policy", "OpenSLO has no burn-rate policies: kept as annotation %s, which only slod reads", AnnotationPolicy)
+	}
+	if len(s.DependsOn) > 0 {
+		annotations[AnnotationDependsOn] = FormatDependsOn(s.DependsOn)
+		lose("depends_on", "OpenSLO has no dependencies between SLOs: kept as annotation %s, which only slod reads", AnnotationDependsOn)
 	}
 	if s.RuleInterval != 0 {
 		annotations[AnnotationRuleInterval] = FormatDuration(s.RuleInterval)

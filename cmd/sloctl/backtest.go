@@ -27,6 +27,10 @@ type BacktestOptions struct {
 	From, To   string
 	Step       time.Duration
 	Format     string
+	// Grace and DependencyPolicy configure dependency correlation as
+	// slod's --correlation-grace and --dependency-policy do.
+	Grace            time.Duration
+	DependencyPolicy string
 	// now is the clock for defaults (tests set it).
 	now func() time.Time
 }
@@ -52,8 +56,10 @@ and replays (T1, T2] step by step through slod's evaluator on a simulated
 clock, after backfilling the SLO window before T1. Per SLO instance it
 prints when each policy row fired and resolved, the incidents slod would
 have opened (one per burn, escalating ticket → page), and the budget
-spent in the range. Times are RFC 3339 or Unix seconds; --to defaults to
-now and --from to 7 days before --to. See docs/evaluator.md.`,
+spent in the range. Incidents are correlated along depends_on as the
+daemon does: each says whether it paged, and a symptom names its root
+(caused_by; docs/incidents.md). Times are RFC 3339 or Unix seconds; --to
+defaults to now and --from to 7 days before --to. See docs/evaluator.md.`,
 		Example: `  sloctl backtest --prometheus-url http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
   sloctl backtest --prometheus-url https://mimir/prometheus --tenant team-a --format json slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -73,6 +79,9 @@ now and --from to 7 days before --to. See docs/evaluator.md.`,
 			if opts.Step < time.Second || opts.Step%time.Second != 0 {
 				return usageErrorf("--step %s: must be a whole number of seconds", opts.Step)
 			}
+			if _, err := slo.ParseDependencyPolicy(opts.DependencyPolicy); err != nil {
+				return usageErrorf("--dependency-policy: %v", err)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -86,6 +95,8 @@ now and --from to 7 days before --to. See docs/evaluator.md.`,
 	f.StringVar(&opts.To, "to", "", "end of the replay (RFC 3339 or Unix seconds; default now)")
 	f.DurationVar(&opts.Step, "step", burnrate.DefaultStep, "evaluation step; at least twice the scrape interval (a 1m scrape needs 2m)")
 	f.StringVar(&opts.Format, "format", "text", "output format: "+strings.Join(backtestFormats, ", "))
+	f.DurationVar(&opts.Grace, "correlation-grace", 0, "as slod's: how much later than a dependent's burn an upstream burn may begin and still be its cause (0: 2m; negative: no grace)")
+	f.StringVar(&opts.DependencyPolicy, "dependency-policy", "", "as slod's: suppress (default), annotate or off for depends_on edges that name no policy")
 	return cmd
 }
 
@@ -139,7 +150,8 @@ func runBacktest(opts *BacktestOptions) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	reports, queries, err := backtest(context.Background(), cat, src, from, to, opts.Step, backtestProgress(opts.IO.Err, from, opts.Step))
+	corr := engine.Correlation{Policy: slo.DependencyPolicy(opts.DependencyPolicy), Grace: opts.Grace}
+	reports, queries, err := backtest(context.Background(), cat, src, from, to, opts.Step, corr, backtestProgress(opts.IO.Err, from, opts.Step))
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
@@ -209,7 +221,7 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				if !inc.Resolved.IsZero() {
 					end = "resolved " + ts(inc.Resolved)
 				}
-				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent))
+				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s%s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent), correlationText(inc))
 			}
 		}
 	}
@@ -237,6 +249,41 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 		}
 	}
 	return nil
+}
+
+// correlationText says, for the backtest's text, whether an incident
+// paged and how it is correlated: ", paged", ", not paged (caused by
+// payments-availability)", ", paged, 2 dependent SLOs affected: ...".
+func correlationText(inc burnrate.Incident) string {
+	var b strings.Builder
+	if inc.Paged {
+		b.WriteString(", paged")
+	} else {
+		b.WriteString(", not paged")
+	}
+	if c := inc.CausedBy; c != nil {
+		fmt.Fprintf(&b, " (caused by %s%s", c.SLO, labelsText(c.Labels))
+		if !c.RootResolved.IsZero() && !c.RootResolved.Equal(inc.Resolved) {
+			// It outlived its root and, if it still burned, paged.
+			fmt.Fprintf(&b, " until it resolved %s", c.RootResolved.UTC().Format(time.RFC3339))
+		}
+		b.WriteString(")")
+	}
+	if len(inc.Symptoms) > 0 {
+		var names []string
+		for _, s := range inc.Symptoms {
+			names = append(names, s.SLO+labelsText(s.Labels))
+		}
+		fmt.Fprintf(&b, ", %d dependent SLO instance(s) affected: %s", inc.SymptomCount, strings.Join(names, ", "))
+	}
+	return b.String()
+}
+
+func labelsText(l map[string]string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return burnrate.LabelsKey(l)
 }
 
 // seconds formats a duration given in seconds.

@@ -112,10 +112,10 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 // tick at from backfills the window before it, each later one reads its
 // newest steps (answered from chunked reads by source.Prefetch).
 func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from, to time.Time, step time.Duration,
-	progress func(done, total int)) ([]*BacktestReport, int, error) {
+	corr engine.Correlation, progress func(done, total int)) ([]*BacktestReport, int, error) {
 	pf := &source.Prefetch{Querier: q, Step: step, Until: to}
 	rec := &recorder{from: from, instances: map[string]*BacktestInstance{}, known: map[string]bool{}}
-	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: rec.observe})
+	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: rec.observe, Correlation: corr})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -23,6 +23,10 @@ type GenerateOptions struct {
 	Output string
 	Format string
 	Rules  rules.Options
+	// Inhibit writes Alertmanager inhibit rules for depends_on instead of
+	// Prometheus rules; DependencyPolicy is the policy of edges naming none.
+	Inhibit          bool
+	DependencyPolicy string
 }
 
 var generateFormats = []string{rules.FormatPrometheus, rules.FormatPrometheusRule}
@@ -61,6 +65,12 @@ row labelled long, short, exhaustion and severity critical|warning.`,
 			if len(opts.Paths) == 0 {
 				opts.Paths = []string{"."}
 			}
+			if opts.Inhibit && isDirTarget(opts.Output) {
+				return usageErrorf("--alertmanager-inhibit writes one file: -o FILE, or stdout")
+			}
+			if _, err := slo.ParseDependencyPolicy(opts.DependencyPolicy); err != nil {
+				return usageErrorf("--dependency-policy: %v", err)
+			}
 			if !contains(generateFormats, opts.Format) {
 				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(generateFormats, ", "))
 			}
@@ -85,6 +95,8 @@ row labelled long, short, exhaustion and severity critical|warning.`,
 	f.DurationVar(&opts.Rules.For, "for", 0, "`for` duration of the burn-rate alerts (default none)")
 	f.StringVar(&opts.Rules.Compat, "compat", "", "also emit another tool's series names, labels and annotations: "+rules.CompatSloth+" or "+rules.CompatPyrra)
 	f.DurationVar(&opts.Rules.NoData, "no-data", rules.DefaultNoData, "how long an SLI may have no data before its no-data alert fires, unless the SLO sets it")
+	f.BoolVar(&opts.Inhibit, "alertmanager-inhibit", false, "write Alertmanager inhibit_rules expressing depends_on (an upstream SLO's page mutes its dependents' burn-rate alerts) instead of Prometheus rules; merge them into alertmanager.yml")
+	f.StringVar(&opts.DependencyPolicy, "dependency-policy", "", "with --alertmanager-inhibit: the policy of depends_on edges that name none, as slod's (suppress, the default; annotate and off edges mute nothing)")
 	return cmd
 }
 
@@ -110,6 +122,9 @@ func runGenerate(opts *GenerateOptions) error {
 	}
 	if len(set.SLOs) == 0 {
 		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
+	}
+	if opts.Inhibit {
+		return writeInhibit(opts, set)
 	}
 	start := time.Now()
 	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), opts.Rules)
@@ -194,4 +209,23 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeInhibit writes the Alertmanager inhibit rules of set's depends_on
+// graph to -o FILE or stdout.
+func writeInhibit(opts *GenerateOptions, set *slo.Set) error {
+	inh := rules.Inhibit(set.SLOs, slo.DependencyPolicy(opts.DependencyPolicy))
+	b, err := rules.EncodeInhibit(inh)
+	if err != nil {
+		return err
+	}
+	if opts.Output == "" {
+		_, err := opts.IO.Out.Write(b)
+		return err
+	}
+	if err := writeFileAtomic(opts.Output, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Err, "sloctl generate: %d inhibit rules -> %s\n", len(inh), opts.Output)
+	return nil
 }

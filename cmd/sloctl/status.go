@@ -168,15 +168,24 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 		fmt.Fprintln(w, "No open incidents.")
 	} else {
 		fmt.Fprintln(tw, "#\tSLO\tINSTANCE\tSEVERITY\tBURN\tBUDGET LEFT\tSPENT SINCE START\tGONE IN\tSTARTED")
-		for _, in := range incs.Incidents {
+		row := func(rank string, in server.IncidentJSON) {
 			sev := in.Severity
 			if in.Class == "nodata" {
 				sev = "no data"
 			}
 			burn := in.Burn.Text(func(x float64) string { return statusNum(x) + "×" })
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Rank, in.SLO, statusLabels(in.Labels), sev,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rank, in.SLO, statusLabels(in.Labels), sev,
 				burn, statusPct(in.BudgetRemaining), statusPct(in.BudgetSpent), in.TimeToExhaustion,
 				in.Start.UTC().Format("2006-01-02 15:04"))
+		}
+		for _, in := range incs.Incidents {
+			row(strconv.Itoa(in.Rank), in)
+			// Symptoms under their root (docs/incidents.md): what the
+			// root's page lists as affected.
+			for _, a := range in.Affected {
+				a.SLO = "└ " + a.SLO + " (caused by " + in.SLO + statusPaged(a) + ")"
+				row("", a)
+			}
 		}
 		tw.Flush()
 	}
@@ -197,6 +206,14 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 		}
 	}
 	tw.Flush()
+}
+
+// statusPaged says whether a symptom paged on its own.
+func statusPaged(in server.IncidentJSON) string {
+	if in.Paged {
+		return ", paged"
+	}
+	return ", not paged"
 }
 
 func statusLabels(l map[string]string) string {

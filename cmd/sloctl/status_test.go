@@ -169,3 +169,34 @@ func TestStatusReadsEveryPageOfSLOs(t *testing.T) {
 		seen[in.Key] = true
 	}
 }
+
+// A symptom is printed under its root, saying it did not page, and not
+// ranked on its own.
+func TestStatusNestsSymptomsUnderTheirRoot(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	root := burnrate.Incident{Key: "p{}", SLO: "payments-availability", Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage,
+		Start: now.Add(-time.Hour), Burn: 20, BudgetRemaining: 0.5, TimeToExhaustion: burnrate.Figure((18 * time.Hour).Seconds()),
+		Correlation: burnrate.Correlation{Paged: true, SymptomCount: 1}}
+	sym := burnrate.Incident{Key: "c{}", SLO: "checkout-availability", Class: burnrate.ClassBurn, Severity: burnrate.SeverityPage,
+		Start: now.Add(-time.Hour), Burn: 40, BudgetRemaining: 0.5, TimeToExhaustion: burnrate.Figure((9 * time.Hour).Seconds()),
+		Correlation: burnrate.Correlation{Suppressed: true, CausedBy: &burnrate.Cause{SLO: "payments-availability", Key: "p{}"}}}
+	incs := []burnrate.Incident{root, sym}
+	burnrate.Rank(incs)
+	snap := &server.Snapshot{At: now, Ready: true, Source: server.SourceStatus{Name: "prometheus", Up: true}, Incidents: incs}
+	s, err := server.New(server.Options{Snapshot: func() *server.Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"status", "--slod", ts.URL}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := out.String()
+	r := strings.Index(got, "1  payments-availability")
+	c := strings.Index(got, "└ checkout-availability (caused by payments-availability, not paged)")
+	if r < 0 || c < r || strings.Contains(got, "2  checkout-availability") {
+		t.Errorf("want checkout under payments, unranked:\n%s", got)
+	}
+}

@@ -89,6 +89,12 @@ func (r *Receiver) Alert(p notify.Page) Alert {
 	if p.Summary != "" {
 		a.Annotations["summary"] = p.Summary
 	}
+	if len(p.Details.Affected) > 0 {
+		a.Annotations["affected"] = p.Details.AffectedText()
+	}
+	if p.Details.CausedBy != "" {
+		a.Annotations["caused_by"] = p.Details.CausedBy
+	}
 	for _, l := range p.Links {
 		switch strings.ToLower(l.Text) {
 		case "runbook":

@@ -126,6 +126,12 @@ func (r *Receiver) Create(p notify.Page) CreateRequest {
 	}
 	c.Details["budget_remaining"] = p.Details.BudgetText()
 	c.Details["time_to_exhaustion"] = p.Details.ExhaustionText()
+	if len(p.Details.Affected) > 0 {
+		c.Details["affected"] = p.Details.AffectedText()
+	}
+	if p.Details.CausedBy != "" {
+		c.Details["caused_by"] = p.Details.CausedBy
+	}
 	windows := make([]string, 0, len(p.Details.Burn))
 	for w := range p.Details.Burn {
 		windows = append(windows, w)

@@ -158,6 +158,12 @@ func customDetails(p notify.Page) map[string]any {
 	if len(p.Details.Extra) > 0 {
 		d["extra"] = p.Details.Extra
 	}
+	if len(p.Details.Affected) > 0 {
+		d["affected"] = p.Details.Affected
+	}
+	if p.Details.CausedBy != "" {
+		d["caused_by"] = p.Details.CausedBy
+	}
 	if len(p.Links) > 0 {
 		links := map[string]string{}
 		for _, l := range p.Links {

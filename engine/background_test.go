@@ -79,6 +79,9 @@ func TestASlowBackfillDoesNotHoldBackTheOthers(t *testing.T) {
 	close(release)
 	deadline := time.Now().Add(30 * time.Second)
 	for e.SLO("ship-availability").bg != nil {
+		// On a loaded machine the read of the steps that completed
+		// meanwhile may outlast the wait too: it goes on in the background
+		// as the same backfill, and the loop waits for it as well.
 		select {
 		case <-e.SLO("ship-availability").bg.done:
 			now = now.Add(time.Minute)
@@ -87,7 +90,7 @@ func TestASlowBackfillDoesNotHoldBackTheOthers(t *testing.T) {
 			t.Fatal("ship's backfill never ended")
 		}
 	}
-	if len(res.Backfilling) != 0 || res.Err() != nil {
+	if slices.ContainsFunc(res.Backfilling, func(b Backfill) bool { return b.SLO == "ship-availability" }) || res.Err() != nil {
 		t.Fatalf("after the backfill: backfilling %+v, err %v", res.Backfilling, res.Err())
 	}
 	var cold *Backfill

@@ -124,7 +124,12 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		default:
 			// Still reading (a cold backfill, a long gap): it goes on in the
 			// background and the SLO is evaluated at the tick after it ends;
-			// the others do not wait for it.
+			// the others do not wait for it. When it follows a backfill
+			// that ended meanwhile, it reports (and is evaluated) as that
+			// backfill: its range, cold or not (a cold one is not replayed).
+			if c := carried[i]; c != nil {
+				p.from, p.cold = c.from, c.cold
+			}
 			r.bg = p
 			res.Backfilling = append(res.Backfilling, Backfill{SLO: id, From: p.from, To: p.target, Cold: p.cold})
 			continue

@@ -408,7 +408,7 @@ func writeSummary(w *bufio.Writer, snap *Snapshot, f filter, head SLOsHead) erro
 		if f.instances() {
 			js.Matching = &Counts{}
 			for j := range sl.Instances {
-				if st := x.states[i][j]; f.matchInstance(&sl.Instances[j], st) {
+				if st := x.states[i][j]; f.matchInstance(sl, &sl.Instances[j], st) {
 					js.Matching.add(st)
 				}
 			}

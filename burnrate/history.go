@@ -37,7 +37,8 @@ type Onset struct {
 // at at, each row's long window is scanned oldest step first for the first
 // step at or above the row's threshold ratio, at the resolution of the
 // finest tier that still holds the whole long window; the earliest such
-// step of any firing row is the onset. It returns false when no row fires
+// step of any firing row is the onset (down to the step where the fine
+// tier still holds it). It returns false when no row fires
 // at at, or the instance is unknown.
 func (e *Evaluator) Onset(labels map[string]string, at time.Time) (Onset, bool) {
 	e.mu.Lock()
@@ -57,8 +58,9 @@ func (e *Evaluator) Onset(labels map[string]string, at time.Time) (Onset, bool) 
 		}
 		// The resolution at which the long window's steps are still held
 		// one by one (a coarse tier sums several steps into one bucket).
+		tiers := e.Tiers()
 		res := e.step
-		for _, t := range e.Tiers() {
+		for _, t := range tiers {
 			res = t.Resolution
 			if t.Span >= r.Row.Long {
 				break
@@ -67,14 +69,29 @@ func (e *Evaluator) Onset(labels map[string]string, at time.Time) (Onset, bool) 
 		// A step burns at the row's threshold when its error ratio reaches
 		// factor × budget (burn = ratio ÷ budget).
 		threshold := r.Factor * budget
+		above := func(t time.Time, w time.Duration) bool {
+			c := in.Window(t, w)
+			return c.Known > 0 && c.Total > 0 && c.Errors/c.Total >= threshold
+		}
 		for t := end.Add(-r.Row.Long).Add(res); !t.After(end); t = t.Add(res) {
-			c := in.Window(t, res)
-			if c.Known > 0 && c.Total > 0 && c.Errors/c.Total >= threshold {
-				if s := t.Add(-res); onset.IsZero() || s.Before(onset) {
-					onset = s
-				}
-				break
+			if !above(t, res) {
+				continue
 			}
+			s := t.Add(-res)
+			// Within a coarse bucket the fine tier still holds, find the
+			// step itself.
+			if res > e.step && end.Sub(s) <= tiers[0].Span {
+				for u := s.Add(e.step); u.Before(t); u = u.Add(e.step) {
+					if above(u, e.step) {
+						break
+					}
+					s = u
+				}
+			}
+			if onset.IsZero() || s.Before(onset) {
+				onset = s
+			}
+			break
 		}
 	}
 	if onset.IsZero() {

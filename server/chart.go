@@ -10,14 +10,12 @@ import (
 // Sizes of the SLO page's time-series charts, in CSS pixels: the plot
 // sits inside margins that hold the axes' labels.
 const (
-	seriesW, seriesH           = 900.0, 200.0
-	marginL, marginR           = 56.0, 12.0
-	marginT, marginB           = 10.0, 22.0
-	plotW, plotH               = seriesW - marginL - marginR, seriesH - marginT - marginB
-	logFloor, logCeil          = 0.1, 1000.0
-	chartPoints                = 180
-	minChartBucket             = time.Minute
-	seriesChartMaxPathsPerPage = 16
+	seriesW, seriesH  = 1100.0, 200.0
+	marginL, marginR  = 56.0, 12.0
+	marginT, marginB  = 10.0, 22.0
+	plotW, plotH      = seriesW - marginL - marginR, seriesH - marginT - marginB
+	logFloor, logCeil = 0.1, 1000.0
+	chartPoints       = 180
 )
 
 // chartLine is one series: values at the chart's times, NaN where unknown
@@ -98,6 +96,10 @@ type chartRule struct {
 type chartMark struct {
 	X, LabelY    float64
 	Label, Color string
+	// Anchor is where the label sits: after the line, or before it
+	// ("end") near the plot's right edge.
+	Anchor string
+	DX     float64
 }
 
 type legendItem struct {
@@ -189,13 +191,17 @@ func newSeriesChart(s chartSpec) seriesChart {
 		if !s.Log && (t.Y < lo || t.Y > hi) {
 			continue
 		}
-		c.Lines = append(c.Lines, chartRule{Y: y(t.Y), LabelX: marginL + plotW - 4, Label: t.Label, Color: t.Color})
+		c.Lines = append(c.Lines, chartRule{Y: y(t.Y), LabelX: marginL + 4, Label: t.Label, Color: t.Color})
 	}
 	for i, m := range s.Marks {
 		if m.At.Before(s.From) || m.At.After(s.To) {
 			continue
 		}
-		c.Marks = append(c.Marks, chartMark{X: x(m.At), LabelY: marginT + 10 + 11*float64(i%3), Label: m.Label, Color: m.Color})
+		cm := chartMark{X: x(m.At), LabelY: marginT + 10 + 11*float64(i%3), Label: m.Label, Color: m.Color, Anchor: "start", DX: 3}
+		if cm.X > marginL+plotW*0.8 {
+			cm.Anchor, cm.DX = "end", -3
+		}
+		c.Marks = append(c.Marks, cm)
 	}
 	for _, t := range timeTicks(s.From, s.To) {
 		c.XTicks = append(c.XTicks, chartTick{Pos: x(t.at), Label: t.label})

@@ -60,6 +60,27 @@ type IncidentJSON struct {
 	// NoDataSince is set while a burn incident's data is missing: the
 	// incident stays open and says since when.
 	NoDataSince *time.Time `json:"no_data_since,omitempty"`
+	// Onset is when the burn began (Snapshot.Onsets), and
+	// BudgetSpentSinceOnset the budget spent since then; absent when
+	// unknown (/api/v1/incidents only).
+	Onset                 *time.Time       `json:"onset,omitempty"`
+	BudgetSpentSinceOnset *burnrate.Figure `json:"budget_spent_since_onset,omitempty"`
+	// Recovering is set while a burn incident is open and no row fires.
+	Recovering bool `json:"recovering,omitempty"`
+}
+
+// withOnset adds what the snapshot knows of the incident's onset.
+func (s *Snapshot) withOnset(j IncidentJSON, inc burnrate.Incident) IncidentJSON {
+	j.Recovering = inc.Class == burnrate.ClassBurn && inc.Open() && inc.LastFiring.Before(inc.Updated)
+	if o, ok := s.Onsets[OnsetKey(inc)]; ok {
+		at := o.At.UTC()
+		j.Onset = &at
+		if o.BudgetRemaining.Known() && inc.BudgetRemaining.Known() {
+			spent := max(0, o.BudgetRemaining-inc.BudgetRemaining)
+			j.BudgetSpentSinceOnset = &spent
+		}
+	}
+	return j
 }
 
 // SLOsResponse is the body of GET /api/v1/slos: one page of instances,
@@ -217,10 +238,10 @@ func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
 	out := IncidentsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
 		Incidents: []IncidentJSON{}, Recent: []IncidentJSON{}}
 	for i, inc := range s.Incidents {
-		out.Incidents = append(out.Incidents, NewIncidentJSON(inc, i+1))
+		out.Incidents = append(out.Incidents, s.withOnset(NewIncidentJSON(inc, i+1), inc))
 	}
 	for _, inc := range s.Recent {
-		out.Recent = append(out.Recent, NewIncidentJSON(inc, 0))
+		out.Recent = append(out.Recent, s.withOnset(NewIncidentJSON(inc, 0), inc))
 	}
 	return out
 }

@@ -151,6 +151,11 @@ func TestIncidentsShowOnsetBesideDetection(t *testing.T) {
 	if want := percent(o.BudgetRemaining - inc.BudgetRemaining); v.SpentOnset != want {
 		t.Errorf("spent since onset %q, want %q", v.SpentOnset, want)
 	}
+	// The API carries the same.
+	js := NewIncidentsResponse(snap).Incidents[0]
+	if js.Onset == nil || !js.Onset.Equal(o.At) || js.BudgetSpentSinceOnset == nil || !js.Recovering {
+		t.Errorf("API incident: onset %v, spent %v, recovering %v", js.Onset, js.BudgetSpentSinceOnset, js.Recovering)
+	}
 	// Without an onset, it reads unknown rather than the detection time.
 	snap.Onsets = nil
 	if v := newIncidentView(snap, inc, 1, now); v.Onset != "unknown" || v.SpentOnset != "unknown" {

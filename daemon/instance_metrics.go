@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -60,19 +62,15 @@ func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	// The union of the instance label names, sorted.
-	var names []string
+	union := map[string]bool{}
 	for _, sl := range snap.SLOs {
 		for _, in := range sl.Instances {
 			for k := range in.Labels {
-				if !slices.Contains(names, k) {
-					names = append(names, k)
-				}
+				union[k] = true
 			}
-			// group_by SLOs give every instance the same names.
-			break
 		}
 	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(union))
 	exported := make([]string, len(names))
 	for i, n := range names {
 		exported[i] = n
@@ -90,12 +88,21 @@ func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	tte := desc(metricExhaustion, "Seconds until the budget is gone at the current burn: 0 when gone, +Inf when nothing burns, NaN when unknown.")
 	state := desc(metricState, "1 for the instance's state: page, ticket, misconfigured, nodata, ok or pending.", "state")
 	for i, sl := range snap.SLOs {
+		// Prometheus reads an empty label as an absent one: two instances
+		// that differ only so would be one series, and a duplicate fails
+		// the whole scrape. The first is exported.
+		seen := map[string]bool{}
 		for j, in := range sl.Instances {
 			lv := make([]string, 1+len(names))
 			lv[0] = sl.ID
 			for k, n := range names {
 				lv[1+k] = in.Labels[n]
 			}
+			id := strings.Join(lv[1:], "\xff")
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
 			ch <- prometheus.MustNewConstMetric(state, prometheus.GaugeValue, 1, append(lv, snap.State(i, j).String())...)
 			ev := in.Evaluation
 			nan := math.NaN()

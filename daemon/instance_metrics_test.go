@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/slodhq/slod/server"
 )
 
 // gathered is every sample of the registry's family name, by its labels
@@ -85,5 +88,44 @@ func TestPerInstanceGaugesCanBeTurnedOff(t *testing.T) {
 	}
 	if len(gathered(t, h, "slod_slo_objective_ratio")) != 7 {
 		t.Error("the per-SLO objective is not exported")
+	}
+}
+
+// Instances of one SLO whose label sets differ only by an empty label
+// against an absent one, and SLOs grouped by different labels: every
+// family has one set of label names and no duplicate, so the scrape works.
+func TestPerInstanceGaugesOfMixedLabelSetsGatherCleanly(t *testing.T) {
+	snap := &server.Snapshot{SLOs: []server.SLO{
+		{ID: "a", Objective: 99, Instances: []server.Instance{
+			{Key: `{route=""}`, Labels: map[string]string{"route": ""}},
+			{Key: `{}`},
+			{Key: `{route="/x"}`, Labels: map[string]string{"route": "/x"}},
+		}},
+		{ID: "b", Objective: 99.5, Instances: []server.Instance{{Key: `{slo="x"}`, Labels: map[string]string{"slo": "x"}}}},
+	}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&instanceCollector{snapshot: func() *server.Snapshot { return snap }, perInstance: true})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "slod_instance_state" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			states++
+			var names []string
+			for _, lp := range m.Label {
+				names = append(names, lp.GetName())
+			}
+			if got := strings.Join(names, ","); got != "exported_slo,route,slo,state" {
+				t.Errorf("labels %s", got)
+			}
+		}
+	}
+	if states != 3 {
+		t.Errorf("%d state series, want 3 (the empty route exported once)", states)
 	}
 }

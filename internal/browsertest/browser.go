@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -278,4 +279,30 @@ func (e Element) Attr(name string) string {
 func (e Element) SendKeys(text string) {
 	e.b.t.Helper()
 	e.b.must(e.b.do(http.MethodPost, e.b.base+"/element/"+e.id+"/value", map[string]string{"text": text}, nil))
+}
+
+// Until polls cond every 100 ms until it holds, failing the test after
+// the browser's timeout: a click that navigates may return before the new
+// page is there.
+func (b *Browser) Until(what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(b.timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not %s after %s", b.URL(), what, b.timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ClickTo clicks the element and waits until the page's address has
+// changed and contains want.
+func (e Element) ClickTo(want string) {
+	e.b.t.Helper()
+	before := e.b.URL()
+	e.Click()
+	e.b.Until("at a new address with "+want, func() bool {
+		u := e.b.URL()
+		return u != before && strings.Contains(u, want)
+	})
 }

@@ -56,6 +56,10 @@ type Config struct {
 	// slod_instances_dropped and shown as a banner.
 	MaxInstancesPerSLO int
 	MaxInstances       int
+	// MetricsPerInstance exports the slod_instance_* gauges (SLI, burn per
+	// window, budget, time to exhaustion, state) for every SLO instance;
+	// off, /metrics carries per-SLO series only (for very large fleets).
+	MetricsPerInstance bool
 	// Shard is this daemon's shard, from --shard i/n, or from --shard i
 	// or --pod NAME (a StatefulSet pod's ordinal) with --total-shards n.
 	Shard       Shard
@@ -94,6 +98,7 @@ var DefaultConfig = Config{
 	BackfillWait:       10 * time.Second,
 	MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO,
 	MaxInstances:       engine.DefaultMaxInstances,
+	MetricsPerInstance: true,
 	TotalShards:        1,
 	LogFormat:          "text",
 	LogLevel:           "info",
@@ -133,6 +138,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BackfillWait, "backfill-wait", c.BackfillWait, "how long a tick waits for its reads; a longer one (a cold backfill, a long gap) goes on in the background and its SLO is evaluated once it ends, while the others run (0 waits for every read)")
 	fs.IntVar(&c.MaxInstancesPerSLO, "max-instances-per-slo", c.MaxInstancesPerSLO, "cap on the instances (group_by label sets) of one SLO; new ones beyond it are dropped, loudly")
 	fs.IntVar(&c.MaxInstances, "max-instances", c.MaxInstances, "cap on the instances of all SLOs together")
+	fs.BoolVar(&c.MetricsPerInstance, "metrics-per-instance", c.MetricsPerInstance, "export slod_instance_* gauges for every SLO instance on /metrics (about 12 series each; --metrics-per-instance=false keeps per-SLO series only)")
 	fs.Var(&c.Shard, "shard", "this daemon's shard: i/n (for example 0/2), or the ordinal i with --total-shards n")
 	fs.IntVar(&c.TotalShards, "total-shards", c.TotalShards, "number of shards (kube-state-metrics' convention; 1: no sharding); with --shard ORDINAL or --pod NAME")
 	fs.StringVar(&c.Pod, "pod", c.Pod, "StatefulSet pod name whose trailing ordinal (slod-2: 2) is the shard, with --total-shards (pass --pod=$(POD_NAME))")

@@ -36,7 +36,12 @@ func TestParseFlags(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "demo needs nothing else", args: []string{"--demo"}, check: func(t *testing.T, c Config) {
-			if !c.Demo || c.Listen != "127.0.0.1:9797" || c.Interval != time.Minute {
+			if !c.Demo || c.Listen != "127.0.0.1:9797" || c.Interval != time.Minute || !c.MetricsPerInstance {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{name: "per-instance metrics can be turned off", args: []string{"--demo", "--metrics-per-instance=false"}, check: func(t *testing.T, c Config) {
+			if c.MetricsPerInstance {
 				t.Errorf("%+v", c)
 			}
 		}},

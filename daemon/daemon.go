@@ -23,6 +23,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/notify"
 	"github.com/slodhq/slod/notify/receiver"
@@ -94,6 +95,9 @@ type Daemon struct {
 	lastTarget time.Time
 	// capped are the SLOs whose instance cap dropped label sets.
 	capped []engine.Capped
+	// onsets caches the burn onsets of listed incidents by
+	// server.OnsetKey (nil: none found).
+	onsets map[string]*burnrate.Onset
 	// metricSLOs are the SLOs whose per-SLO series were last published.
 	metricSLOs map[string]bool
 	// stateDamage says what happened to a state snapshot that could not be
@@ -164,6 +168,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.http = srv
+	d.reg.MustRegister(&instanceCollector{snapshot: d.snap.Load, perInstance: cfg.MetricsPerInstance})
 	d.publish(d.now())
 	return d, nil
 }

@@ -70,7 +70,8 @@ func (d *Daemon) publish(now time.Time) {
 		spec, id := r.Spec(), r.Spec().ID
 		s := server.SLO{ID: id, Name: spec.Name, Service: spec.Service, Description: spec.Description,
 			Objective: spec.Objective, Window: spec.Window, Policy: r.Policy().Name, Labels: spec.Labels,
-			Backfilling: r.Backfilling()}
+			Backfilling: r.Backfilling(), Annotations: spec.Annotations, Runbook: spec.Runbook(spec.Alerting.Page),
+			Rings: r.Evaluator()}
 		d.m.backfilling.WithLabelValues(id).Set(b2f(r.Backfilling()))
 		for _, f := range r.Findings() {
 			if f.Severity == slo.SeverityError {
@@ -100,7 +101,51 @@ func (d *Daemon) publish(now time.Time) {
 		d.m.budgetRemained.WithLabelValues(id).Set(worst)
 		snap.SLOs = append(snap.SLOs, s)
 	}
+	snap.Onsets = d.onsetsOf(snap.Incidents, snap.Recent)
 	d.snap.Store(snap)
+}
+
+// onsetsOf are the burn onsets of the incidents the status page shows
+// (the first maxOnsets open ones and the recent ones), read back from the
+// rings once per incident (burnrate.Evaluator.Onset at its detection)
+// and kept while the incident is listed.
+func (d *Daemon) onsetsOf(open, recent []burnrate.Incident) map[string]burnrate.Onset {
+	const maxOnsets = 1000
+	out := map[string]burnrate.Onset{}
+	seen := map[string]bool{}
+	if d.onsets == nil {
+		d.onsets = map[string]*burnrate.Onset{}
+	}
+	for i, list := range [][]burnrate.Incident{open, recent} {
+		for j, inc := range list {
+			if i == 0 && j == maxOnsets {
+				break
+			}
+			if inc.Class != burnrate.ClassBurn {
+				continue
+			}
+			k := server.OnsetKey(inc)
+			seen[k] = true
+			o, done := d.onsets[k]
+			if !done {
+				if r := d.eng.SLO(inc.SLO); r != nil {
+					if on, ok := r.Evaluator().Onset(inc.Labels, inc.Start); ok {
+						o = &on
+					}
+				}
+				d.onsets[k] = o // nil: none found; not looked for again
+			}
+			if o != nil {
+				out[k] = *o
+			}
+		}
+	}
+	for k := range d.onsets {
+		if !seen[k] {
+			delete(d.onsets, k)
+		}
+	}
+	return out
 }
 
 // chartLimit is the most instances whose budget over the window publish

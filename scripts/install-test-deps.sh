@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need that Go modules do not bring: Debian's
-# Prometheus 2.42 (prometheus, promtool) and Alertmanager 0.25.
+# Prometheus 2.42 (prometheus, promtool), Alertmanager 0.25, and chromium
+# with chromedriver for the status page's browser test.
 set -euo pipefail
 
 need=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -3,7 +3,9 @@
 # docs/status-page.png. It runs `slod --demo`, waits until the scripted
 # checkout outage has paged and the api-gateway route burn is ranked too
 # (about 6 minutes in), then takes the screenshot. Needs Debian's chromium
-# (apt-get install -y chromium); CI does not run this.
+# (apt-get install -y chromium); CI does not run this. The screenshots in
+# docs/ come from the browser test instead, on a fixed demo clock:
+#   go test ./daemon -run Browser -screenshots
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

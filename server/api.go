@@ -62,6 +62,27 @@ type IncidentJSON struct {
 	// incident stays open and says since when.
 	NoDataSince *time.Time `json:"no_data_since,omitempty"`
 	IncidentCorrelation
+	// Onset is when the burn began (Snapshot.Onsets), and
+	// BudgetSpentSinceOnset the budget spent since then; absent when
+	// unknown (/api/v1/incidents only).
+	Onset                 *time.Time       `json:"onset,omitempty"`
+	BudgetSpentSinceOnset *burnrate.Figure `json:"budget_spent_since_onset,omitempty"`
+	// Recovering is set while a burn incident is open and no row fires.
+	Recovering bool `json:"recovering,omitempty"`
+}
+
+// withOnset adds what the snapshot knows of the incident's onset.
+func (s *Snapshot) withOnset(j IncidentJSON, inc burnrate.Incident) IncidentJSON {
+	j.Recovering = inc.Class == burnrate.ClassBurn && inc.Open() && inc.LastFiring.Before(inc.Updated)
+	if o, ok := s.Onsets[OnsetKey(inc)]; ok {
+		at := o.At.UTC()
+		j.Onset = &at
+		if o.BudgetRemaining.Known() && inc.BudgetRemaining.Known() {
+			spent := max(0, o.BudgetRemaining-inc.BudgetRemaining)
+			j.BudgetSpentSinceOnset = &spent
+		}
+	}
+	return j
 }
 
 // SLOsResponse is the body of GET /api/v1/slos: one page of instances,
@@ -219,9 +240,9 @@ func NewIncidentJSON(inc burnrate.Incident, rank int) IncidentJSON {
 func NewIncidentsResponse(s *Snapshot) IncidentsResponse {
 	out := IncidentsResponse{At: s.At, Ready: s.Ready, Shard: s.Shard,
 		Incidents: []IncidentJSON{}, Recent: []IncidentJSON{}}
-	out.Incidents = rankedIncidents(s.Incidents)
+	out.Incidents = s.rankedIncidents(s.Incidents)
 	for _, inc := range s.Recent {
-		out.Recent = append(out.Recent, NewIncidentJSON(inc, 0))
+		out.Recent = append(out.Recent, s.withOnset(NewIncidentJSON(inc, 0), inc))
 	}
 	return out
 }
@@ -409,7 +430,7 @@ func writeSummary(w *bufio.Writer, snap *Snapshot, f filter, head SLOsHead) erro
 		if f.instances() {
 			js.Matching = &Counts{}
 			for j := range sl.Instances {
-				if st := x.states[i][j]; f.matchInstance(&sl.Instances[j], st) {
+				if st := x.states[i][j]; f.matchInstance(sl, &sl.Instances[j], st) {
 					js.Matching.add(st)
 				}
 			}

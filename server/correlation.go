@@ -63,18 +63,18 @@ func newIncidentCorrelation(inc burnrate.Incident) IncidentCorrelation {
 
 // rankedIncidents renders open incidents nested (burnrate.Nest): roots
 // ranked by threat, each with its open symptoms under Affected.
-func rankedIncidents(incs []burnrate.Incident) []IncidentJSON {
+func (s *Snapshot) rankedIncidents(incs []burnrate.Incident) []IncidentJSON {
 	out := make([]IncidentJSON, 0, len(incs))
 	if !correlated(incs) {
 		for i, inc := range incs {
-			out = append(out, NewIncidentJSON(inc, i+1))
+			out = append(out, s.withOnset(NewIncidentJSON(inc, i+1), inc))
 		}
 		return out
 	}
 	for i, g := range burnrate.Nest(incs) {
-		js := NewIncidentJSON(g.Root, i+1)
-		for _, s := range g.Symptoms {
-			js.Affected = append(js.Affected, NewIncidentJSON(s, 0))
+		js := s.withOnset(NewIncidentJSON(g.Root, i+1), g.Root)
+		for _, sym := range g.Symptoms {
+			js.Affected = append(js.Affected, s.withOnset(NewIncidentJSON(sym, 0), sym))
 		}
 		out = append(out, js)
 	}

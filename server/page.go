@@ -30,7 +30,7 @@ var pages = template.Must(template.New("pages").Parse(statusTemplate))
 // Sizes of the inline SVG charts, in CSS pixels.
 const (
 	chartW, chartH = 240.0, 56.0
-	burnW, burnH   = 200.0, 56.0
+	burnW, burnH   = 220.0, 68.0
 )
 
 // The first screen stays small however large the fleet: it lists at most
@@ -81,6 +81,11 @@ type listData struct {
 	SLO     *sloView // set when the list is of one SLO
 	SLOIDs  []string
 	Service []string
+	Teams   []string
+	Search  string
+	// Group is what the list is grouped by ("" for none), Groups the choices.
+	Group  string
+	Groups []string
 	// States are the state checkboxes of the filter form.
 	States    []stateBox
 	Labels    string
@@ -110,15 +115,18 @@ type columnLink struct {
 }
 
 type sloView struct {
-	ID            string
-	Service       string
-	Objective     string
-	Window        string
-	Policy        string
-	State         string
-	Worst         string
-	Total         int
+	ID        string
+	Service   string
+	Objective string
+	Window    string
+	Policy    string
+	State     string
+	Worst     string
+	Total     int
+	// Link is the SLO's page, ListLink the list of its instances.
 	Link          string
+	ListLink      string
+	Team          string
 	Counts        []countCell
 	Misconfigured []string
 	Backfilling   bool
@@ -133,8 +141,10 @@ type countCell struct {
 }
 
 type incidentView struct {
-	Rank      int
-	SLO       string
+	Rank int
+	SLO  string
+	// Link is the SLO page of the incident's instance.
+	Link      string
 	Labels    string
 	Class     string
 	Severity  string
@@ -152,22 +162,41 @@ type incidentView struct {
 	CausedBy string
 	Paged    bool
 	Affected int
+	// Onset is when the burn began (burnrate.Evaluator.Onset), Started
+	// when slod detected it; OnsetLead is the time between.
+	Onset     string
+	OnsetLead string
+	// SpentOnset is the budget spent since the onset.
+	SpentOnset string
+	// Recovering is set while an open burn incident has no row firing
+	// (its short windows have dropped below their thresholds): it resolves
+	// after the hold-down unless a row fires again.
+	Recovering bool
 }
 
 type instanceView struct {
-	SLO       string
-	Service   string
-	Labels    string
-	Objective string
-	Window    string
-	State     string
-	Remaining string
-	Burn      string
-	NoData    string
-	Budget    budgetChart
-	Burns     burnChart
+	SLO string
+	// Link is the instance's SLO page; SLOLink the SLO's.
+	Link    string
+	SLOLink string
+	Team    string
+	// Recovering is set for a paging or ticketing instance whose rows have
+	// all stopped firing: its incident waits out the hold-down.
+	Recovering bool
+	Service    string
+	Labels     string
+	Objective  string
+	Window     string
+	State      string
+	Remaining  string
+	Burn       string
+	NoData     string
+	Budget     budgetChart
+	Burns      burnChart
 	// NoChart is set when the budget is not drawn for this instance.
 	NoChart bool
+	// GroupHead, on a grouped list, names the group this instance starts.
+	GroupHead string
 }
 
 type budgetChart struct {
@@ -185,8 +214,15 @@ type burnBar struct {
 	Label      string
 	LabelX     float64
 	Fires      bool
-	Title      string
-	FactorY    float64
+	// Above is set when the window burns at or above the (lowest)
+	// threshold of its rows without a row firing: its partner window is
+	// below.
+	Above   bool
+	Title   string
+	FactorY float64
+	// Value is the burn, written above the bar; ValueY its baseline.
+	Value  string
+	ValueY float64
 }
 
 type burnChart struct {
@@ -243,10 +279,10 @@ func newPageData(s *Snapshot) pageData {
 			d.MoreIncidents = len(s.Incidents) - i
 			break
 		}
-		d.Incidents = append(d.Incidents, newIncidentView(n.inc, n.rank, s.At))
+		d.Incidents = append(d.Incidents, newIncidentView(s, n.inc, n.rank, s.At))
 	}
 	for _, inc := range s.Recent {
-		d.Recent = append(d.Recent, newIncidentView(inc, 0, s.At))
+		d.Recent = append(d.Recent, newIncidentView(s, inc, 0, s.At))
 	}
 	for _, i := range x.sloOrder {
 		d.SLOs = append(d.SLOs, newSLOView(s, int(i)))
@@ -275,12 +311,15 @@ func newListData(s *Snapshot, q url.Values) (listData, error) {
 		return listData{}, err
 	}
 	d := listData{chrome: newChrome(s), Query: q, Labels: q.Get("labels"), PerPage: p.perPage, Sort: o.String(),
-		Columns: map[string]columnLink{}}
+		Columns: map[string]columnLink{}, Search: q.Get("q"), Group: q.Get("group"), Groups: groupNames}
+	if d.Group != "" && !slices.Contains(groupNames, d.Group) {
+		return listData{}, fmt.Errorf("group %q: want one of %s", d.Group, strings.Join(groupNames, ", "))
+	}
 	d.Title = "slod instances"
 	if len(f.slos) == 1 {
 		d.Title = f.slos[0] + " instances · slod"
 	}
-	services := map[string]bool{}
+	services, teams := map[string]bool{}, map[string]bool{}
 	for _, i := range s.index().sloOrder {
 		sl := &s.SLOs[i]
 		d.SLOIDs = append(d.SLOIDs, sl.ID)
@@ -288,8 +327,13 @@ func newListData(s *Snapshot, q url.Values) (listData, error) {
 			services[sl.Service] = true
 			d.Service = append(d.Service, sl.Service)
 		}
+		if t := sl.Labels["team"]; t != "" && !teams[t] {
+			teams[t] = true
+			d.Teams = append(d.Teams, t)
+		}
 	}
 	slices.Sort(d.Service)
+	slices.Sort(d.Teams)
 	if len(f.slos) == 1 {
 		if i, ok := s.index().bySLO[f.slos[0]]; ok {
 			v := newSLOView(s, i)
@@ -327,6 +371,15 @@ func newListData(s *Snapshot, q url.Values) (listData, error) {
 		d.Columns[name] = c
 	}
 	refs := s.selectSorted(f, o)
+	if d.Group != "" {
+		// Groups in name order (states in threat order), each in the order asked for.
+		slices.SortStableFunc(refs, func(a, b ref) int {
+			if d.Group == "state" {
+				return cmp.Compare(s.State(int(a.slo), int(a.inst)), s.State(int(b.slo), int(b.inst)))
+			}
+			return strings.Compare(s.groupOf(d.Group, a), s.groupOf(d.Group, b))
+		})
+	}
 	d.Matched = len(refs)
 	d.Pages = max(1, (len(refs)+p.perPage-1)/p.perPage)
 	d.Page = p.page
@@ -338,10 +391,37 @@ func newListData(s *Snapshot, q url.Values) (listData, error) {
 		d.Next, d.Last = pageLink(d.Page+1), pageLink(d.Pages)
 	}
 	from := min((d.Page-1)*p.perPage, len(refs))
-	for _, r := range refs[from:min(from+p.perPage, len(refs))] {
-		d.Instances = append(d.Instances, newInstanceView(s, r))
+	prev := ""
+	for k, r := range refs[from:min(from+p.perPage, len(refs))] {
+		v := newInstanceView(s, r)
+		if g := s.groupOf(d.Group, r); d.Group != "" && (k == 0 || g != prev) {
+			v.GroupHead, prev = d.Group+": "+g, g
+			if g == "" {
+				v.GroupHead = d.Group + ": (none)"
+			}
+		}
+		d.Instances = append(d.Instances, v)
 	}
 	return d, nil
+}
+
+// groupNames are what the instance list groups by.
+var groupNames = []string{"service", "team", "slo", "state"}
+
+// groupOf is the group of an instance on a list grouped by group.
+func (s *Snapshot) groupOf(group string, r ref) string {
+	sl := &s.SLOs[r.slo]
+	switch group {
+	case "service":
+		return sl.Service
+	case "team":
+		return sl.Labels["team"]
+	case "slo":
+		return sl.ID
+	case "state":
+		return s.State(int(r.slo), int(r.inst)).String()
+	}
+	return ""
 }
 
 func newSLOView(s *Snapshot, i int) sloView {
@@ -351,7 +431,7 @@ func newSLOView(s *Snapshot, i int) sloView {
 	v := sloView{
 		ID: sl.ID, Service: sl.Service, Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%",
 		Window: slo.FormatDuration(sl.Window), Policy: sl.Policy, Worst: percent(x.worst[i]), Total: c.Total(),
-		Link: "instances?" + url.Values{"slo": {sl.ID}}.Encode(), Misconfigured: sl.Misconfigured, Backfilling: sl.Backfilling, worst: numStates,
+		Link: sloLink(sl.ID, ""), ListLink: "instances?" + url.Values{"slo": {sl.ID}}.Encode(), Team: sl.Labels["team"], Misconfigured: sl.Misconfigured, Backfilling: sl.Backfilling, worst: numStates,
 	}
 	if st, ok := c.Worst(); ok {
 		v.State, v.worst = st.String(), st
@@ -372,6 +452,11 @@ func newInstanceView(s *Snapshot, r ref) instanceView {
 		SLO: sl.ID, Service: sl.Service, Labels: FormatLabels(in.Labels),
 		Objective: strconv.FormatFloat(sl.Objective, 'f', -1, 64) + "%", Window: slo.FormatDuration(sl.Window),
 		State: s.State(int(r.slo), int(r.inst)).String(), Remaining: "–", Burn: "–",
+		Link: sloLink(sl.ID, in.Key), SLOLink: sloLink(sl.ID, ""), Team: sl.Labels["team"],
+	}
+	if st := s.State(int(r.slo), int(r.inst)); (st == StatePage || st == StateTicket) && in.Evaluated {
+		_, firing := in.Evaluation.Severity()
+		v.Recovering = !firing
 	}
 	if in.Evaluated {
 		v.Remaining = percent(in.Evaluation.BudgetRemaining)
@@ -386,12 +471,23 @@ func newInstanceView(s *Snapshot, r ref) instanceView {
 	return v
 }
 
-func newIncidentView(inc burnrate.Incident, rank int, now time.Time) incidentView {
+func newIncidentView(s *Snapshot, inc burnrate.Incident, rank int, now time.Time) incidentView {
 	v := incidentView{
 		Rank: rank, SLO: inc.SLO, Labels: FormatLabels(inc.Labels), Class: string(inc.Class),
-		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04"),
+		Severity: string(inc.Severity), Started: inc.Start.UTC().Format("01-02 15:04:05"),
 		Burn: times(inc.Burn), Remaining: percent(inc.BudgetRemaining), Spent: percent(inc.BudgetSpent),
-		TTE: burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion),
+		TTE: burnrate.FormatTimeToExhaustion(inc.TimeToExhaustion), Link: sloLink(inc.SLO, inc.Key),
+		Onset: "unknown", SpentOnset: "unknown",
+		Recovering: inc.Class == burnrate.ClassBurn && inc.Open() && inc.LastFiring.Before(inc.Updated),
+	}
+	if inc.Class != burnrate.ClassBurn {
+		v.Onset, v.SpentOnset = "–", "–"
+	} else if o, ok := s.Onsets[OnsetKey(inc)]; ok {
+		v.Onset = o.At.UTC().Format("01-02 15:04:05")
+		v.OnsetLead = slo.FormatDuration(inc.Start.Sub(o.At)) + " before detection"
+		if o.BudgetRemaining.Known() && inc.BudgetRemaining.Known() {
+			v.SpentOnset = percent(max(0, o.BudgetRemaining-inc.BudgetRemaining))
+		}
 	}
 	end := now
 	if !inc.Open() {
@@ -480,13 +576,14 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 		add(r.Row.Short, r.ShortBurn, r.Factor, r.Fires)
 		add(r.Row.Long, r.LongBurn, r.Factor, r.Fires)
 	}
+	// Each bar's value is written above it, so no figure needs a hover.
 	slices.SortFunc(wins, func(a, b win) int { return int(a.d/time.Second) - int(b.d/time.Second) })
 	c := burnChart{W: burnW, H: burnH}
 	if len(wins) == 0 {
 		return c
 	}
-	const labelH = 12.0
-	plotH := burnH - labelH
+	const labelH, valueH = 12.0, 10.0
+	plotH := burnH - labelH - valueH
 	scale := func(b float64) float64 { // log10 from 0.1 (0) to 1000 (plotH)
 		if b <= 0.1 || math.IsNaN(b) {
 			return 0
@@ -497,9 +594,11 @@ func newBurnChart(ev burnrate.Evaluation) burnChart {
 	for i, w := range wins {
 		h := scale(float64(w.burn))
 		c.Bars = append(c.Bars, burnBar{
-			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: plotH - h, H: h,
+			X: float64(i)*slot + 2, W: slot - 4, X2: float64(i+1)*slot - 2, Y: valueH + plotH - h, H: h,
 			Label: slo.FormatDuration(w.d), LabelX: float64(i)*slot + slot/2,
-			Fires: w.fires, FactorY: plotH - scale(w.factor),
+			Fires: w.fires, FactorY: valueH + plotH - scale(w.factor),
+			Above: !w.fires && w.burn.Known() && float64(w.burn) >= w.factor,
+			Value: shortTimes(w.burn), ValueY: valueH + plotH - h - 2,
 			Title: fmt.Sprintf("burn over %s: %s (threshold %s×)", slo.FormatDuration(w.d), times(w.burn), trimFloat(w.factor)),
 		})
 	}
@@ -527,6 +626,21 @@ func FormatLabels(l map[string]string) string {
 // percent renders a share of the budget, "4.4%", or "unknown".
 func percent(f burnrate.Figure) string {
 	return f.Text(func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) })
+}
+
+// shortTimes is times in the few characters a bar has: "14×", "0.3×", "?".
+func shortTimes(f burnrate.Figure) string {
+	if !f.Known() {
+		return "?"
+	}
+	x := float64(f)
+	switch {
+	case x >= 10:
+		return fmt.Sprintf("%.0f×", x)
+	case x >= 0.05:
+		return fmt.Sprintf("%.1f×", x)
+	}
+	return "0×"
 }
 
 // times renders a burn rate, "14.4×", or "unknown".

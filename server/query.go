@@ -32,6 +32,12 @@ type filter struct {
 	// slos and services are SLO IDs and services; an SLO matches when
 	// either list is empty or holds it.
 	slos, services []string
+	// teams are values of the SLOs' team label; an SLO matches when the
+	// list is empty or holds its team.
+	teams []string
+	// search must occur, case-insensitively, in the SLO's ID, its service,
+	// or the instance's labels (k=v, as the pages show them).
+	search string
 	// states is a bit per State; 0 selects every state.
 	states uint8
 	// matchers must all match an instance's labels (PromQL semantics: an
@@ -45,7 +51,8 @@ type filter struct {
 // label matchers, route=~"/api/.*",method="GET", with or without braces,
 // and all matchers of every labels parameter must match.
 func parseFilter(v url.Values) (filter, error) {
-	f := filter{slos: nonEmpty(v["slo"]), services: nonEmpty(v["service"])}
+	f := filter{slos: nonEmpty(v["slo"]), services: nonEmpty(v["service"]), teams: nonEmpty(v["team"]),
+		search: strings.ToLower(strings.TrimSpace(v.Get("q")))}
 	var errs []error
 	for _, list := range v["state"] {
 		for name := range strings.SplitSeq(list, ",") {
@@ -85,15 +92,30 @@ func nonEmpty(vs []string) []string {
 
 // instances reports whether the filter selects among an SLO's instances
 // (by state or labels), not only among SLOs.
-func (f filter) instances() bool { return f.states != 0 || len(f.matchers) > 0 }
+func (f filter) instances() bool { return f.states != 0 || len(f.matchers) > 0 || f.search != "" }
 
 func (f filter) matchSLO(sl *SLO) bool {
 	return (len(f.slos) == 0 || slices.Contains(f.slos, sl.ID)) &&
-		(len(f.services) == 0 || slices.Contains(f.services, sl.Service))
+		(len(f.services) == 0 || slices.Contains(f.services, sl.Service)) &&
+		(len(f.teams) == 0 || slices.Contains(f.teams, sl.Labels["team"]))
 }
 
-func (f filter) matchInstance(in *Instance, st State) bool {
-	if f.states != 0 && f.states&(1<<st) == 0 {
+// matchSearch reports whether the search text occurs in the SLO's ID or
+// service, or in one of the instance's labels.
+func (f filter) matchSearch(sl *SLO, in *Instance) bool {
+	if f.search == "" || strings.Contains(strings.ToLower(sl.ID), f.search) || strings.Contains(strings.ToLower(sl.Service), f.search) {
+		return true
+	}
+	for k, v := range in.Labels {
+		if strings.Contains(strings.ToLower(k+"="+v), f.search) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f filter) matchInstance(sl *SLO, in *Instance, st State) bool {
+	if f.states != 0 && f.states&(1<<st) == 0 || !f.matchSearch(sl, in) {
 		return false
 	}
 	for _, m := range f.matchers {
@@ -108,15 +130,18 @@ func (f filter) matchInstance(in *Instance, st State) bool {
 type sortColumn uint8
 
 const (
-	sortState  sortColumn = iota // threat order, then budget remaining
-	sortBudget                   // budget remaining, lowest first
-	sortBurn                     // burn now (burnrate.CurrentBurn), lowest first
-	sortName                     // instance key: SLO ID, then labels
-	sortSLO                      // SLO ID, then threat
+	sortState     sortColumn = iota // threat order, then budget remaining
+	sortBudget                      // budget remaining, lowest first
+	sortBurn                        // burn now (burnrate.CurrentBurn), lowest first
+	sortName                        // instance key: SLO ID, then labels
+	sortSLO                         // SLO ID, then threat
+	sortService                     // the SLO's service, then threat
+	sortObjective                   // the SLO's objective, then threat
+	sortWindow                      // the SLO's window, then threat
 	numSortColumns
 )
 
-var sortNames = [numSortColumns]string{"state", "budget", "burn", "name", "slo"}
+var sortNames = [numSortColumns]string{"state", "budget", "burn", "name", "slo", "service", "objective", "window"}
 
 // order is a sort column and direction, the query parameter sort:
 // "budget" ascending, "-budget" descending. Unknown figures sort last
@@ -164,6 +189,7 @@ type sortKey struct {
 	state        State
 	budget, burn burnrate.Figure
 	slo, key     string
+	sl           *SLO
 }
 
 // compareKeys orders a and b by column o.col, in o's direction, breaking
@@ -185,6 +211,12 @@ func compareKeys(a, b *sortKey, o order) int {
 		c = strings.Compare(a.key, b.key)
 	case sortSLO:
 		c = strings.Compare(a.slo, b.slo)
+	case sortService:
+		c = strings.Compare(a.sl.Service, b.sl.Service)
+	case sortObjective:
+		c = cmp.Compare(a.sl.Objective, b.sl.Objective)
+	case sortWindow:
+		c = cmp.Compare(a.sl.Window, b.sl.Window)
 	case sortState:
 		c = cmp.Compare(a.state, b.state)
 	}
@@ -209,7 +241,7 @@ func (s *Snapshot) sortRefs(x *index, refs []ref, o order) {
 	for i, r := range refs {
 		in := &s.SLOs[r.slo].Instances[r.inst]
 		k := sortKey{ref: r, state: x.states[r.slo][r.inst], budget: figureOf(in, sortBudget),
-			slo: s.SLOs[r.slo].ID, key: in.Key}
+			slo: s.SLOs[r.slo].ID, key: in.Key, sl: &s.SLOs[r.slo]}
 		if o.col == sortBurn {
 			k.burn = figureOf(in, sortBurn)
 		}
@@ -236,7 +268,7 @@ func (s *Snapshot) selectSorted(f filter, o order) []ref {
 			continue
 		}
 		for j := range sl.Instances {
-			if f.matchInstance(&sl.Instances[j], x.states[i][j]) {
+			if f.matchInstance(sl, &sl.Instances[j], x.states[i][j]) {
 				out = append(out, ref{int32(i), int32(j)})
 			}
 		}
@@ -329,7 +361,7 @@ func (s *Snapshot) walk(f filter, c cursor, yield func(r ref) bool) {
 			})
 		}
 		for _, j := range order[from:] {
-			if f.matchInstance(&sl.Instances[j], x.states[i][j]) && !yield(ref{i, j}) {
+			if f.matchInstance(sl, &sl.Instances[j], x.states[i][j]) && !yield(ref{i, j}) {
 				return
 			}
 		}

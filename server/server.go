@@ -55,6 +55,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/v1/incidents", s.incidents)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /instances", s.instanceList)
+	s.mux.HandleFunc("GET /slo", s.sloPage)
 	return s, nil
 }
 

@@ -43,6 +43,9 @@ type Snapshot struct {
 	// incident carry a Budget, and the page shows no chart, rather than
 	// "collecting data", for the others.
 	BudgetForIncidentsOnly bool
+	// Onsets are the burn onsets of the incidents shown (open and recent),
+	// by OnsetKey; an incident without one shows its onset as unknown.
+	Onsets map[string]burnrate.Onset
 
 	// once builds idx, what every table reads: see index.
 	once sync.Once
@@ -85,6 +88,29 @@ type SLO struct {
 	// long gap) goes on in the background: it is not evaluated yet, and
 	// its instances read pending.
 	Backfilling bool
+	// Annotations are the SLO file's annotations: the SLO page links its
+	// runbook and dashboard.
+	Annotations map[string]string
+	// Runbook is the runbook link of the SLO's pages, "" when none is set.
+	Runbook string
+	// Rings reads the SLO's ring buffers for the charts of its page; nil
+	// when there are none (the page then says so).
+	Rings Rings
+}
+
+// Rings reads one SLO's ring buffers (a *burnrate.Evaluator); it must be
+// safe to call while the daemon ingests.
+type Rings interface {
+	// Counts are the windows of length w ending at each of ends for the
+	// instance with labels; false when there is no such instance.
+	Counts(labels map[string]string, ends []time.Time, w time.Duration) ([]burnrate.WindowCount, bool)
+	// Step is the length of one step of the rings.
+	Step() time.Duration
+}
+
+// OnsetKey keys Snapshot.Onsets: one burn incident of one instance.
+func OnsetKey(inc burnrate.Incident) string {
+	return inc.Key + "\x00" + inc.Start.UTC().Format(time.RFC3339Nano)
 }
 
 // Instance is one SLO instance (one label set of a group_by SLO, or the

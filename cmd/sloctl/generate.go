@@ -29,7 +29,7 @@ type GenerateOptions struct {
 	DependencyPolicy string
 }
 
-var generateFormats = []string{rules.FormatPrometheus, rules.FormatPrometheusRule}
+var generateFormats = []string{rules.FormatPrometheus, rules.FormatPrometheusRule, rules.FormatGrafanaDashboard}
 
 // NewCmdGenerate builds `sloctl generate`; runF replaces the run function
 // in flag tests (nil generates).
@@ -49,7 +49,11 @@ ending in /) writes one file per service.
 
 --format prometheus writes a rule file for Prometheus, Thanos Ruler, Mimir's
 ruler and promtool; --format prometheusrule writes one Kubernetes
-PrometheusRule object per service (monitoring.coreos.com/v1).
+PrometheusRule object per service (monitoring.coreos.com/v1);
+--format grafana-dashboard writes a Grafana dashboard (JSON, with a uid for
+file provisioning) over the series those rules record: objective, budget
+remaining, SLI, error ratio, request rate and burn per window, with an $slo
+variable (-o DIR writes DIR/slod-slos.json).
 
 --compat sloth adds Sloth's series (slo:sli_error:ratio_rate5m, ...,
 sloth_slo_info) and its sloth_* labels and title/summary annotations to
@@ -59,6 +63,7 @@ written for Sloth keep working; --compat pyrra adds Pyrra's series
 row labelled long, short, exhaustion and severity critical|warning.`,
 		Example: `  sloctl generate examples/slos -o slo.rules.yml && promtool check rules slo.rules.yml
   sloctl generate --format prometheusrule -o deploy/rules/ slos/
+  sloctl generate --format grafana-dashboard -o dashboards/slod-slos.json slos/
   sloctl generate --compat sloth sloth-slos/ -o slo.rules.yml`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
@@ -130,6 +135,28 @@ func runGenerate(opts *GenerateOptions) error {
 	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), opts.Rules)
 	if err != nil {
 		return err
+	}
+	if opts.Format == rules.FormatGrafanaDashboard {
+		out, err := rules.Dashboard(f)
+		if err != nil {
+			return err
+		}
+		path := opts.Output
+		switch {
+		case path == "":
+			_, err := opts.IO.Out.Write(out)
+			return err
+		case isDirTarget(path):
+			if err := os.MkdirAll(path, 0o755); err != nil {
+				return err
+			}
+			path = filepath.Join(path, "slod-slos.json")
+		}
+		if err := writeFileAtomic(path, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Err, "sloctl generate: a dashboard over the rules of %d SLOs -> %s\n", len(set.SLOs), path)
+		return nil
 	}
 	if !isDirTarget(opts.Output) {
 		var buf bytes.Buffer

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/slodhq/slod/rules"
 )
 
 func TestGenerateFlags(t *testing.T) {
@@ -127,5 +131,43 @@ func TestGenerateRefusesFilesWithLintErrors(t *testing.T) {
 	errb.Reset()
 	if code := Main([]string{"lint", path}, &out, &errb); code != exitFail || !strings.Contains(out.String(), path+":5:16: error POL003") {
 		t.Errorf("lint exit %d, stdout %q", code, out.String())
+	}
+}
+
+// --format grafana-dashboard writes a dashboard whose every query names a
+// series the rules of the same SLOs record, to stdout and into a directory.
+func TestGenerateGrafanaDashboard(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"generate", "--format", "grafana-dashboard", "../../examples/slos"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	queries, err := rules.DashboardQueries(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rulesOut bytes.Buffer
+	if code := Main([]string{"generate", "../../examples/slos"}, &rulesOut, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	p := parser.NewParser(parser.Options{})
+	for _, q := range queries {
+		expr, err := p.ParseExpr(strings.ReplaceAll(q, "$slo", ".*"))
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok && !strings.Contains(rulesOut.String(), "record: "+vs.Name+"\n") {
+				t.Errorf("%s: no rule records %s", q, vs.Name)
+			}
+			return nil
+		})
+	}
+	dir := t.TempDir() + "/dash/"
+	if code := Main([]string{"generate", "--format", "grafana-dashboard", "-o", dir, "../../examples/slos"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "slod-slos.json")); err != nil {
+		t.Error(err)
 	}
 }

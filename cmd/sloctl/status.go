@@ -167,16 +167,29 @@ func printStatus(w io.Writer, incs server.IncidentsResponse, slos server.SLOsRes
 	if len(incs.Incidents) == 0 {
 		fmt.Fprintln(w, "No open incidents.")
 	} else {
-		fmt.Fprintln(tw, "#\tSLO\tINSTANCE\tSEVERITY\tBURN\tBUDGET LEFT\tSPENT SINCE START\tGONE IN\tSTARTED")
+		fmt.Fprintln(tw, "#\tSLO\tINSTANCE\tSEVERITY\tBURN\tBUDGET LEFT\tSPENT SINCE START\tGONE IN\tSTARTED\tBURN BEGAN")
 		row := func(rank string, in server.IncidentJSON) {
 			sev := in.Severity
 			if in.Class == "nodata" {
 				sev = "no data"
 			}
 			burn := in.Burn.Text(func(x float64) string { return statusNum(x) + "×" })
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rank, in.SLO, statusLabels(in.Labels), sev,
+			if in.Recovering {
+				sev += " (recovering)"
+			}
+			onset := "unknown"
+			if in.Onset != nil {
+				onset = in.Onset.UTC().Format("2006-01-02 15:04:05")
+				if in.BudgetSpentSinceOnset != nil {
+					onset += " (" + statusPct(*in.BudgetSpentSinceOnset) + " spent since)"
+				}
+			}
+			if in.Class == "nodata" {
+				onset = "–"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rank, in.SLO, statusLabels(in.Labels), sev,
 				burn, statusPct(in.BudgetRemaining), statusPct(in.BudgetSpent), in.TimeToExhaustion,
-				in.Start.UTC().Format("2006-01-02 15:04"))
+				in.Start.UTC().Format("2006-01-02 15:04"), onset)
 		}
 		for _, in := range incs.Incidents {
 			row(strconv.Itoa(in.Rank), in)

@@ -34,6 +34,7 @@ func statusServer(t *testing.T) *httptest.Server {
 		SLOs: []server.SLO{{ID: "checkout-availability", Objective: 99.9, Window: 30 * 24 * time.Hour,
 			Instances: []server.Instance{{Key: "a{}", Evaluated: true, Evaluation: ev}}}},
 	}
+	snap.Onsets = map[string]burnrate.Onset{server.OnsetKey(snap.Incidents[0]): {At: now.Add(-time.Hour - 50*time.Second), BudgetRemaining: 0.6}}
 	s, err := server.New(server.Options{Snapshot: func() *server.Snapshot { return snap }, Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,8 @@ func TestStatusPrintsRankedIncidentsAndSLOs(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	got := out.String()
-	for _, want := range []string{"ready", "checkout-availability", "route=/v1/orders", "18h", "50.0%", "5m/1h 20.0/20.0!"} {
+	for _, want := range []string{"ready", "checkout-availability", "route=/v1/orders", "18h", "50.0%", "5m/1h 20.0/20.0!",
+		"2026-11-01 10:59:10 (10.0% spent since)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}

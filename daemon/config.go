@@ -60,6 +60,10 @@ type Config struct {
 	// window, budget, time to exhaustion, state) for every SLO instance;
 	// off, /metrics carries per-SLO series only (for very large fleets).
 	MetricsPerInstance bool
+	// MetricsPerInstanceMax stops the per-instance gauges while the daemon
+	// evaluates more instances than this (slod_instance_metrics_suppressed
+	// says so): 100,000 instances would be 1.1 million series on /metrics.
+	MetricsPerInstanceMax int
 	// Shard is this daemon's shard, from --shard i/n, or from --shard i
 	// or --pod NAME (a StatefulSet pod's ordinal) with --total-shards n.
 	Shard       Shard
@@ -87,23 +91,24 @@ type Config struct {
 
 // DefaultConfig holds every default.
 var DefaultConfig = Config{
-	StateDir:           "state",
-	Listen:             "127.0.0.1:9797",
-	Interval:           time.Minute,
-	Step:               time.Minute,
-	QueryDelay:         30 * time.Second,
-	SnapshotInterval:   5 * time.Minute,
-	MaxReplay:          6 * time.Hour,
-	QueryConcurrency:   8,
-	BackfillWait:       10 * time.Second,
-	MaxInstancesPerSLO: engine.DefaultMaxInstancesPerSLO,
-	MaxInstances:       engine.DefaultMaxInstances,
-	MetricsPerInstance: true,
-	TotalShards:        1,
-	LogFormat:          "text",
-	LogLevel:           "info",
-	Prometheus:         source.PrometheusFlags{QueryTimeout: 30 * time.Second},
-	ClockSpeed:         1,
+	StateDir:              "state",
+	Listen:                "127.0.0.1:9797",
+	Interval:              time.Minute,
+	Step:                  time.Minute,
+	QueryDelay:            30 * time.Second,
+	SnapshotInterval:      5 * time.Minute,
+	MaxReplay:             6 * time.Hour,
+	QueryConcurrency:      8,
+	BackfillWait:          10 * time.Second,
+	MaxInstancesPerSLO:    engine.DefaultMaxInstancesPerSLO,
+	MaxInstances:          engine.DefaultMaxInstances,
+	MetricsPerInstance:    true,
+	MetricsPerInstanceMax: 10000,
+	TotalShards:           1,
+	LogFormat:             "text",
+	LogLevel:              "info",
+	Prometheus:            source.PrometheusFlags{QueryTimeout: 30 * time.Second},
+	ClockSpeed:            1,
 }
 
 // DeprecatedFlags maps slod's old flag names (and config keys) to the
@@ -139,6 +144,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxInstancesPerSLO, "max-instances-per-slo", c.MaxInstancesPerSLO, "cap on the instances (group_by label sets) of one SLO; new ones beyond it are dropped, loudly")
 	fs.IntVar(&c.MaxInstances, "max-instances", c.MaxInstances, "cap on the instances of all SLOs together")
 	fs.BoolVar(&c.MetricsPerInstance, "metrics-per-instance", c.MetricsPerInstance, "export slod_instance_* gauges for every SLO instance on /metrics (about 12 series each; --metrics-per-instance=false keeps per-SLO series only)")
+	fs.IntVar(&c.MetricsPerInstanceMax, "metrics-per-instance-max", c.MetricsPerInstanceMax, "export the slod_instance_* gauges only while the daemon evaluates at most this many instances (about 11 series each); above it slod_instance_metrics_suppressed is 1")
 	fs.Var(&c.Shard, "shard", "this daemon's shard: i/n (for example 0/2), or the ordinal i with --total-shards n")
 	fs.IntVar(&c.TotalShards, "total-shards", c.TotalShards, "number of shards (kube-state-metrics' convention; 1: no sharding); with --shard ORDINAL or --pod NAME")
 	fs.StringVar(&c.Pod, "pod", c.Pod, "StatefulSet pod name whose trailing ordinal (slod-2: 2) is the shard, with --total-shards (pass --pod=$(POD_NAME))")

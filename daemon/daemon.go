@@ -168,7 +168,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.http = srv
-	d.reg.MustRegister(&instanceCollector{snapshot: d.snap.Load, perInstance: cfg.MetricsPerInstance})
+	d.reg.MustRegister(&instanceCollector{snapshot: d.snap.Load, perInstance: cfg.MetricsPerInstance, max: cfg.MetricsPerInstanceMax})
 	d.publish(d.now())
 	return d, nil
 }

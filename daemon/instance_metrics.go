@@ -28,6 +28,9 @@ import (
 type instanceCollector struct {
 	snapshot    func() *server.Snapshot
 	perInstance bool
+	// max, when > 0, stops the per-instance families while the snapshot
+	// holds more instances (suppressedDesc says so).
+	max int
 }
 
 // The families instanceCollector exports; docs/spec.md lists them.
@@ -41,8 +44,10 @@ const (
 )
 
 var (
-	objectiveDesc = prometheus.NewDesc(metricObjective, "The SLO's objective as a ratio (0.999 for 99.9%).", []string{"slo"}, nil)
-	reserved      = []string{"slo", "window", "state"}
+	objectiveDesc  = prometheus.NewDesc(metricObjective, "The SLO's objective as a ratio (0.999 for 99.9%).", []string{"slo"}, nil)
+	suppressedDesc = prometheus.NewDesc("slod_instance_metrics_suppressed",
+		"1 while the slod_instance_* gauges are not exported because the daemon evaluates more instances than --metrics-per-instance-max.", nil, nil)
+	reserved = []string{"slo", "window", "state"}
 )
 
 // Describe sends nothing: the instance families' label names follow the
@@ -60,6 +65,17 @@ func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !c.perInstance {
 		return
+	}
+	if c.max > 0 {
+		n := 0
+		for _, sl := range snap.SLOs {
+			n += len(sl.Instances)
+		}
+		over := n > c.max
+		ch <- prometheus.MustNewConstMetric(suppressedDesc, prometheus.GaugeValue, b2f(over))
+		if over {
+			return
+		}
 	}
 	// The union of the instance label names, sorted.
 	union := map[string]bool{}

@@ -91,6 +91,27 @@ func TestPerInstanceGaugesCanBeTurnedOff(t *testing.T) {
 	}
 }
 
+// TestPerInstanceGaugesStopAboveTheirMax: above --metrics-per-instance-max
+// instances the per-instance families are not exported (100,000 instances
+// would be 1.1 million series) and slod_instance_metrics_suppressed says so;
+// at or under it they are, and it reads 0.
+func TestPerInstanceGaugesStopAboveTheirMax(t *testing.T) {
+	for _, tc := range []struct {
+		max        int
+		suppressed float64
+	}{{max: 8, suppressed: 1}, {max: 9, suppressed: 0}} { // the demo has 9 instances
+		h := newDemoDaemon(t, t.TempDir(), func(c *Config) { c.MetricsPerInstanceMax = tc.max }, nil)
+		h.runTo(demoStart)
+		states := len(gathered(t, h, "slod_instance_state"))
+		if got := gathered(t, h, "slod_instance_metrics_suppressed"); len(got) != 1 || got[""] != tc.suppressed {
+			t.Errorf("max %d: slod_instance_metrics_suppressed %v, want %v", tc.max, got, tc.suppressed)
+		}
+		if (states == 0) != (tc.suppressed == 1) {
+			t.Errorf("max %d: %d slod_instance_state series, suppressed %v", tc.max, states, tc.suppressed)
+		}
+	}
+}
+
 // Instances of one SLO whose label sets differ only by an empty label
 // against an absent one, and SLOs grouped by different labels: every
 // family has one set of label names and no duplicate, so the scrape works.

@@ -25,24 +25,36 @@ const (
 )
 
 // PolicyFromSpec turns a `kind: Policy` document into a Policy
-// (budget_percent 2 becomes a share of 0.02). It does not validate it.
+// (budget_percent 2 becomes a share of 0.02, floor_percent 50 a floor
+// ratio of 0.5; a row without a measure takes the policy's). It does not
+// validate it.
 func PolicyFromSpec(ps *slo.PolicySpec) Policy {
 	p := Policy{Name: ps.Name}
 	for _, r := range ps.Rows {
+		m := Measure(r.Measure)
+		if m == "" {
+			m = Measure(ps.Measure)
+		}
+		if m == MeasureRatio {
+			m = ""
+		}
 		p.Rows = append(p.Rows, Row{
 			Severity:    Severity(r.Severity),
 			Long:        r.Long,
 			Short:       r.Short,
 			BudgetShare: r.BudgetPercent / 100,
+			Measure:     m,
+			FloorRatio:  r.FloorPercent / 100,
 		})
 	}
 	return p
 }
 
-// Policies returns every policy an SLO of set may name: the default policy
-// and the set's own, by name (a set's "default" overrides the built-in one).
+// Policies returns every policy an SLO of set may name: the built-in
+// policies (default, traffic-aware) and the set's own, by name (a set's
+// policy of a built-in name overrides the built-in one).
 func Policies(set *slo.Set) map[string]Policy {
-	out := map[string]Policy{DefaultPolicyName: DefaultPolicy()}
+	out := map[string]Policy{DefaultPolicyName: DefaultPolicy(), TrafficAwarePolicyName: TrafficAwarePolicy()}
 	if set == nil {
 		return out
 	}

@@ -45,7 +45,7 @@ type PolicySpec struct {
 	// ratio); a row may set its own.
 	Measure string
 	Rows    []PolicyRowSpec
-	Pos  Position
+	Pos     Position
 }
 
 // PolicyRowSpec is one row of a PolicySpec: page or ticket when the burn

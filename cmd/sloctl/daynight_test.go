@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,6 +111,51 @@ func TestBacktestCompareDayNight(t *testing.T) {
 		}
 		if def.Pages <= ta.Pages {
 			t.Fatalf("default %d pages, traffic-aware %d", def.Pages, ta.Pages)
+		}
+	})
+	t.Run("explain shows detection at the busiest and the quietest hour", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := Main([]string{"explain", "--prometheus-url", srv.URL, "--at", d.End.Format(time.RFC3339), "--format", "json", path}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		var xs []sloExplanation
+		if err := json.Unmarshal(out.Bytes(), &xs); err != nil || len(xs) != 1 || xs[0].Traffic == nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		tr := xs[0].Traffic
+		// The mean over 30d is 7.56M a day (87.5/s): the day's 10,000 a
+		// minute is 1.905 times it, the night's 500 0.0952 times.
+		if math.Abs(tr.Busiest-1.905) > 0.01 || math.Abs(tr.Quietest-0.0952) > 0.001 || xs[0].Policy != "traffic-aware" {
+			t.Fatalf("policy %s, busiest %v, quietest %v; want traffic-aware, 1.905 and 0.0952", xs[0].Policy, tr.Busiest, tr.Quietest)
+		}
+		// A full outage fires the 1h/5m page after 51.84 s at the mean
+		// traffic: 27.2 s at the busiest hour, 9m04s at the quietest.
+		type rows []struct {
+			Detections []struct {
+				AfterSeconds float64 `json:"after_seconds"`
+			} `json:"detections"`
+		}
+		var secs []struct {
+			Traffic struct {
+				BusiestRows  rows `json:"busiest_rows"`
+				QuietestRows rows `json:"quietest_rows"`
+			} `json:"traffic"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &secs); err != nil {
+			t.Fatal(err)
+		}
+		sec := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
+		if b, q := sec(secs[0].Traffic.BusiestRows[0].Detections[0].AfterSeconds), sec(secs[0].Traffic.QuietestRows[0].Detections[0].AfterSeconds); b < 27*time.Second || b > 28*time.Second ||
+			q < 9*time.Minute || q > 9*time.Minute+10*time.Second {
+			t.Fatalf("1h/5m page at 100%%: busiest %s, quietest %s", b, q)
+		}
+		var txt bytes.Buffer
+		if code := Main([]string{"explain", "--prometheus-url", srv.URL, "--at", d.End.Format(time.RFC3339), path}, &txt, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		t.Log("\n" + txt.String())
+		if !strings.Contains(txt.String(), "BUSIEST 100%") || !strings.Contains(txt.String(), "9m4s") {
+			t.Errorf("text lacks the traffic table:\n%s", txt.String())
 		}
 	})
 	t.Run("text and markdown show both side by side", func(t *testing.T) {

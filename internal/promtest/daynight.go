@@ -73,10 +73,29 @@ func (d DayNight) OpenMetrics() string {
 // equal increments is one `start+incxN` term.
 func (d DayNight) SeriesValues() (requests, errors string) {
 	req, errs := d.counts()
-	return notation(req), notation(errs)
+	return Notation(req), Notation(errs)
 }
 
-func notation(inc []float64) string {
+// SeriesValuesHalfMinute is SeriesValues at a 30-second interval (each
+// minute's counts split evenly), for the embedded engine, whose range
+// selectors leave out a sample on the left edge and so need two samples
+// within each 1-minute step.
+func (d DayNight) SeriesValuesHalfMinute() (requests, errors string) {
+	req, errs := d.counts()
+	half := func(inc []float64) []float64 {
+		out := make([]float64, 0, 2*len(inc))
+		for _, x := range inc {
+			out = append(out, x/2, x/2)
+		}
+		return out
+	}
+	return Notation(half(req)), Notation(half(errs))
+}
+
+// Notation renders a counter that starts at 0 and grows by inc[i] at
+// sample i+1 in promtool's series notation, one `start+incxN` term per run
+// of equal increments.
+func Notation(inc []float64) string {
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	terms := []string{"0"}
 	cur := 0.0

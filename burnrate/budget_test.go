@@ -113,9 +113,9 @@ func TestBudgetMeasureProjectsEventsOfAShortHistory(t *testing.T) {
 		t.Fatalf("events(W) = %v, want 43.2M projected from one day", got)
 	}
 	// A 0.1% ratio at steady traffic is a burn of 1 in both measures, for
-	// every row whose windows the day covers (the 3d window's errors are
-	// a third of what three days would hold: errors(w) is not projected).
-	for _, r := range ev.Rows[:3] {
+	// every row: the 3d window's errors are projected from its known day
+	// as events(W) is, not read as two days without errors.
+	for _, r := range ev.Rows {
 		if lb := float64(r.LongBurn); math.Abs(lb-1) > 1e-9 {
 			t.Errorf("row %s/%s: budget burn %v, want 1", r.Row.Long, r.Row.Short, lb)
 		}
@@ -138,6 +138,26 @@ func TestBudgetMeasureUnknownEventsNeverReadAsGood(t *testing.T) {
 		if r.Fires || r.LongBurn.Known() {
 			t.Errorf("row %+v fires or has a known burn without data", r)
 		}
+	}
+}
+
+func TestBudgetMeasureGapNeverReadsAsGood(t *testing.T) {
+	// Six hours without data inside the 1d window: the window's errors
+	// are those of its known 18 hours projected to the day, so a steady
+	// 0.1% ratio still reads as a burn of 1, not three quarters of it.
+	spec := &slo.Spec{ID: "svc-gap", Objective: 99.9, Window: 30 * 24 * time.Hour}
+	e := mustEvaluator(t, Options{Spec: spec, Policy: TrafficAwarePolicy()})
+	end := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
+	gapFrom, gapTo := end.Add(-12*time.Hour), end.Add(-6*time.Hour)
+	feed(t, e, nil, end.Add(-31*24*time.Hour), end, func(t time.Time) (float64, float64) {
+		if t.After(gapFrom) && !t.After(gapTo) {
+			return math.NaN(), math.NaN()
+		}
+		return 1, 1000
+	})
+	ev, _ := e.EvaluateInstance(nil, end)
+	if lb := float64(ev.Rows[2].LongBurn); math.Abs(lb-1) > 1e-6 {
+		t.Fatalf("1d budget burn across a 6h gap %v, want 1", lb)
 	}
 }
 

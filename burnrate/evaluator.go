@@ -97,11 +97,9 @@ type Evaluator struct {
 	tiers   []tierLayout
 	factors []float64
 	// budget is set when a row uses the budget measure; wSteps is W in
-	// steps and rowSteps each row's long and short window in steps, the
-	// budget measure's W / w.
-	budget   bool
-	wSteps   float64
-	rowSteps []float64
+	// steps.
+	budget bool
+	wSteps float64
 
 	mu        sync.Mutex
 	instances []*Instance
@@ -148,7 +146,6 @@ func NewEvaluator(o Options) (*Evaluator, error) {
 	}
 	for _, r := range o.Policy.Rows {
 		e.factors = append(e.factors, r.Threshold(o.Spec.Window, o.Spec.ErrorBudget()))
-		e.rowSteps = append(e.rowSteps, float64(r.Long/o.Step), float64(r.Short/o.Step))
 	}
 	e.budget = o.Policy.HasBudget()
 	e.wSteps = float64(o.Spec.Window / o.Step)
@@ -605,17 +602,24 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		t := &in.tiers[0]
 		newErrs, newTots = t.sums(t.slot(t.newest))
 	}
-	// knownW, set by window for W when the policy has a budget row, is
-	// how many of W's steps are known.
-	var knownW float64
+	// known, set by window when the policy has a budget row, is how many
+	// steps of the window just read are known: the budget measure scales
+	// each window's counts to its whole length from its known steps.
+	var known float64
+	var newKnown uint32
+	if e.budget && in.last != 0 && re >= in.last {
+		t := &in.tiers[0]
+		newKnown = t.known[t.slot(t.newest)*t.w]
+	}
 	window := func(i int, w time.Duration) WindowCount {
 		switch {
 		case in.last == 0:
+			known = 0
 			return WindowCount{}
 		case re < in.last:
 			// Evaluating the past (a replay after a gap): full lookups.
 			c := in.window(re, right, w)
-			knownW = float64(c.Known)
+			known = float64(c.Known)
 			return c
 		}
 		// The window ends at or after the newest step: the newest step's
@@ -626,12 +630,8 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		if in.lastKnown > edge {
 			c.Known = 1 // at least one; Evaluate needs no more
 		}
-		if e.budget && i == 2*len(e.policy.Rows) {
-			// The budget measure needs W's known steps: the right
-			// edge's count less the left edge's (cumAt of a boundary
-			// the tiers hold is that boundary: no further rounding).
-			t := &in.tiers[0]
-			knownW = float64(t.known[t.slot(t.newest)*t.w]) - float64(in.cumAt(edge).known)
+		if e.budget {
+			known = float64(newKnown - in.knownAt(&p.edges[i], newKnown))
 		}
 		return c
 	}
@@ -641,17 +641,18 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 	// known (a new SLO, a gap). Unknown (NaN) when no step of W is known:
 	// a budget row then neither fires nor reads as good.
 	eventsW := math.NaN()
-	if e.budget && knownW > 0 && w.Known > 0 {
-		eventsW = w.Total * e.wSteps / knownW
+	if e.budget && known > 0 && w.Known > 0 {
+		eventsW = w.Total * e.wSteps / known
 	}
 	for i, row := range e.policy.Rows {
 		long := window(2*i, row.Long)
+		longKnown := known
 		short := window(2*i+1, row.Short)
 		f := e.factors[i]
 		var lb, sb float64
 		if row.Budget() {
-			lb = budgetBurn(long, eventsW, budget, e.wSteps/e.rowSteps[2*i])
-			sb = budgetBurn(short, eventsW, budget, e.wSteps/e.rowSteps[2*i+1])
+			lb = budgetBurn(long, longKnown, eventsW, budget, e.wSteps)
+			sb = budgetBurn(short, known, eventsW, budget, e.wSteps)
 		} else {
 			lb, sb = burn(long), burn(short)
 		}
@@ -670,16 +671,19 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 	}
 }
 
-// budgetBurn is the budget measure of a window c of length w:
-// errors(w) / ((1 − objective) × events(W)) × W / w, with scale = W / w.
-// It is NaN (never fires) when the window or events(W) is unknown, and 0
-// when W held known steps without a single event (nothing to spend).
-func budgetBurn(c WindowCount, eventsW, budget, scale float64) float64 {
+// budgetBurn is the budget measure of a window c with known of its steps
+// known: errors(w) / ((1 − objective) × events(W)) × W / w, with errors(w)
+// the errors of its known steps projected to its whole length, as events(W)
+// is: errors over known steps ÷ (budget × events(W)) × W steps. Unknown
+// steps never read as steps without errors. It is NaN (never fires) when
+// the window or events(W) is unknown, and 0 when W held known steps
+// without a single event (nothing to spend).
+func budgetBurn(c WindowCount, known, eventsW, budget, wSteps float64) float64 {
 	switch {
-	case c.Known == 0 || math.IsNaN(eventsW):
+	case c.Known == 0 || known <= 0 || math.IsNaN(eventsW):
 		return math.NaN()
 	case eventsW <= 0:
 		return 0
 	}
-	return c.Errors / (budget * eventsW) * scale
+	return c.Errors / known / (budget * eventsW) * wSteps
 }

@@ -105,3 +105,16 @@ func indentLines(s, prefix string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// A traffic-aware SLO's page alert compares the errors rate over each
+// window with the mean event rate over W.
+func ExampleGenerate_budgetMeasure() {
+	f, _ := Generate([]*slo.Spec{budgetSpec()}, burnrate.Policies(nil), Options{})
+	for _, r := range f.Groups[0].Rules {
+		if r.Alert != "" && r.Labels["severity"] == "page" {
+			fmt.Println(strings.Split(r.Expr, "\n")[1])
+		}
+	}
+	// Output:
+	//   slod:sli_errors:window_rate1h{slo="shop-checkout"} / slod:sli_total:mean_rate30d{slo="shop-checkout"} >= 0.0144
+}

@@ -39,6 +39,11 @@ type Evaluation struct {
 	// (steps without data count neither).
 	WindowErrors float64
 	WindowTotal  float64
+	// WindowEvents is events(W) as the budget measure reads it: W's known
+	// events projected to the whole window at their mean rate. Computed
+	// only for a policy with a budget row; unknown otherwise and when W
+	// holds no known step.
+	WindowEvents Figure
 	// NoDataFor is how long the SLI has had no known step (0 when the newest step is known).
 	NoDataFor time.Duration
 	// Quiet is set, by the engine, when an SLO that asks for it (alerting.

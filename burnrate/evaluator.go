@@ -96,6 +96,10 @@ type Evaluator struct {
 	max     int
 	tiers   []tierLayout
 	factors []float64
+	// budget is set when a row uses the budget measure; wSteps is W in
+	// steps.
+	budget bool
+	wSteps float64
 
 	mu        sync.Mutex
 	instances []*Instance
@@ -141,8 +145,10 @@ func NewEvaluator(o Options) (*Evaluator, error) {
 		index: make(map[string]int),
 	}
 	for _, r := range o.Policy.Rows {
-		e.factors = append(e.factors, r.Factor(o.Spec.Window))
+		e.factors = append(e.factors, r.Threshold(o.Spec.Window, o.Spec.ErrorBudget()))
 	}
+	e.budget = o.Policy.HasBudget()
+	e.wSteps = float64(o.Spec.Window / o.Step)
 	return e, nil
 }
 
@@ -596,13 +602,25 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		t := &in.tiers[0]
 		newErrs, newTots = t.sums(t.slot(t.newest))
 	}
+	// known, set by window when the policy has a budget row, is how many
+	// steps of the window just read are known: the budget measure scales
+	// each window's counts to its whole length from its known steps.
+	var known float64
+	var newKnown uint32
+	if e.budget && in.last != 0 && re >= in.last {
+		t := &in.tiers[0]
+		newKnown = t.known[t.slot(t.newest)*t.w]
+	}
 	window := func(i int, w time.Duration) WindowCount {
 		switch {
 		case in.last == 0:
+			known = 0
 			return WindowCount{}
 		case re < in.last:
 			// Evaluating the past (a replay after a gap): full lookups.
-			return in.window(re, right, w)
+			c := in.window(re, right, w)
+			known = float64(c.Known)
+			return c
 		}
 		// The window ends at or after the newest step: the newest step's
 		// sums are its right edge, and it holds a known step exactly when
@@ -612,25 +630,60 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		if in.lastKnown > edge {
 			c.Known = 1 // at least one; Evaluate needs no more
 		}
+		if e.budget {
+			known = float64(newKnown - in.knownAt(&p.edges[i], newKnown))
+		}
 		return c
+	}
+	w := window(2*len(e.policy.Rows), e.spec.Window)
+	// events(W) for the budget measure: the events of W's known steps,
+	// projected to the whole of W at their mean rate while less than W is
+	// known (a new SLO, a gap). Unknown (NaN) when no step of W is known:
+	// a budget row then neither fires nor reads as good.
+	eventsW := math.NaN()
+	if e.budget && known > 0 && w.Known > 0 {
+		eventsW = w.Total * e.wSteps / known
 	}
 	for i, row := range e.policy.Rows {
 		long := window(2*i, row.Long)
+		longKnown := known
 		short := window(2*i+1, row.Short)
 		f := e.factors[i]
-		lb, sb := burn(long), burn(short)
+		var lb, sb float64
+		if row.Budget() {
+			lb = budgetBurn(long, longKnown, eventsW, budget, e.wSteps)
+			sb = budgetBurn(short, known, eventsW, budget, e.wSteps)
+		} else {
+			lb, sb = burn(long), burn(short)
+		}
 		r[i] = RowResult{
 			Row: row, Factor: f, LongBurn: Figure(lb), ShortBurn: Figure(sb),
 			// NaN compares false: a window without data never fires.
 			Fires: lb >= f && sb >= f && long.Total >= e.spec.MinEvents,
 		}
 	}
-	w := window(2*len(e.policy.Rows), e.spec.Window)
 	wb := burn(w)
 	return Evaluation{
 		At: p.now, Rows: r,
 		WindowBurn: Figure(wb), BudgetRemaining: Figure(1 - wb),
-		WindowErrors: w.Errors, WindowTotal: w.Total,
+		WindowErrors: w.Errors, WindowTotal: w.Total, WindowEvents: Figure(eventsW),
 		NoDataFor: in.NoDataFor(p.now),
 	}
+}
+
+// budgetBurn is the budget measure of a window c with known of its steps
+// known: errors(w) / ((1 − objective) × events(W)) × W / w, with errors(w)
+// the errors of its known steps projected to its whole length, as events(W)
+// is: errors over known steps ÷ (budget × events(W)) × W steps. Unknown
+// steps never read as steps without errors. It is NaN (never fires) when
+// the window or events(W) is unknown, and 0 when W held known steps
+// without a single event (nothing to spend).
+func budgetBurn(c WindowCount, known, eventsW, budget, wSteps float64) float64 {
+	switch {
+	case c.Known == 0 || known <= 0 || math.IsNaN(eventsW):
+		return math.NaN()
+	case eventsW <= 0:
+		return 0
+	}
+	return c.Errors / known / (budget * eventsW) * wSteps
 }

@@ -34,8 +34,13 @@ func benchSpec() *slo.Spec {
 
 // filled returns an evaluator with n instances holding one hour of steps.
 func filled(b *testing.B, n int) (*Evaluator, []Series, time.Time) {
+	return filledWith(b, n, Policy{})
+}
+
+// filledWith is filled with a policy (zero: the default).
+func filledWith(b *testing.B, n int, p Policy) (*Evaluator, []Series, time.Time) {
 	b.Helper()
-	e := mustEvaluator(b, Options{Spec: benchSpec(), MaxInstances: n})
+	e := mustEvaluator(b, Options{Spec: benchSpec(), MaxInstances: n, Policy: p})
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	series := make([]Series, n)
 	steps := make([]StepCount, 60)
@@ -78,9 +83,19 @@ func BenchmarkTick100k(b *testing.B) { benchTick(b, false) }
 // (EvaluateInto), as sloctl backtest does.
 func BenchmarkTick100kReuse(b *testing.B) { benchTick(b, true) }
 
-func benchTick(b *testing.B, reuse bool) {
-	const n = 100_000
-	e, series, now := filled(b, n)
+func benchTick(b *testing.B, reuse bool) { benchTickN(b, 100_000, Policy{}, reuse) }
+
+// BenchmarkTickPolicies is BenchmarkTick100kReuse at 5,000 instances for
+// each built-in policy: the budget measure (traffic-aware) must allocate
+// nothing more per tick than the ratio measure, and cost about as much.
+func BenchmarkTickPolicies(b *testing.B) {
+	for _, p := range []Policy{DefaultPolicy(), TrafficAwarePolicy()} {
+		b.Run(p.Name, func(b *testing.B) { benchTickN(b, 5000, p, true) })
+	}
+}
+
+func benchTickN(b *testing.B, n int, p Policy, reuse bool) {
+	e, series, now := filledWith(b, n, p)
 	one := make([]StepCount, 1)
 	for i := range series {
 		series[i].Steps = one

@@ -70,8 +70,8 @@ slos:
 		fmt.Println(d.Pos, d.Rule, strings.SplitN(d.Message, ";", 2)[0])
 	}
 	// Output:
-	// shop.yaml:5:16 POL003 slo "shop-availability": policy "default" row 1 (page 1h/5m, 2% of budget) can never fire: it needs an error ratio of 144%, above 100%, at objective 90% over 30d
-	// shop.yaml:4:11 SLO014 slo "shop-availability": pages (policy "default") but has no runbook annotation (annotations.runbook or runbook_url)
+	// shop.yaml:5:16 POL003 slo "shop-availability": policy "traffic-aware" row 1 (page 1h/5m, 2% of budget) can never fire: it needs an error ratio of 144%, above 100%, at objective 90% over 30d
+	// shop.yaml:4:11 SLO014 slo "shop-availability": pages (policy "traffic-aware") but has no runbook annotation (annotations.runbook or runbook_url)
 }
 
 // PolicyFromSpec turns a kind: Policy document into a policy; Policies

@@ -30,6 +30,10 @@ type Detection struct {
 	// ratio decays linearly from e to 0 over the short window and drops
 	// under the threshold after short × (1 − threshold / e).
 	Reset time.Duration `json:"-"`
+	// Traffic is the traffic during the burn as a multiple of its mean
+	// over W (1: steady). A budget row's burn is the ratio's times Traffic,
+	// so it detects in After / Traffic.
+	Traffic float64 `json:"traffic"`
 }
 
 // RowExplanation is one policy row worked out for an SLO.
@@ -40,6 +44,8 @@ type RowExplanation struct {
 	Long        string   `json:"long"`
 	Short       string   `json:"short"`
 	BudgetShare float64  `json:"budget_share"`
+	// Measure is ratio, budget or floor.
+	Measure string `json:"measure"`
 	// Factor is the burn-rate threshold, share × W / long.
 	Factor float64 `json:"factor"`
 	// ErrorRatio is the error ratio that triggers the row, factor × (1 − objective).
@@ -53,6 +59,13 @@ type RowExplanation struct {
 // and error budget (1 − objective): its factor, the error ratio that
 // triggers it, and detection for each of ratios (ExplainRatios when none).
 func (p Policy) Explain(window time.Duration, errorBudget float64, ratios ...float64) []RowExplanation {
+	return p.ExplainAt(window, errorBudget, 1, ratios...)
+}
+
+// ExplainAt is Explain for a burn during which traffic runs at traffic
+// times its mean over W: budget rows detect in time / traffic (sooner at
+// peak, later at night); ratio and floor rows do not depend on it.
+func (p Policy) ExplainAt(window time.Duration, errorBudget, traffic float64, ratios ...float64) []RowExplanation {
 	if len(ratios) == 0 {
 		ratios = ExplainRatios
 	}
@@ -65,17 +78,27 @@ func (p Policy) Explain(window time.Duration, errorBudget float64, ratios ...flo
 			Long:        slo.FormatDuration(r.Long),
 			Short:       slo.FormatDuration(r.Short),
 			BudgetShare: r.BudgetShare,
-			Factor:      r.Factor(window),
+			Measure:     string(MeasureRatio),
+			Factor:      r.Threshold(window, errorBudget),
 			ErrorRatio:  threshold,
 			CanFire:     r.CanFire(window, errorBudget),
 		}
+		tr := 1.0
+		switch {
+		case r.Floor():
+			x.Measure = "floor"
+		case r.Budget():
+			x.Measure, tr = string(MeasureBudget), traffic
+		}
 		for _, e := range ratios {
-			d := Detection{ErrorRatio: e}
-			if t, ok := r.DetectionTime(window, errorBudget, e); ok {
+			d := Detection{ErrorRatio: e, Traffic: tr}
+			if t, ok := r.DetectionTimeAt(window, errorBudget, e, tr); ok {
 				d.Fires = true
 				d.After = t
-				d.BudgetSpent = e * t.Seconds() / (errorBudget * window.Seconds())
-				d.Reset = time.Duration(float64(r.Short) * (1 - threshold/e))
+				// Errors run at e × traffic × the mean rate: the budget
+				// spent by then is the row's share (for a budget row).
+				d.BudgetSpent = e * tr * t.Seconds() / (errorBudget * window.Seconds())
+				d.Reset = time.Duration(float64(r.Short) * (1 - threshold/(e*tr)))
 			}
 			x.Detections = append(x.Detections, d)
 		}

@@ -398,6 +398,34 @@ func (in *Instance) evAt(p *leftEdge, newErrs, newTots float64) (errs, tots floa
 	return errs, tots, (t.newest - t.n + 2) * t.m
 }
 
+// knownAt is evAt's count of known steps through the same boundary (the
+// newest step's count, newKnown, when the boundary is at or after it): the
+// budget measure needs how much of a window is known, the ratio measure
+// only whether any of it is.
+func (in *Instance) knownAt(p *leftEdge, newKnown uint32) uint32 {
+	if p.b < in.first {
+		return 0
+	}
+	if p.b >= in.last {
+		return newKnown
+	}
+	for i := range in.tiers {
+		t := &in.tiers[i]
+		j := p.j[i]
+		if j*t.m >= in.last {
+			return newKnown
+		}
+		if j*t.m < in.first {
+			return 0
+		}
+		if t.holds(j - 1) {
+			return t.known[p.s[i]*t.w]
+		}
+	}
+	t := &in.tiers[len(in.tiers)-1]
+	return t.known[t.slot(t.newest-t.n+1)*t.w]
+}
+
 // WindowCount is what a window holds: errors and events summed over its
 // steps, and how many of its steps were known.
 type WindowCount struct {

@@ -25,35 +25,58 @@ const (
 )
 
 // PolicyFromSpec turns a `kind: Policy` document into a Policy
-// (budget_percent 2 becomes a share of 0.02). It does not validate it.
+// (budget_percent 2 becomes a share of 0.02, floor_percent 50 a floor
+// ratio of 0.5; a row without a measure takes the policy's). It does not
+// validate it.
 func PolicyFromSpec(ps *slo.PolicySpec) Policy {
 	p := Policy{Name: ps.Name}
 	for _, r := range ps.Rows {
+		m := Measure(r.Measure)
+		if m == "" {
+			m = Measure(ps.Measure)
+		}
+		if m == MeasureRatio {
+			m = ""
+		}
 		p.Rows = append(p.Rows, Row{
 			Severity:    Severity(r.Severity),
 			Long:        r.Long,
 			Short:       r.Short,
 			BudgetShare: r.BudgetPercent / 100,
+			Measure:     m,
+			FloorRatio:  r.FloorPercent / 100,
 		})
 	}
 	return p
 }
 
-// Policies returns every policy an SLO of set may name: the default policy
-// and the set's own, by name (a set's "default" overrides the built-in one).
+// nativeDefault keys, in a Policies map, the policy of a native (slod/v1)
+// SLO that names none: traffic-aware, unless the files define a policy
+// named "default". The scenario suite (docs/policies.md) is the evidence.
+// It is no name a policy document can have.
+const nativeDefault = ""
+
+// Policies returns every policy an SLO of set may name: the built-in
+// policies (default, traffic-aware) and the set's own, by name (a set's
+// policy of a built-in name overrides the built-in one), and the policy of
+// native SLOs that name none.
 func Policies(set *slo.Set) map[string]Policy {
-	out := map[string]Policy{DefaultPolicyName: DefaultPolicy()}
+	out := map[string]Policy{DefaultPolicyName: DefaultPolicy(), TrafficAwarePolicyName: TrafficAwarePolicy(), nativeDefault: TrafficAwarePolicy()}
 	if set == nil {
 		return out
 	}
 	for _, ps := range set.Policies {
 		out[ps.Name] = PolicyFromSpec(ps)
+		if ps.Name == DefaultPolicyName {
+			out[nativeDefault] = out[ps.Name]
+		}
 	}
 	return out
 }
 
-// PolicyFor returns the policy spec names (the default one when it names
-// none) as it applies to spec, and false when no such policy exists. It is
+// PolicyFor returns the policy spec names (when it names none: for a
+// native SLO traffic-aware, or the files' own "default"; for another
+// tool's SLO "default") as it applies to spec, and false when no such policy exists. It is
 // the one resolution the daemon, backtest, explain and the generated rules
 // share. For an SLO read from a foreign format (any Format but
 // slo.FormatNative: Sloth, Pyrra, OpenSLO) the rows that can never fire at
@@ -69,10 +92,16 @@ func PolicyFor(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
 	return p.firing(spec), true
 }
 
-// lookup returns the policy spec names, with every row.
+// lookup returns the policy spec names, with every row. A native SLO that
+// names none gets the native default (traffic-aware) when the map has
+// one; another tool's SLO keeps that tool's semantics: the Workbook's
+// ratio rows of "default".
 func lookup(spec *slo.Spec, policies map[string]Policy) (Policy, bool) {
 	name := spec.Policy
 	if name == "" {
+		if p, ok := policies[nativeDefault]; ok && !Foreign(spec) {
+			return p, true
+		}
 		name = DefaultPolicyName
 	}
 	p, ok := policies[name]

@@ -22,6 +22,23 @@ const (
 	SeverityTicket Severity = "ticket"
 )
 
+// Measure is how a row turns a window's counts into a burn rate.
+type Measure string
+
+// The measures. MeasureRatio is the Workbook's: burn(w) = error ratio over
+// w / (1 − objective), which equals the budget spent only under steady
+// traffic. MeasureBudget is exact under uneven traffic: burn′(w) =
+// errors(w) / ((1 − objective) × events(W)) × W / w, the share of the
+// window's budget actually spent in w, scaled to a rate. Equivalently
+// burn′(w) = burn(w) × (traffic rate over w ÷ mean traffic rate over W).
+const (
+	MeasureRatio  Measure = "ratio"
+	MeasureBudget Measure = "budget"
+)
+
+// Valid reports whether m is a known measure ("" reads as ratio).
+func (m Measure) Valid() bool { return m == "" || m == MeasureRatio || m == MeasureBudget }
+
 // Row is one line of a policy: it fires when the burn rate over both its
 // long and its short window reaches Factor, i.e. when BudgetShare of the
 // error budget of the SLO window would be spent within Long.
@@ -32,6 +49,28 @@ type Row struct {
 	// BudgetShare is the fraction of the window's error budget (0.02 = 2%)
 	// that a burn at the threshold spends within Long.
 	BudgetShare float64
+	// Measure is the row's burn measure; "" is MeasureRatio.
+	Measure Measure
+	// FloorRatio, when > 0, makes the row a floor: it fires when the error
+	// ratio over both windows reaches FloorRatio (0.5 = 50% of requests
+	// fail), whatever the traffic and the budget. BudgetShare is unused
+	// and the measure is always the ratio.
+	FloorRatio float64
+}
+
+// Budget reports whether the row reads its windows with the budget measure.
+func (r Row) Budget() bool { return r.Measure == MeasureBudget && r.FloorRatio == 0 }
+
+// Floor reports whether the row is a floor row (FloorRatio).
+func (r Row) Floor() bool { return r.FloorRatio > 0 }
+
+// Threshold is the burn rate at which the row fires for an SLO window and
+// error budget: Factor, or for a floor row FloorRatio / (1 − objective).
+func (r Row) Threshold(window time.Duration, errorBudget float64) float64 {
+	if r.Floor() {
+		return r.FloorRatio / errorBudget
+	}
+	return r.Factor(window)
 }
 
 // Factor is the burn-rate threshold of the row for an SLO window W:
@@ -50,6 +89,32 @@ type Policy struct {
 
 // DefaultPolicyName names the Google SRE Workbook policy.
 const DefaultPolicyName = "default"
+
+// TrafficAwarePolicyName names the Workbook policy read with the budget measure.
+const TrafficAwarePolicyName = "traffic-aware"
+
+// TrafficAwarePolicy returns the Workbook's rows (DefaultPolicy) with the
+// budget measure: a row pages when its share of the window's budget was
+// actually spent, so a quiet night with a high error ratio but few errors
+// does not page, and an outage at peak traffic pages sooner.
+func TrafficAwarePolicy() Policy {
+	p := DefaultPolicy()
+	p.Name = TrafficAwarePolicyName
+	for i := range p.Rows {
+		p.Rows[i].Measure = MeasureBudget
+	}
+	return p
+}
+
+// HasBudget reports whether any row of the policy uses the budget measure.
+func (p Policy) HasBudget() bool {
+	for _, r := range p.Rows {
+		if r.Budget() {
+			return true
+		}
+	}
+	return false
+}
 
 // DefaultPolicy returns the multi-window multi-burn-rate policy of the Google
 // SRE Workbook ("Alerting on SLOs"): pages at 2% of budget in 1h and 5% in 6h,
@@ -82,7 +147,7 @@ func (r Row) DetectionTime(window time.Duration, errorBudget, errorRatio float64
 	if errorRatio <= 0 || errorBudget <= 0 {
 		return 0, false
 	}
-	t := r.Factor(window) * errorBudget * float64(r.Long) / errorRatio
+	t := r.Threshold(window, errorBudget) * errorBudget * float64(r.Long) / errorRatio
 	if t > float64(r.Long) {
 		return 0, false
 	}
@@ -91,10 +156,32 @@ func (r Row) DetectionTime(window time.Duration, errorBudget, errorRatio float64
 	return time.Duration(math.Round(t)), true
 }
 
+// DetectionTimeAt is DetectionTime for a burn during which traffic runs at
+// traffic times its mean over W (1: steady traffic). A budget row reads
+// burn′ = burn × traffic, so it fires after t / traffic: sooner at peak,
+// later at night; a ratio or floor row ignores traffic.
+func (r Row) DetectionTimeAt(window time.Duration, errorBudget, errorRatio, traffic float64) (time.Duration, bool) {
+	if !r.Budget() || traffic == 1 {
+		return r.DetectionTime(window, errorBudget, errorRatio)
+	}
+	if errorRatio <= 0 || errorBudget <= 0 || !(traffic > 0) {
+		return 0, false
+	}
+	t := r.Threshold(window, errorBudget) * errorBudget * float64(r.Long) / (errorRatio * traffic)
+	if t > float64(r.Long) {
+		return 0, false
+	}
+	return time.Duration(math.Round(t)), true
+}
+
 // ErrorRatio is the error ratio at which the row's burn reaches its factor:
-// factor × (1 − objective). A row whose ErrorRatio exceeds 1 can never fire,
-// since no more than every event can fail.
+// factor × (1 − objective) (FloorRatio for a floor row). A row whose
+// ErrorRatio exceeds 1 can never fire, since no more than every event can
+// fail. For a budget row it is the ratio at steady traffic.
 func (r Row) ErrorRatio(window time.Duration, errorBudget float64) float64 {
+	if r.Floor() {
+		return r.FloorRatio
+	}
 	return r.Factor(window) * errorBudget
 }
 
@@ -156,7 +243,13 @@ func (p Policy) Validate(window time.Duration) error {
 		if r.Severity.Tier() == 0 {
 			errs = append(errs, fmt.Errorf("%s: severity %q is neither page nor ticket", pre, r.Severity))
 		}
-		if !(r.BudgetShare > 0 && r.BudgetShare <= 1) {
+		if !r.Measure.Valid() {
+			errs = append(errs, fmt.Errorf("%s: measure %q is neither ratio nor budget", pre, r.Measure))
+		}
+		if r.Floor() && r.FloorRatio > 1 {
+			errs = append(errs, fmt.Errorf("%s: floor %v is over 100%%", pre, r.FloorRatio))
+		}
+		if !r.Floor() && !(r.BudgetShare > 0 && r.BudgetShare <= 1) {
 			errs = append(errs, fmt.Errorf("%s: budget share %v is outside (0, 100%%]", pre, r.BudgetShare))
 		}
 		if r.Short <= 0 || r.Short >= r.Long {

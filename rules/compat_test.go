@@ -137,8 +137,14 @@ func TestCompatPyrraAlertsPerRow(t *testing.T) {
 // rules; annotations are kept, so tests can check them.
 func runPromtoolTest(t *testing.T, specs []*slo.Spec, opts Options, test string) {
 	t.Helper()
+	runPromtoolTestWith(t, specs, nil, opts, test)
+}
+
+// runPromtoolTestWith is runPromtoolTest with the policies the SLOs name.
+func runPromtoolTestWith(t *testing.T, specs []*slo.Spec, policies map[string]burnrate.Policy, opts Options, test string) {
+	t.Helper()
 	bin := promtool(t)
-	f, err := Generate(specs, nil, opts)
+	f, err := Generate(specs, policies, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,16 @@ const (
 	BudgetRemaining = "slod:error_budget:remaining_ratio"
 	// CurrentBurn is the burn rate over the policy's shortest window.
 	CurrentBurn = "slod:burn_rate:current"
+	// ErrorsWindowRate is the per-second errors rate over a window a
+	// budget row reads, suffixed with it (slod:sli_errors:window_rate1h):
+	// errors(w) / w.
+	ErrorsWindowRate = "slod:sli_errors:window_rate"
+	// TotalMeanRate is the mean per-second event rate over the SLO window
+	// W, suffixed with it (slod:sli_total:mean_rate30d): events(W) / W for
+	// the budget measure, from the hourly tier (or the base rates). A mean
+	// over the samples there are is events(W) projected from the known
+	// history while less than W is recorded, as the daemon projects it.
+	TotalMeanRate = "slod:sli_total:mean_rate"
 	// TotalBaseline is the baseline of an SLO with alerting.collapse: the
 	// mean TotalRate over the hour that ended one baseline ago (or the
 	// median of several such hours).
@@ -334,6 +344,37 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		record(ErrorRatio+ws, expr)
 	}
 
+	// 2b. The budget measure's inputs: the errors rate over each window a
+	//     budget row reads, and the mean event rate over W. A budget row's
+	//     burn is then errors(w)/w ÷ (events(W)/W) ÷ budget.
+	if p.HasBudget() && q.ratio == "" {
+		var bws []time.Duration
+		for _, r := range p.Rows {
+			if r.Budget() {
+				bws = append(bws, r.Long, r.Short)
+			}
+		}
+		slices.Sort(bws)
+		for _, w := range slices.Compact(bws) {
+			ws := slo.FormatDuration(w)
+			switch {
+			case w == o.BaseWindow:
+				record(ErrorsWindowRate+ws, ErrorsRate+base+sel)
+			case w <= o.DirectMax:
+				record(ErrorsWindowRate+ws, slo.ExpandWindow(q.errors, ws))
+			default:
+				// Long windows from the recorded base rates, as the
+				// ratio's long windows are.
+				record(ErrorsWindowRate+ws, fmt.Sprintf("avg_over_time(%s%s%s[%s])", ErrorsRate, base, sel, ws))
+			}
+		}
+		src := TotalRate + base
+		if budgetTier(s, p) {
+			src = TotalRate + slo.FormatDuration(BudgetTier)
+		}
+		record(TotalMeanRate+slo.FormatDuration(s.Window), fmt.Sprintf("avg_over_time(%s%s[%s])", src, sel, slo.FormatDuration(s.Window)))
+	}
+
 	// 3. Budget metadata for dashboards, and the collapse baseline.
 	record(Objective, "vector("+formatFloat(s.Objective/100)+")")
 	record(ErrorBudget, "vector("+formatFloat(budget)+")")
@@ -365,6 +406,15 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			c := fmt.Sprintf("  %s%s%s >= %s\n  and\n  %s%s%s >= %s",
 				ErrorRatio, slo.FormatDuration(r.Long), sel, th,
 				ErrorRatio, slo.FormatDuration(r.Short), sel, th)
+			if r.Budget() && q.ratio == "" {
+				// The budget measure: errors(w)/w over events(W)/W reaches
+				// factor × (1 − objective) when the share of W's budget
+				// spent in w, as a burn, reaches the factor.
+				mean := TotalMeanRate + slo.FormatDuration(s.Window) + sel
+				c = fmt.Sprintf("  %s%s%s / %s >= %s\n  and\n  %s%s%s / %s >= %s",
+					ErrorsWindowRate, slo.FormatDuration(r.Long), sel, mean, th,
+					ErrorsWindowRate, slo.FormatDuration(r.Short), sel, mean, th)
+			}
 			if s.MinEvents > 0 && q.ratio == "" {
 				// Low-traffic guard: the events in the long window, from
 				// the mean recorded total rate times the window's seconds.

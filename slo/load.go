@@ -41,8 +41,11 @@ type Set struct {
 // slo only reads it, since slo imports nothing of ours.
 type PolicySpec struct {
 	Name string
-	Rows []PolicyRowSpec
-	Pos  Position
+	// Measure is the policy's burn measure, "ratio" or "budget" ("" is
+	// ratio); a row may set its own.
+	Measure string
+	Rows    []PolicyRowSpec
+	Pos     Position
 }
 
 // PolicyRowSpec is one row of a PolicySpec: page or ticket when the burn
@@ -52,7 +55,13 @@ type PolicyRowSpec struct {
 	Severity      string
 	Long, Short   time.Duration
 	BudgetPercent float64
-	Pos           Position
+	// Measure overrides the policy's measure for this row ("" inherits).
+	Measure string
+	// FloorPercent, when > 0, makes the row a floor row: it fires when at
+	// least this percentage of events fail over both windows, whatever
+	// the traffic (BudgetPercent is then not set).
+	FloorPercent float64
+	Pos          Position
 }
 
 // Load reads SLO and policy documents from files and directories.

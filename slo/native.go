@@ -349,7 +349,7 @@ func (d *decoder) alertClass(f field, what, prefix string, pos map[string]Positi
 // policy reads a version: slod/v1, kind: Policy document.
 func (d *decoder) policy(set *Set, n *yaml.Node) {
 	what := "policy"
-	fs, ok := d.fields(n, what, "version", "kind", "name", "rows")
+	fs, ok := d.fields(n, what, "version", "kind", "name", "measure", "rows")
 	p := &PolicySpec{Pos: d.pos(n)}
 	if f, found := fs["name"]; found {
 		var nok bool
@@ -359,6 +359,11 @@ func (d *decoder) policy(set *Set, n *yaml.Node) {
 		what = fmt.Sprintf("policy %q", p.Name)
 	}
 	ok = d.required(n, fs, what, "name", "rows") && ok
+	if f, found := fs["measure"]; found {
+		var mok bool
+		p.Measure, mok = d.measure(f, what+": measure")
+		ok = ok && mok
+	}
 	if f, found := fs["rows"]; found && !isNull(f.val) {
 		for i, item := range d.list(f, what+": rows") {
 			row, rok := d.policyRow(item, fmt.Sprintf("%s: row %d", what, i+1))
@@ -371,10 +376,30 @@ func (d *decoder) policy(set *Set, n *yaml.Node) {
 	}
 }
 
+// measure reads a policy's or a row's measure: ratio or budget.
+func (d *decoder) measure(f field, what string) (string, bool) {
+	m, ok := d.str(f, what)
+	if ok && m != "ratio" && m != "budget" {
+		d.errorf(f.val, RuleInvalidField, "%s must be ratio or budget, got %q", what, m)
+		return "", false
+	}
+	return m, ok
+}
+
 func (d *decoder) policyRow(n *yaml.Node, what string) (PolicyRowSpec, bool) {
 	row := PolicyRowSpec{Pos: d.pos(n)}
-	fs, ok := d.fields(n, what, "severity", "long", "short", "budget_percent")
-	ok = d.required(n, fs, what, "severity", "long", "short", "budget_percent") && ok
+	fs, ok := d.fields(n, what, "severity", "long", "short", "budget_percent", "measure", "floor_percent")
+	_, budget := fs["budget_percent"]
+	_, floor := fs["floor_percent"]
+	switch {
+	case budget && floor:
+		d.errorf(n, RuleInvalidField, "%s: set budget_percent or floor_percent, not both", what)
+		ok = false
+	case floor:
+		ok = d.required(n, fs, what, "severity", "long", "short") && ok
+	default:
+		ok = d.required(n, fs, what, "severity", "long", "short", "budget_percent") && ok
+	}
 	for name, f := range fs {
 		var fok bool
 		switch name {
@@ -394,6 +419,14 @@ func (d *decoder) policyRow(n *yaml.Node, what string) (PolicyRowSpec, bool) {
 				d.errorf(f.val, RuleInvalidField, "%s: budget_percent must be in (0, 100], got %v", what, row.BudgetPercent)
 				fok = false
 			}
+		case "floor_percent":
+			row.FloorPercent, fok = d.num(f, what+": floor_percent")
+			if fok && (row.FloorPercent <= 0 || row.FloorPercent > 100) {
+				d.errorf(f.val, RuleInvalidField, "%s: floor_percent must be in (0, 100], got %v", what, row.FloorPercent)
+				fok = false
+			}
+		case "measure":
+			row.Measure, fok = d.measure(f, what+": measure")
 		}
 		ok = ok && fok
 	}

@@ -26,6 +26,10 @@ const ObjectiveWarnAbove = 99.999
 // DefaultPolicyName is the name of the built-in policy an SLO may always name.
 const DefaultPolicyName = "default"
 
+// BuiltinPolicies are the names of the policies every SLO may name
+// without a kind: Policy document (burnrate defines them).
+var BuiltinPolicies = []string{DefaultPolicyName, "traffic-aware"}
+
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$`)
 
 // ReservedLabels are set by slod on every generated rule, alert and page
@@ -64,8 +68,9 @@ func Validate(set *Set) []Diagnostic {
 			ids[s.ID] = s
 		}
 		v.spec(s)
-		if s.Policy != "" && s.Policy != DefaultPolicyName && policies[s.Policy] == nil {
-			v.errorf(s.PosOf("policy"), RuleUnknownPolicy, "slo %q: policy %q is not defined: name %q or a kind: Policy document", s.ID, s.Policy, DefaultPolicyName)
+		if s.Policy != "" && !slices.Contains(BuiltinPolicies, s.Policy) && policies[s.Policy] == nil {
+			v.errorf(s.PosOf("policy"), RuleUnknownPolicy, "slo %q: policy %q is not defined: name %q, %q or a kind: Policy document",
+				s.ID, s.Policy, BuiltinPolicies[0], BuiltinPolicies[1])
 		}
 	}
 	v.dependencies(set)

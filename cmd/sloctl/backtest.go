@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,11 +33,14 @@ type BacktestOptions struct {
 	// slod's --correlation-grace and --dependency-policy do.
 	Grace            time.Duration
 	DependencyPolicy string
+	// Compare names policies to replay side by side over the same history
+	// (every SLO of the files with each of them instead of its own).
+	Compare []string
 	// now is the clock for defaults (tests set it).
 	now func() time.Time
 }
 
-var backtestFormats = []string{"text", "json"}
+var backtestFormats = []string{"text", "json", "markdown"}
 
 // BacktestDeprecatedFlags maps backtest's old flag names to the ones it
 // now shares with slod; the old names still work, hidden.
@@ -63,7 +68,16 @@ defaults to now and --from to 7 days before --to. See docs/evaluator.md.`,
 		Example: `  sloctl backtest --prometheus-url http://localhost:9090 --from 2026-09-01T00:00:00Z --to 2026-10-01T00:00:00Z slos/
   sloctl backtest --prometheus-url https://mimir/prometheus --tenant team-a --format json slos/`,
 		RunE: func(_ *cobra.Command, args []string) error {
-			opts.Paths = args
+			opts.Paths = nil
+			for _, a := range args {
+				// --compare a b: a policy name after --compare that is no
+				// file or directory is one more policy to compare.
+				if _, err := os.Stat(a); err != nil && len(opts.Compare) > 0 && policyName.MatchString(a) {
+					opts.Compare = append(opts.Compare, a)
+					continue
+				}
+				opts.Paths = append(opts.Paths, a)
+			}
 			if len(opts.Paths) == 0 {
 				opts.Paths = []string{"."}
 			}
@@ -97,8 +111,12 @@ defaults to now and --from to 7 days before --to. See docs/evaluator.md.`,
 	f.StringVar(&opts.Format, "format", "text", "output format: "+strings.Join(backtestFormats, ", "))
 	f.DurationVar(&opts.Grace, "correlation-grace", 0, "as slod's: how much later than a dependent's burn an upstream burn may begin and still be its cause (0: 2m; negative: no grace)")
 	f.StringVar(&opts.DependencyPolicy, "dependency-policy", "", "as slod's: suppress (default), annotate or off for depends_on edges that name no policy")
+	f.StringSliceVar(&opts.Compare, "compare", nil, "replay every SLO with each of these policies and compare their alert quality side by side (--compare default traffic-aware)")
 	return cmd
 }
+
+// policyName is what a policy name looks like (and a path seldom does).
+var policyName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
 
 func parseBacktestTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
@@ -151,6 +169,9 @@ func runBacktest(opts *BacktestOptions) error {
 		return usageErrorf("%v", err)
 	}
 	corr := engine.Correlation{Policy: slo.DependencyPolicy(opts.DependencyPolicy), Grace: opts.Grace}
+	if len(opts.Compare) > 0 || opts.Format == "markdown" {
+		return runCompare(opts, cat, src, from, to, corr)
+	}
 	reports, queries, err := backtest(context.Background(), cat, src, from, to, opts.Step, corr, backtestProgress(opts.IO.Err, from, opts.Step))
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
@@ -223,6 +244,9 @@ func writeBacktestText(w io.Writer, reports []*BacktestReport) error {
 				}
 				fmt.Fprintf(w, "    incident %s %s: started %s, %s, budget spent %s%s\n", inc.Class, inc.Severity, ts(inc.Start), end, pctOf(inc.BudgetSpent), correlationText(inc))
 			}
+			q := in.Quality
+			fmt.Fprintf(w, "    quality: %d pages (%s a week, paging %s), %d tickets, %d flaps, %d unwarranted pages, %d misses, %d burn episodes\n",
+				q.Pages, strconv.FormatFloat(q.PagesPerWeek, 'f', 1, 64), seconds(q.PagingSeconds), q.Tickets, q.Flaps, q.Unwarranted, q.Misses, len(q.Episodes))
 		}
 	}
 	// The incidents still open at the end, in the order slod would rank them.

@@ -43,6 +43,8 @@ type BacktestInstance struct {
 	BudgetRemainingStart burnrate.Figure `json:"budget_remaining_start"`
 	BudgetRemainingEnd   burnrate.Figure `json:"budget_remaining_end"`
 	BudgetSpent          burnrate.Figure `json:"budget_spent"`
+	// Quality is the policy's alert quality over the range.
+	Quality BacktestQuality `json:"quality"`
 	// incidents are the domain incidents behind Incidents, for the text.
 	incidents []burnrate.Incident
 }
@@ -53,7 +55,12 @@ type BacktestRow struct {
 	LongSeconds  float64           `json:"long_seconds"`
 	ShortSeconds float64           `json:"short_seconds"`
 	Factor       float64           `json:"factor"`
-	Firings      []Firing          `json:"firings"`
+	// Measure is "budget" for a row read with the budget measure, "floor"
+	// for a floor row, "ratio" otherwise.
+	Measure string   `json:"measure"`
+	Firings []Firing `json:"firings"`
+	// share is the row's budget share (0 for a floor row).
+	share float64
 }
 
 // Firing is one interval during which a row fired; Resolved is absent when
@@ -68,8 +75,47 @@ type Firing struct {
 // every evaluation the engine makes in the range.
 type recorder struct {
 	from      time.Time
+	step      time.Duration
+	eng       *engine.Engine
 	instances map[string]*BacktestInstance // by SLO id + instance key
+	logs      map[string]*stepLog          // by SLO id + instance key
 	known     map[string]bool              // SLO ids with a known step in the range
+}
+
+// logStep appends the step that ends at now to the instance's step log,
+// read from its rings: its errors and events, and events(W) projected from
+// W's known steps (NaN when unknown). Steps missed in between are unknown.
+func (r *recorder) logStep(id, key string, labels map[string]string, now time.Time) {
+	s := r.eng.SLO(id)
+	if s == nil {
+		return
+	}
+	inst := s.Evaluator().Instance(labels)
+	if inst == nil {
+		return
+	}
+	l := r.logs[key]
+	if l == nil {
+		l = &stepLog{}
+		r.logs[key] = l
+	}
+	i := int(now.Sub(r.from)/r.step) - 1
+	if i < len(l.errs) {
+		return // this step is logged already
+	}
+	for len(l.errs) < i {
+		l.add(math.NaN(), math.NaN(), math.NaN())
+	}
+	sc := inst.Window(now, r.step)
+	wc := inst.Window(now, s.Spec().Window)
+	errs, tots, eventsW := math.NaN(), math.NaN(), math.NaN()
+	if sc.Known > 0 {
+		errs, tots = sc.Errors, sc.Total
+	}
+	if wc.Known > 0 {
+		eventsW = wc.Total * float64(s.Spec().Window/r.step) / float64(wc.Known)
+	}
+	l.add(errs, tots, eventsW)
 }
 
 func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
@@ -82,8 +128,15 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 	if !ok {
 		in = &BacktestInstance{Labels: ie.Labels, BudgetRemainingStart: ie.BudgetRemaining}
 		for _, row := range ie.Rows {
+			m := string(burnrate.MeasureRatio)
+			switch {
+			case row.Row.Floor():
+				m = "floor"
+			case row.Row.Budget():
+				m = string(burnrate.MeasureBudget)
+			}
 			in.Rows = append(in.Rows, BacktestRow{Severity: row.Row.Severity, LongSeconds: row.Row.Long.Seconds(),
-				ShortSeconds: row.Row.Short.Seconds(), Factor: row.Factor, Firings: []Firing{}})
+				ShortSeconds: row.Row.Short.Seconds(), Factor: row.Factor, Measure: m, Firings: []Firing{}, share: row.Row.BudgetShare})
 		}
 		r.instances[key] = in
 	}
@@ -102,6 +155,7 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 		}
 	}
 	in.BudgetRemainingEnd = ie.BudgetRemaining
+	r.logStep(id, key, ie.Labels, now)
 	if ie.NoDataFor == 0 {
 		r.known[id] = true
 	}
@@ -114,11 +168,12 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from, to time.Time, step time.Duration,
 	corr engine.Correlation, progress func(done, total int)) ([]*BacktestReport, int, error) {
 	pf := &source.Prefetch{Querier: q, Step: step, Until: to}
-	rec := &recorder{from: from, instances: map[string]*BacktestInstance{}, known: map[string]bool{}}
+	rec := &recorder{from: from, step: step, instances: map[string]*BacktestInstance{}, logs: map[string]*stepLog{}, known: map[string]bool{}}
 	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: rec.observe, Correlation: corr})
 	if err != nil {
 		return nil, 0, err
 	}
+	rec.eng = eng
 	if _, _, err := eng.Apply(cat, from); err != nil {
 		return nil, 0, err
 	}
@@ -174,6 +229,11 @@ func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from
 					in.BudgetSpent = burnrate.Figure(rng.Errors / (spec.ErrorBudget() * w.Total))
 				}
 			}
+			log := rec.logs[k]
+			if log == nil {
+				log = &stepLog{}
+			}
+			in.Quality = quality(spec, in, log, from, to, step)
 			rep.Instances = append(rep.Instances, *in)
 		}
 		reports = append(reports, rep)

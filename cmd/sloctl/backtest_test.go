@@ -39,6 +39,15 @@ func TestBacktestFlags(t *testing.T) {
 			},
 		},
 		{
+			name: "policy names after --compare are compared, paths stay paths",
+			args: []string{"--prometheus-url", "http://p", "--format", "markdown", "--compare", "default", "traffic-aware", "slos/"},
+			check: func(t *testing.T, o *BacktestOptions) {
+				if len(o.Compare) != 2 || o.Compare[0] != "default" || o.Compare[1] != "traffic-aware" || len(o.Paths) != 1 || o.Paths[0] != "slos/" || o.Format != "markdown" {
+					t.Fatalf("compare %q, paths %q, format %s", o.Compare, o.Paths, o.Format)
+				}
+			},
+		},
+		{
 			name: "the old --prometheus and --timeout still work",
 			args: []string{"--prometheus", "http://p:9090", "--timeout", "5s"},
 			check: func(t *testing.T, o *BacktestOptions) {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/engine"
 	"github.com/slodhq/slod/slo"
+	"github.com/slodhq/slod/source"
 )
 
 // ExplainOptions are the inputs of `sloctl explain`.
@@ -22,6 +25,12 @@ type ExplainOptions struct {
 	IO     IO
 	Paths  []string
 	Format string
+	// Prometheus, when its URL is set, is read for each SLO's traffic over
+	// the week before At: detection of budget rows at its busiest and
+	// quietest hour.
+	Prometheus source.PrometheusFlags
+	At         string
+	now        func() time.Time
 }
 
 var explainFormats = []string{"table", "json"}
@@ -29,7 +38,7 @@ var explainFormats = []string{"table", "json"}
 // NewCmdExplain builds `sloctl explain`; runF replaces the run function in
 // flag tests (nil explains).
 func NewCmdExplain(io IO, runF func(*ExplainOptions) error) *cobra.Command {
-	opts := &ExplainOptions{IO: io}
+	opts := &ExplainOptions{IO: io, now: time.Now, Prometheus: source.PrometheusFlags{QueryTimeout: time.Minute}}
 	cmd := &cobra.Command{
 		Use:   "explain [PATH...]",
 		Short: "Show, per SLO and policy row, when its alerts fire and reset",
@@ -38,13 +47,22 @@ SLO: the burn-rate factor (share × W / long), the error ratio that triggers
 it, how long a constant 100%, 10% and 1% error ratio takes to fire it
 (share × W × (1 − objective) / error ratio, or "never"), the share of the
 budget spent by then, and how long it keeps firing after a 100% outage
-stops (the short window draining). See docs/policies.md.`,
+stops (the short window draining). A budget-measure row (traffic-aware)
+detects sooner when traffic is above its mean over W and later below it:
+with --prometheus-url, explain reads each SLO's traffic over the week
+before --at and shows detection at its busiest and its quietest hour.
+See docs/policies.md.`,
 		Example: `  sloctl explain examples/slos
   sloctl explain --format json slos/ | jq '.[0].rows[0]'`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
 			if len(opts.Paths) == 0 {
 				opts.Paths = []string{"."}
+			}
+			if opts.Prometheus.URL != "" {
+				if err := opts.Prometheus.Validate(); err != nil {
+					return usageErrorf("%v", err)
+				}
 			}
 			if !contains(explainFormats, opts.Format) {
 				return usageErrorf("--format %q: must be one of %s", opts.Format, strings.Join(explainFormats, ", "))
@@ -61,6 +79,8 @@ stops (the short window draining). See docs/policies.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "table", "output format: "+strings.Join(explainFormats, ", "))
+	opts.Prometheus.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&opts.At, "at", "", "end of the week whose traffic is read (RFC 3339 or Unix seconds; default now)")
 	return cmd
 }
 
@@ -73,7 +93,23 @@ type sloExplanation struct {
 	ErrorBudget float64                   `json:"error_budget"`
 	Policy      string                    `json:"policy"`
 	Rows        []burnrate.RowExplanation `json:"rows"`
-	window      time.Duration
+	// Traffic is set when a source was read (--prometheus-url).
+	Traffic *trafficExplanation `json:"traffic,omitempty"`
+	window  time.Duration
+	spec    *slo.Spec
+	policy  burnrate.Policy
+}
+
+// trafficExplanation is detection at the SLO's busiest and quietest hour
+// of the week read, each as a multiple of the mean traffic over W.
+type trafficExplanation struct {
+	BusiestHour   time.Time                 `json:"busiest_hour"`
+	Busiest       float64                   `json:"busiest"`
+	QuietestHour  time.Time                 `json:"quietest_hour"`
+	Quietest      float64                   `json:"quietest"`
+	BusiestRows   []burnrate.RowExplanation `json:"busiest_rows"`
+	QuietestRows  []burnrate.RowExplanation `json:"quietest_rows"`
+	MeanPerSecond float64                   `json:"mean_per_second"`
 }
 
 func explainSet(set *slo.Set) []sloExplanation {
@@ -88,7 +124,7 @@ func explainSet(set *slo.Set) []sloExplanation {
 			SLO: s.ID, Service: s.Service, Objective: s.Objective, Window: slo.FormatDuration(s.Window),
 			ErrorBudget: s.ErrorBudget(), Policy: p.Name,
 			Rows:   p.Explain(s.Window, s.ErrorBudget(), burnrate.ExplainRatios...),
-			window: s.Window,
+			window: s.Window, spec: s, policy: p,
 		})
 	}
 	return out
@@ -106,6 +142,29 @@ func runExplain(opts *ExplainOptions) error {
 		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
 	}
 	xs := explainSet(set)
+	if opts.Prometheus.URL != "" {
+		at := opts.now().UTC()
+		if opts.At != "" {
+			t, err := parseBacktestTime(opts.At)
+			if err != nil {
+				return usageErrorf("--at: %v", err)
+			}
+			at = t
+		}
+		po, err := opts.Prometheus.Options()
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		src, err := source.NewPrometheus(po)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		for i := range xs {
+			if err := explainTraffic(context.Background(), src, &xs[i], at.Truncate(time.Hour)); err != nil {
+				return &exitError{code: exitFail, err: fmt.Errorf("slo %q: %w", xs[i].SLO, err)}
+			}
+		}
+	}
 	if opts.Format == "json" {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
@@ -150,7 +209,71 @@ func writeExplainTable(w io.Writer, xs []sloExplanation) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if tr := x.Traffic; tr != nil {
+			ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04Z") }
+			fmt.Fprintf(w, "traffic over the week read: busiest hour (ending %s) %s× the mean over %s, quietest (ending %s) %s×\n",
+				ts(tr.BusiestHour), fmtNum(tr.Busiest), x.Window, ts(tr.QuietestHour), fmtNum(tr.Quietest))
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEVERITY\tLONG\tSHORT\tMEASURE\tBUSIEST 100%\t10%\t1%\tQUIETEST 100%\t10%\t1%")
+			for i, r := range tr.BusiestRows {
+				cells := []string{string(r.Severity), r.Long, r.Short, r.Measure}
+				for _, rows := range [][]burnrate.RowExplanation{tr.BusiestRows, tr.QuietestRows} {
+					for _, d := range rows[i].Detections {
+						if d.Fires {
+							cells = append(cells, fmtDur(d.After))
+						} else {
+							cells = append(cells, "never")
+						}
+					}
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// explainTraffic reads an SLO's hourly traffic over the week before at and
+// its mean over W, and works out detection at the busiest and the quietest
+// hour. An SLO without an event count (a raw SLI) or without traffic is
+// left without (its detection does not depend on traffic).
+func explainTraffic(ctx context.Context, q source.Querier, x *sloExplanation, at time.Time) error {
+	_, total, err := x.spec.SLI.Queries()
+	if err != nil || total == "" {
+		return nil
+	}
+	hourly, err := q.QueryRange(ctx, "sum("+slo.ExpandWindow(total, "1h")+")", at.Add(-7*24*time.Hour+time.Hour), at, time.Hour)
+	if err != nil {
+		return err
+	}
+	mean, err := q.QueryRange(ctx, "sum("+slo.ExpandWindow(total, slo.FormatDuration(x.window))+")", at, at, time.Minute)
+	if err != nil {
+		return err
+	}
+	if len(hourly) == 0 || len(mean) == 0 || len(mean[0].Values) == 0 {
+		return nil
+	}
+	m := float64(mean[0].Values[len(mean[0].Values)-1].Value)
+	if !(m > 0) {
+		return nil
+	}
+	tr := &trafficExplanation{MeanPerSecond: m, Quietest: math.Inf(1)}
+	for _, p := range hourly[0].Values {
+		v := float64(p.Value) / m
+		if v > tr.Busiest {
+			tr.Busiest, tr.BusiestHour = v, p.Timestamp.Time()
+		}
+		if v < tr.Quietest {
+			tr.Quietest, tr.QuietestHour = v, p.Timestamp.Time()
+		}
+	}
+	budget := x.spec.ErrorBudget()
+	tr.BusiestRows = x.policy.ExplainAt(x.window, budget, tr.Busiest, burnrate.ExplainRatios...)
+	tr.QuietestRows = x.policy.ExplainAt(x.window, budget, tr.Quietest, burnrate.ExplainRatios...)
+	x.Traffic = tr
 	return nil
 }
 

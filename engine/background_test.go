@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -207,6 +209,42 @@ func TestLiveChecksRunBesideTheEvaluation(t *testing.T) {
 	for _, r := range e.SLOs() {
 		if !r.checked || r.chk != nil {
 			t.Errorf("slo %s: checked %v, running %v after the checks ended", r.spec.ID, r.checked, r.chk != nil)
+		}
+	}
+}
+
+// TestFailingLiveChecksBackOff: live checks that fail (here: every query
+// of the hour they read fails, as a loaded server's timeouts did at
+// 100,000 instances) are not sent again at every tick, which added a
+// large query to each: 5 minutes after the first failure, then 10.
+func TestFailingLiveChecksBackOff(t *testing.T) {
+	emb := fixture(t)
+	var checks atomic.Int32
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		if en.Sub(s) == 59*step {
+			checks.Add(1)
+			return nil, errors.New("query timed out after 30s")
+		}
+		return emb.QueryRange(ctx, q, s, en, step)
+	})
+	e := newEngine(t, Options{Querier: q, Check: true})
+	now := start.Add(47*time.Hour + 15*time.Minute)
+	var at []int // minutes after now at which checks were sent
+	for m := range 20 {
+		before := checks.Load()
+		if err := e.Tick(context.Background(), now.Add(time.Duration(m)*time.Minute)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if checks.Load() > before {
+			at = append(at, m)
+		}
+	}
+	if fmt.Sprint(at) != "[0 5 15]" {
+		t.Fatalf("checks sent at minutes %v, want [0 5 15] (5 minutes after the first failure, then 10)", at)
+	}
+	for _, r := range e.SLOs() {
+		if r.checked {
+			t.Errorf("slo %s checked though every check failed", r.spec.ID)
 		}
 	}
 }

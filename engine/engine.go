@@ -126,8 +126,11 @@ type SLO struct {
 	evaluated time.Time
 	// bg is the SLO's read still running in the background, or nil.
 	bg *pendingRead
-	// chk is the SLO's live checks still running, or nil.
-	chk *pendingCheck
+	// chk is the SLO's live checks still running, or nil; after checkFails
+	// failures in a row they run again at checkAgain (takeCheck).
+	chk        *pendingCheck
+	checkFails int
+	checkAgain time.Time
 	// synced is set once a read of the SLO has ended well (or its rings
 	// were restored or carried over a reload): until then its reads keep
 	// the cold start's layout (source.SyncOptions.Cold), also when they

@@ -72,7 +72,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	carried := make([]*pendingRead, len(e.ids))
 	for i, id := range e.ids {
 		r := e.slos[id]
-		r.takeCheck()
+		r.takeCheck(target)
 		if p := r.bg; p != nil {
 			select {
 			case <-p.done:
@@ -169,7 +169,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		for _, id := range e.ids {
 			if c := e.slos[id].chk; c != nil {
 				<-c.done
-				e.slos[id].takeCheck()
+				e.slos[id].takeCheck(target)
 			}
 		}
 	}
@@ -226,7 +226,7 @@ type pendingCheck struct {
 // startCheck runs the live checks of an SLO once its read (done) has
 // ended, so they do not compete with it for the source, holding a read
 // slot (Options.Concurrency) while they run.
-func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, target time.Time, read <-chan struct{}) *pendingCheck {
+func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, target time.Time, read <-chan struct{}, instances func() int) *pendingCheck {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &pendingCheck{done: make(chan struct{}), cancel: cancel}
 	go func() {
@@ -243,7 +243,12 @@ func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, targ
 			return
 		}
 		defer func() { <-e.sem }()
-		findings, err := source.CheckWith(ctx, e.o.Querier, spec, target, e.o.Step, source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO})
+		instances := instances()
+		co := source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO}
+		if instances >= CheckCoarseInstances {
+			co.Resolution = 10 * e.o.Step
+		}
+		findings, err := source.CheckWith(ctx, e.o.Querier, spec, target, e.o.Step, co)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Warn("live check of the slo failed", "slo", id, "err", err)
@@ -258,10 +263,16 @@ func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, targ
 	return c
 }
 
+// CheckCoarseInstances: the live checks of an SLO with at least this
+// many instances read their hour at 10 steps a point.
+const CheckCoarseInstances = 10_000
+
 // takeCheck applies the SLO's live checks once they have ended: their
-// findings when they ran, or (they failed) nothing, so that the next read
-// runs them again.
-func (s *SLO) takeCheck() {
+// findings when they ran, or (they failed) nothing, and a read at or
+// after checkAgain runs them again — 5 minutes after a first failure,
+// doubling up to an hour, so checks that keep failing (a loaded server)
+// do not add a large query to every tick.
+func (s *SLO) takeCheck(at time.Time) {
 	c := s.chk
 	if c == nil {
 		return
@@ -273,16 +284,19 @@ func (s *SLO) takeCheck() {
 	}
 	s.chk = nil
 	if c.ok {
-		s.findings, s.checked = c.findings, true
+		s.findings, s.checked, s.checkFails = c.findings, true, 0
+		return
 	}
+	s.checkFails++
+	s.checkAgain = at.Add(min(time.Hour, 5*time.Minute<<min(s.checkFails-1, 4)))
 }
 
 // startRead reads an SLO's steps in (from, target] through source.Sync in
 // a goroutine, at most Options.Concurrency at once across ticks.
 func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target time.Time, cold bool) *pendingRead {
 	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{})}
-	if !r.checked && e.o.Check && r.chk == nil {
-		r.chk = e.startCheck(ctx, id, r.spec, target, p.done)
+	if !r.checked && e.o.Check && r.chk == nil && !target.Before(r.checkAgain) {
+		r.chk = e.startCheck(ctx, id, r.spec, target, p.done, r.eval.Len)
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	cancel := p.cancel

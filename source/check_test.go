@@ -177,6 +177,15 @@ func TestCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Read at 10 steps a point (a large SLO's checks), the hour
+			// gives the same findings.
+			coarse, err := CheckWith(context.Background(), e, spec, checkEnd, time.Minute, CheckOptions{Resolution: 10 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(coarse) != len(got) || (len(got) == 1 && (coarse[0].Rule != got[0].Rule || coarse[0].Field != got[0].Field)) {
+				t.Errorf("at 10m: findings %+v, at the step %+v", coarse, got)
+			}
 			if tc.rule == "" {
 				if len(got) != 0 {
 					t.Fatalf("findings %+v, want none", got)
@@ -281,6 +290,14 @@ func TestCheckQueriesTheHourBeforeAt(t *testing.T) {
 	}
 	if got, want := strings.Join(ranges, " "), "23:00..23:59/1m0s 23:00..23:59/1m0s 23:59..23:59/1m0s"; got != want {
 		t.Errorf("queries %s, want %s", got, want)
+	}
+	ranges = nil
+	if _, err := CheckWith(context.Background(), q, specs["latency-good"], at, time.Minute, CheckOptions{Resolution: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// The same hour in six points of 10m.
+	if got, want := strings.Join(ranges, " "), "23:09..23:59/10m0s 23:09..23:59/10m0s 23:59..23:59/1m0s"; got != want {
+		t.Errorf("coarse queries %s, want %s", got, want)
 	}
 }
 

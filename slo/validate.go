@@ -68,6 +68,7 @@ func Validate(set *Set) []Diagnostic {
 			v.errorf(s.PosOf("policy"), RuleUnknownPolicy, "slo %q: policy %q is not defined: name %q or a kind: Policy document", s.ID, s.Policy, DefaultPolicyName)
 		}
 	}
+	v.validateExclusions(set)
 	SortDiagnostics(v.diags)
 	return v.diags
 }

@@ -110,6 +110,10 @@ type Evaluator struct {
 	ins []*Instance
 	// pl is the plan of the evaluation under way.
 	pl plan
+	// excl are the SLO's budget exclusions (SetExclusions) and xs the
+	// scratch their step spans are worked out in (exclusion.go).
+	excl []*slo.Exclusion
+	xs   exclusionScratch
 }
 
 // NewEvaluator returns an evaluator with no instances.
@@ -335,11 +339,12 @@ func (e *Evaluator) Ingest(b Batch) error {
 	}
 	var tooOld atomic.Int64
 	start := floorDiv(from, per)*per + per // first interval end after from
+	xs := e.excludedSteps(start-per, to)
 	parallel(len(series), func(lo, hi int) {
 		old := 0
 		for i := lo; i < hi; i++ {
 			if ins[i] != nil {
-				old += e.setSeries(ins[i], series[i].Steps, start, to, per)
+				old += e.setSeries(ins[i], series[i].Steps, start, to, per, xs)
 			}
 		}
 		tooOld.Add(int64(old))
@@ -359,14 +364,14 @@ func (e *Evaluator) Ingest(b Batch) error {
 // setSeries walks the batch's range at its resolution and sets every
 // interval end from the series; a step the series does not list is
 // unknown. It returns how many steps were too old to set.
-func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per int64) int {
+func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per int64, xs stepSpans) int {
 	tooOld, next := 0, 0
 	for k := start; k <= to; k += per {
 		errs, total := math.NaN(), math.NaN()
 		for next < len(steps) && e.stepIndex(steps[next].End) < k {
 			next++
 		}
-		if next < len(steps) && e.stepIndex(steps[next].End) == k {
+		if next < len(steps) && e.stepIndex(steps[next].End) == k && !xs.overlaps(k-per+1, k) {
 			errs, total = steps[next].Errors, steps[next].Total
 		}
 		if per > 1 && in.appendInterval(k, per, errs, total) {
@@ -561,6 +566,9 @@ type plan struct {
 	now   time.Time
 	re    int64
 	edges []leftEdge
+	// excluded and xiv: see planExclusions.
+	excluded string
+	xiv      []slo.Interval
 }
 
 // plan fills the evaluator's plan for now (callers hold e.mu).
@@ -568,6 +576,7 @@ func (e *Evaluator) plan(now time.Time) *plan {
 	step := int64(e.step / time.Second)
 	p := &e.pl
 	p.now, p.re, p.edges = now, floorDiv(now.Unix(), step), p.edges[:0]
+	e.planExclusions(p)
 	add := func(w time.Duration) {
 		p.edges = append(p.edges, newLeftEdge(p.re-int64(w/time.Second)/step, e.tiers))
 	}
@@ -631,6 +640,7 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		At: p.now, Rows: r,
 		WindowBurn: Figure(wb), BudgetRemaining: Figure(1 - wb),
 		WindowErrors: w.Errors, WindowTotal: w.Total,
-		NoDataFor: in.NoDataFor(p.now),
+		NoDataFor: p.noDataFor(in),
+		Excluded:  p.excluded,
 	}
 }

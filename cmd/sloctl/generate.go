@@ -112,7 +112,9 @@ func runGenerate(opts *GenerateOptions) error {
 		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
 	}
 	start := time.Now()
-	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), opts.Rules)
+	ro := opts.Rules
+	ro.Exclusions = set.ExclusionsFor
+	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), ro)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,8 @@ type Daemon struct {
 	http       *server.Server
 	snap       atomic.Pointer[server.Snapshot]
 	reloadC    chan string
+	// reportC carries /api/v1/reports requests to the evaluation loop.
+	reportC chan reportRequest
 
 	// Owned by the evaluation loop (and New before it starts).
 	eng      *engine.Engine
@@ -125,6 +127,7 @@ func New(opts Options) (*Daemon, error) {
 		opts: opts, cfg: cfg, log: opts.Logger, reg: opts.Registry, now: opts.Now,
 		m:       NewMetrics(opts.Registry),
 		reloadC: make(chan string, 1),
+		reportC: make(chan reportRequest),
 		source:  server.SourceStatus{Name: opts.SourceName, Up: true},
 	}
 	eng, err := engine.New(engine.Options{
@@ -146,7 +149,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.restore()
-	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log})
+	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log, Report: d.requestReport})
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +333,10 @@ func (d *Daemon) loop(ctx context.Context) error {
 				d.log.Error("reload failed", "err", err)
 			}
 			d.publish(d.now())
+		case req := <-d.reportC:
+			timer.Stop()
+			rep, err := d.buildReport(req.period, req.timezone, d.now())
+			req.reply <- reportReply{rep: rep, err: err}
 		case <-timer.C:
 			at := d.now()
 			if missed := int64(at.Sub(next) / d.cfg.Interval); missed > 0 {

@@ -109,7 +109,7 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 		case "objective":
 			s.Objective, fok = d.num(f, what+": objective")
 		case "window":
-			s.Window, fok = d.duration(f, what+": window")
+			fok = d.window(f, what, s)
 		case "sli":
 			s.SLI, fok = d.nativeSLI(f, what, s.FieldPos)
 		case "group_by":

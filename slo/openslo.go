@@ -59,6 +59,7 @@ type osSLO struct {
 	// indicatorRef names an SLI object (indicator is nil then).
 	indicatorRef osRef
 	window       time.Duration
+	calendar     *Calendar
 	objectives   []*osObjective
 	policies     []*osPolicyRef
 	alpha        bool
@@ -407,9 +408,11 @@ func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	return false
 }
 
-// osTimeWindow reads the one rolling window of a v1 SLO. Calendar windows
-// and month, quarter or year durations are refused: slod's windows roll
-// and have a fixed length.
+// osTimeWindow reads the one time window of a v1 SLO: a rolling one
+// (isRolling: true, a duration in days or weeks) or a calendar-aligned one
+// (calendar: {startTime, timeZone}, a duration of 1w, 1M or 1Q), which
+// becomes a calendar window in the timezone, weeks starting on
+// startTime's weekday. Other calendar durations are refused.
 func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	items := d.list(f, what)
 	if len(items) != 1 {
@@ -420,28 +423,83 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	}
 	fs, _ := d.fields(items[0], what, "duration", "isRolling", "calendar")
 	d.required(items[0], fs, what, "duration")
-	if c, found := fs["calendar"]; found {
-		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; use isRolling: true without calendar", what)
+	cal, hasCal := fs["calendar"]
+	if r, found := fs["isRolling"]; found {
+		rolling, ok := d.boolean(r, what+": isRolling")
+		switch {
+		case ok && !rolling && !hasCal:
+			d.errorf(r.val, RuleInvalidField, "%s: a calendar-aligned window (isRolling: false) needs calendar: {startTime, timeZone}", what)
+			return
+		case ok && rolling && hasCal:
+			d.errorf(r.val, RuleInvalidField, "%s: a rolling window (isRolling: true) takes no calendar", what)
+			return
+		}
+	}
+	w, found := fs["duration"]
+	if !found {
 		return
-	} else if r, found := fs["isRolling"]; found {
-		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
-			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)
-		}
 	}
-	if w, found := fs["duration"]; found {
-		s.fieldPos["window"] = d.pos(w.val)
-		str, ok := d.str(w, what+": duration")
-		if !ok {
-			return
-		}
-		if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
-			d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w)", what, str)
-			return
-		}
-		if dur, ok := d.duration(w, what+": duration"); ok {
-			s.window = dur
-		}
+	s.fieldPos["window"] = d.pos(w.val)
+	str, ok := d.str(w, what+": duration")
+	if !ok {
+		return
 	}
+	if hasCal {
+		s.calendar = d.osCalendar(cal, w, str, what)
+		if s.calendar != nil {
+			s.window = s.calendar.NominalLength()
+		}
+		return
+	}
+	if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
+		d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w), or make the window calendar-aligned", what, str)
+		return
+	}
+	if dur, ok := d.duration(w, what+": duration"); ok {
+		s.window = dur
+	}
+}
+
+// osCalendar maps an OpenSLO calendar window onto a Calendar.
+func (d *decoder) osCalendar(cal, dur field, duration, what string) *Calendar {
+	fs, ok := d.fields(cal.val, what+": calendar", "startTime", "timeZone")
+	if !ok || !d.required(cal.key, fs, what+": calendar", "startTime", "timeZone") {
+		return nil
+	}
+	tzs, ok := d.str(fs["timeZone"], what+": calendar: timeZone")
+	if !ok {
+		return nil
+	}
+	loc, err := time.LoadLocation(tzs)
+	if err != nil || tzs == "" || tzs == "Local" {
+		d.errorf(fs["timeZone"].val, RuleInvalidField, "%s: calendar: timeZone %q is not an IANA zone such as Europe/Berlin", what, tzs)
+		return nil
+	}
+	sts, ok := d.str(fs["startTime"], what+": calendar: startTime")
+	if !ok {
+		return nil
+	}
+	start, err := time.ParseInLocation("2006-01-02 15:04:05", sts, loc)
+	if err != nil {
+		d.errorf(fs["startTime"].val, RuleInvalidField, "%s: calendar: startTime %q is not a time such as \"2022-01-01 00:00:00\"", what, sts)
+		return nil
+	}
+	c := &Calendar{Location: loc, WeekStart: time.Monday}
+	switch duration {
+	case "1w", "7d":
+		c.Unit, c.WeekStart = CalendarWeek, start.Weekday()
+	case "1M":
+		c.Unit = CalendarMonth
+	case "1Q":
+		c.Unit = CalendarQuarter
+	default:
+		d.errorf(dur.val, RuleUnsupported, "%s: duration %s: slod's calendar windows are a week (1w), a month (1M) or a quarter (1Q)", what, duration)
+		return nil
+	}
+	if start.Hour() != 0 || start.Minute() != 0 || start.Second() != 0 {
+		d.report(fs["startTime"].key, SeverityWarning, RuleUnsupported, "%s: calendar: startTime %s is not at midnight: slod's periods start at local midnight", what, sts)
+	}
+	return c
 }
 
 // osObjective reads one v1 objective.

@@ -141,7 +141,7 @@ func NewEvaluator(o Options) (*Evaluator, error) {
 	}
 	e := &Evaluator{
 		spec: o.Spec, policy: o.Policy, step: o.Step, max: o.MaxInstances,
-		tiers: layout(o.Step, o.Spec.Window),
+		tiers: layout(o.Step, o.Spec.History()),
 		index: make(map[string]int),
 	}
 	for _, r := range o.Policy.Rows {
@@ -566,6 +566,8 @@ type plan struct {
 	now   time.Time
 	re    int64
 	edges []leftEdge
+	// bw is the budget window at now (budgetWindow).
+	bw time.Duration
 	// excluded and xiv: see planExclusions.
 	excluded string
 	xiv      []slo.Interval
@@ -584,7 +586,8 @@ func (e *Evaluator) plan(now time.Time) *plan {
 		add(row.Long)
 		add(row.Short)
 	}
-	add(e.spec.Window)
+	p.bw = e.budgetWindow(now)
+	add(p.bw)
 	return p
 }
 
@@ -634,7 +637,7 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 			Fires: lb >= f && sb >= f && long.Total >= e.spec.MinEvents,
 		}
 	}
-	w := window(2*len(e.policy.Rows), e.spec.Window)
+	w := window(2*len(e.policy.Rows), p.bw)
 	wb := burn(w)
 	return Evaluation{
 		At: p.now, Rows: r,

@@ -239,6 +239,10 @@ func Fingerprint(spec *slo.Spec, step time.Duration) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%s", spec.ID, errQ, totQ, spec.Window, step,
 		strings.Join(spec.GroupBy, ","), spec.SLI.Kind())
+	if c := spec.Calendar; c != nil {
+		// A calendar window's rings are laid out for its longest period.
+		fmt.Fprintf(h, "\x00calendar %s", c)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

@@ -96,8 +96,8 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		}
 		last := r.eval.LastStep()
 		from := last
-		if last.IsZero() || target.Sub(last) > r.spec.Window {
-			from = target.Add(-r.spec.Window)
+		if last.IsZero() || target.Sub(last) > r.spec.History() {
+			from = target.Add(-r.spec.History())
 		}
 		if !target.After(from) {
 			if carried[i] != nil {

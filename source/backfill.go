@@ -74,7 +74,7 @@ func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
 	end = end.Truncate(step)
 	start := ev.LastStep()
 	cold := start.IsZero()
-	window := ev.Spec().Window
+	window := ev.Spec().History()
 	if start.IsZero() || end.Sub(start) > window {
 		start = end.Add(-window)
 	} else {

@@ -168,6 +168,7 @@ func TestReportNovemberMatchesTheExactCountRatio(t *testing.T) {
 		sli := strconv.FormatFloat(100*wantSLI, 'f', 4, 64) + "%"
 		text, _ := run(t, "text")
 		md, _ := run(t, "markdown")
+		t.Logf("text:\n%s\nmarkdown:\n%s", text, md)
 		for name, body := range map[string]string{"text": text, "markdown": md} {
 			if !strings.Contains(body, sli) || !strings.Contains(body, "db-upgrade-2026-11") || !strings.Contains(body, "shop-availability") {
 				t.Errorf("%s lacks the SLI %s, the exclusion or the SLO:\n%s", name, sli, body)

@@ -139,6 +139,9 @@ func NewEvaluator(o Options) (*Evaluator, error) {
 	if o.MaxInstances <= 0 {
 		o.MaxInstances = DefaultMaxInstances
 	}
+	if err := checkTimeSlices(o.Spec, o.Step); err != nil {
+		return nil, err
+	}
 	e := &Evaluator{
 		spec: o.Spec, policy: o.Policy, step: o.Step, max: o.MaxInstances,
 		tiers: layout(o.Step, o.Spec.History()),
@@ -374,6 +377,7 @@ func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per in
 		if next < len(steps) && e.stepIndex(steps[next].End) == k && !xs.overlaps(k-per+1, k) {
 			errs, total = steps[next].Errors, steps[next].Total
 		}
+		errs, total = e.slice(errs, total, per)
 		if per > 1 && in.appendInterval(k, per, errs, total) {
 			continue // a backfill's coarse interval, newer than anything set
 		}

@@ -99,3 +99,11 @@ func TestIncludedExprUsesTheStandardOffset(t *testing.T) {
 		t.Errorf("expr %s\nwant the term %s and a duration of 2h05m", expr, want)
 	}
 }
+
+func TestTimeSliceSLOsAreRefused(t *testing.T) {
+	spec := availability(99.9)
+	spec.TimeSlices = &slo.TimeSlices{Length: time.Minute, Target: 0.95}
+	if _, err := Generate([]*slo.Spec{spec}, nil, Options{}); err == nil || !strings.Contains(err.Error(), "time-slice budgeting") {
+		t.Errorf("err %v", err)
+	}
+}

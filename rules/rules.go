@@ -279,6 +279,12 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	if err := p.Validate(s.Window); err != nil {
 		return Group{}, err
 	}
+	if s.TimeSlices != nil {
+		// PromQL could judge slices with a subquery, but the budget would
+		// still be summed from event rates: refuse rather than count
+		// events where the SLO counts slices.
+		return Group{}, fmt.Errorf("time-slice budgeting (%s) is evaluated by the daemon and sloctl, not by generated rules", s.TimeSlices)
+	}
 	q, err := sliQueries(s)
 	if err != nil {
 		return Group{}, err

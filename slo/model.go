@@ -52,7 +52,10 @@ type Spec struct {
 	// Calendar, when set, aligns the compliance window to calendar weeks,
 	// months or quarters in a timezone (calendar.go).
 	Calendar *Calendar
-	SLI      SLI
+	// TimeSlices, when set, budgets the share of good time slices instead
+	// of good events (timeslice.go).
+	TimeSlices *TimeSlices
+	SLI        SLI
 	// GroupBy splits the SLO into one instance per label set (for example per route).
 	GroupBy []string
 	// Policy names the burn-rate policy; empty means the default policy.

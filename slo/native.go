@@ -90,7 +90,7 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 	s := d.newSpec(n, FormatNative, service, docLabels, docPos)
 	what := "slo"
 	fs, ok := d.fields(n, what, "name", "description", "objective", "window", "sli", "group_by",
-		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting")
+		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting", "budgeting")
 	if f, found := fs["name"]; found {
 		var nok bool
 		s.Name, nok = d.str(f, "name")
@@ -110,6 +110,8 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 			s.Objective, fok = d.num(f, what+": objective")
 		case "window":
 			fok = d.window(f, what, s)
+		case "budgeting":
+			fok = d.budgeting(f, what, s)
 		case "sli":
 			s.SLI, fok = d.nativeSLI(f, what, s.FieldPos)
 		case "group_by":

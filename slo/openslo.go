@@ -75,6 +75,9 @@ type osObjective struct {
 	hasValue    bool
 	objective   float64 // percent
 	objPos      Position
+	// slices is the objective's time-slice budgeting (Timeslices,
+	// RatioTimeslices), nil for Occurrences.
+	slices *TimeSlices
 	// indicator or indicatorRef of a composite objective (v1) or the
 	// ratioMetrics of a v1alpha objective; nil/empty means the SLO's.
 	indicator    *osSLI
@@ -389,9 +392,11 @@ func (d *decoder) osSLOCommon(s *osSLO, sfs map[string]field, what string) {
 	}
 }
 
-// osBudgetingMethod accepts Occurrences and refuses the time-slice methods,
-// which slod does not compute. It reports whether the method is
-// Occurrences (or unreadable, reported already).
+// osBudgetingMethod reads the budgeting method: Occurrences, or the
+// time-slice methods Timeslices and RatioTimeslices, which slod budgets
+// alike (the share of slices whose good ratio meets timeSliceTarget). It
+// reports whether the method is Occurrences (or unreadable, reported
+// already).
 func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	m, ok := d.str(f, what+": budgetingMethod")
 	if !ok {
@@ -401,11 +406,11 @@ func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	case "Occurrences":
 		return true
 	case "Timeslices", "RatioTimeslices":
-		d.errorf(f.val, RuleUnsupported, "%s: budgetingMethod %s is not supported: slod budgets occurrences (good events / all events); use Occurrences", what, m)
+		return false
 	default:
 		d.errorf(f.val, RuleInvalidField, "%s: budgetingMethod must be Occurrences, Timeslices or RatioTimeslices, got %q", what, m)
 	}
-	return false
+	return true
 }
 
 // osTimeWindow reads the one time window of a v1 SLO: a rolling one
@@ -502,6 +507,26 @@ func (d *decoder) osCalendar(cal, dur field, duration, what string) *Calendar {
 	return c
 }
 
+// osTimeSlices reads the time-slice target (a ratio in (0, 1]) and window
+// of an objective of a time-slice SLO; both are required.
+func (d *decoder) osTimeSlices(n *yaml.Node, fs map[string]field, what string) *TimeSlices {
+	if !d.required(n, fs, what, "timeSliceTarget", "timeSliceWindow") {
+		return nil
+	}
+	ts := &TimeSlices{}
+	target, ok := d.num(fs["timeSliceTarget"], what+": timeSliceTarget")
+	if ok && !(target > 0 && target <= 1) {
+		d.errorf(fs["timeSliceTarget"].val, RuleInvalidField, "%s: timeSliceTarget must be a ratio in (0, 1], got %v", what, target)
+		ok = false
+	}
+	length, lok := d.duration(fs["timeSliceWindow"], what+": timeSliceWindow")
+	if !ok || !lok {
+		return nil
+	}
+	ts.Target, ts.Length = target, length
+	return ts
+}
+
 // osObjective reads one v1 objective.
 func (d *decoder) osObjective(n *yaml.Node, what string, occurrences bool) *osObjective {
 	o := &osObjective{pos: d.pos(n)}
@@ -514,8 +539,11 @@ func (d *decoder) osObjective(n *yaml.Node, what string, occurrences bool) *osOb
 	d.osTarget01(o, fs, what, "target", "targetPercent")
 	for _, name := range []string{"timeSliceTarget", "timeSliceWindow"} {
 		if f, ok := fs[name]; ok && occurrences {
-			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, which slod does not compute", what, name)
+			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, and this SLO budgets occurrences", what, name)
 		}
+	}
+	if !occurrences {
+		o.slices = d.osTimeSlices(n, fs, what)
 	}
 	if f, ok := fs["compositeWeight"]; ok {
 		d.report(f.key, SeverityWarning, RuleUnsupported, "%s: compositeWeight is ignored: slod alerts on each objective as its own SLO and computes no composite budget", what)

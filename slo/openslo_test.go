@@ -427,8 +427,8 @@ func TestOpenSLOProblemsSkipOnlyTheirSLO(t *testing.T) {
     service: shop
     indicatorRef: whatever
     budgetingMethod: Timeslices
-    objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 1m}]
-`, 7, 22, RuleUnsupported, "budgetingMethod Timeslices is not supported"},
+    objectives: [{target: 0.99, timeSliceTarget: 95, timeSliceWindow: 1m}]
+`, 8, 50, RuleInvalidField, "timeSliceTarget must be a ratio in (0, 1]"},
 		{"an OpenSLO version slod does not read", `apiVersion: openslo/v2
 kind: SLO
 metadata: {name: shop-latency}

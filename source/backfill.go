@@ -84,6 +84,10 @@ func Plan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
 	if !end.After(start) {
 		return nil
 	}
+	if ev.Spec().TimeSlices != nil {
+		// Every slice is judged on its own counts: read them all at the step.
+		return []Segment{{From: start, To: end, Resolution: step}}
+	}
 	tiers := ev.Tiers()
 	var segs []Segment
 	cur := start

@@ -62,6 +62,11 @@ func (f novemberFixture) openMetrics(t *testing.T) string {
 	if err := promtest.WriteOpenMetrics(&b, f.start, time.Minute, len(f.ok)-1,
 		promtest.Counter{Family: "shop_requests", Labels: map[string]string{"code": "200"}, Value: cum(f.ok)},
 		promtest.Counter{Family: "shop_requests", Labels: map[string]string{"code": "500"}, Value: cum(f.bad)},
+		// The same traffic for OpenSLO's example SLO (openslo-web.yaml),
+		// which reads http_requests without _total: written as gauges so
+		// the series keep that name (rate() reads them all the same).
+		promtest.Counter{Family: "http_requests", Labels: map[string]string{"k8s_cluster": "prod", "component": "web", "code": "2xx"}, Value: cum(f.ok), Gauge: true},
+		promtest.Counter{Family: "http_requests", Labels: map[string]string{"k8s_cluster": "prod", "component": "web", "code": "5xx"}, Value: cum(f.bad), Gauge: true},
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +95,14 @@ func TestReportNovemberMatchesTheExactCountRatio(t *testing.T) {
 	wantSLI, wantErrs, wantEvents := fx.exact(from, to, xFrom, xTo)
 	withMaint, _, _ := fx.exact(from, to, time.Time{}, time.Time{})
 
-	run := func(t *testing.T, format string) (string, string) {
+	run := func(t *testing.T, format string, extra ...string) (string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := Main([]string{"report", "--period", "2026-11", "--prometheus-url", srv.URL, "--step", "5m",
-			"--format", format, "testdata/report/shop.yaml"}, &out, &errOut)
+		args := []string{"report", "--period", "2026-11", "--prometheus-url", srv.URL, "--step", "5m", "--format", format}
+		if len(extra) == 0 {
+			extra = []string{"testdata/report/shop.yaml"}
+		}
+		code := Main(append(args, extra...), &out, &errOut)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
@@ -181,6 +189,77 @@ func TestReportNovemberMatchesTheExactCountRatio(t *testing.T) {
 		rows, err := csv.NewReader(strings.NewReader(c)).ReadAll()
 		if err != nil || len(rows) != 2 || rows[0][5] != "sli" || rows[1][1] != "shop-availability" || rows[1][11] != "3600" {
 			t.Fatalf("csv %v (%v):\n%s", rows, err, c)
+		}
+	})
+}
+
+// badSlices counts the slices of length n minutes in (from, to] whose
+// good share is under target, and the known ones, leaving out the slices
+// that overlap (xFrom, xTo].
+func (f novemberFixture) badSlices(from, to, xFrom, xTo time.Time, n int, target float64) (bad, known int) {
+	for end := from.Add(time.Duration(n) * time.Minute); !end.After(to); end = end.Add(time.Duration(n) * time.Minute) {
+		if end.After(xFrom) && end.Add(-time.Duration(n)*time.Minute).Before(xTo) {
+			continue
+		}
+		var errs, events float64
+		for m := 0; m < n; m++ {
+			i := int(end.Add(-time.Duration(m)*time.Minute).Sub(f.start) / time.Minute)
+			errs += f.bad[i]
+			events += f.ok[i] + f.bad[i]
+		}
+		known++
+		if 1-errs/events < target {
+			bad++
+		}
+	}
+	return bad, known
+}
+
+func TestReportTimeSlices(t *testing.T) {
+	fx := newNovemberFixture()
+	srv := promtest.Start(t, promtest.Options{OpenMetrics: fx.openMetrics(t)})
+	from, to := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	xFrom, xTo := time.Date(2026, 11, 14, 2, 0, 0, 0, time.UTC), time.Date(2026, 11, 14, 3, 0, 0, 0, time.UTC)
+	run := func(t *testing.T, step string, files ...string) map[string]report.Instance {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args := append([]string{"report", "--period", "2026-11", "--prometheus-url", srv.URL, "--step", step, "--format", "json"}, files...)
+		if code := Main(args, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		var rep report.Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]report.Instance{}
+		for _, s := range rep.SLOs {
+			if len(s.Instances) != 1 {
+				t.Fatalf("%s: %d instances", s.SLO, len(s.Instances))
+			}
+			got[s.SLO] = s.Instances[0]
+		}
+		return got
+	}
+	t.Run("5m slices at 95%: the share of good slices, excluded ones counting as neither", func(t *testing.T) {
+		bad, known := fx.badSlices(from, to, xFrom, xTo, 5, 0.95)
+		if bad != 6 || known != 8640-12 {
+			t.Fatalf("fixture: %d bad of %d known slices, want the outage's 6 of 8628", bad, known)
+		}
+		in := run(t, "5m", "testdata/report/shop.yaml", "testdata/report/timeslices.yaml")["shop-good-slices"]
+		want := 1 - float64(bad)/float64(known)
+		if math.Abs(float64(in.SLI)-want) > 1e-12 || in.Errors != float64(bad) || in.Events != float64(known) || in.ExcludedSeconds != 3600 {
+			t.Errorf("SLI %v (%v bad of %v slices, %v s excluded), want %v (%d of %d)", in.SLI, in.Errors, in.Events, in.ExcludedSeconds, want, bad, known)
+		}
+	})
+	t.Run("OpenSLO's example SLO (1w calendar, Timeslices of 1m at 95%) loads and evaluates", func(t *testing.T) {
+		bad, known := fx.badSlices(from, to, time.Time{}, time.Time{}, 1, 0.95)
+		if bad != 90 || known != 43200 {
+			t.Fatalf("fixture: %d bad of %d known minutes, want 90 (outage and maintenance) of 43200", bad, known)
+		}
+		in := run(t, "1m", "testdata/report/openslo-web.yaml")["web-availability"]
+		want := 1 - float64(bad)/float64(known)
+		if math.Abs(float64(in.SLI)-want) > 1e-12 || in.Errors != float64(bad) || in.Verdict != report.Met {
+			t.Errorf("SLI %v (%v bad minutes, %s), want %v (%d bad minutes, met)", in.SLI, in.Errors, in.Verdict, want, bad)
 		}
 	})
 }

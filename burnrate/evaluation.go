@@ -51,6 +51,10 @@ type Evaluation struct {
 	// idle (zero traffic for the no-data delay) or collapsed (traffic far
 	// below its own baseline). Missing data is NoDataFor's, not this.
 	Quiet slo.NoDataState
+	// Excluded names the budget exclusion (slo.Exclusion) At falls in, ""
+	// when none does: the steps it covers count in neither errors nor
+	// events, and no incident opens (or changes) while it lasts.
+	Excluded string
 }
 
 // Known reports whether every row is known: only then can an evaluation

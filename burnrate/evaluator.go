@@ -114,6 +114,10 @@ type Evaluator struct {
 	ins []*Instance
 	// pl is the plan of the evaluation under way.
 	pl plan
+	// excl are the SLO's budget exclusions (SetExclusions) and xs the
+	// scratch their step spans are worked out in (exclusion.go).
+	excl []*slo.Exclusion
+	xs   exclusionScratch
 }
 
 // NewEvaluator returns an evaluator with no instances.
@@ -139,9 +143,12 @@ func NewEvaluator(o Options) (*Evaluator, error) {
 	if o.MaxInstances <= 0 {
 		o.MaxInstances = DefaultMaxInstances
 	}
+	if err := checkTimeSlices(o.Spec, o.Step); err != nil {
+		return nil, err
+	}
 	e := &Evaluator{
 		spec: o.Spec, policy: o.Policy, step: o.Step, max: o.MaxInstances,
-		tiers: layout(o.Step, o.Spec.Window),
+		tiers: layout(o.Step, o.Spec.History()),
 		index: make(map[string]int),
 	}
 	for _, r := range o.Policy.Rows {
@@ -341,11 +348,12 @@ func (e *Evaluator) Ingest(b Batch) error {
 	}
 	var tooOld atomic.Int64
 	start := floorDiv(from, per)*per + per // first interval end after from
+	xs := e.excludedSteps(start-per, to)
 	parallel(len(series), func(lo, hi int) {
 		old := 0
 		for i := lo; i < hi; i++ {
 			if ins[i] != nil {
-				old += e.setSeries(ins[i], series[i].Steps, start, to, per)
+				old += e.setSeries(ins[i], series[i].Steps, start, to, per, xs)
 			}
 		}
 		tooOld.Add(int64(old))
@@ -365,16 +373,17 @@ func (e *Evaluator) Ingest(b Batch) error {
 // setSeries walks the batch's range at its resolution and sets every
 // interval end from the series; a step the series does not list is
 // unknown. It returns how many steps were too old to set.
-func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per int64) int {
+func (e *Evaluator) setSeries(in *Instance, steps []StepCount, start, to, per int64, xs stepSpans) int {
 	tooOld, next := 0, 0
 	for k := start; k <= to; k += per {
 		errs, total := math.NaN(), math.NaN()
 		for next < len(steps) && e.stepIndex(steps[next].End) < k {
 			next++
 		}
-		if next < len(steps) && e.stepIndex(steps[next].End) == k {
+		if next < len(steps) && e.stepIndex(steps[next].End) == k && !xs.overlaps(k-per+1, k) {
 			errs, total = steps[next].Errors, steps[next].Total
 		}
+		errs, total = e.slice(errs, total, per)
 		if per > 1 && in.appendInterval(k, per, errs, total) {
 			continue // a backfill's coarse interval, newer than anything set
 		}
@@ -567,6 +576,11 @@ type plan struct {
 	now   time.Time
 	re    int64
 	edges []leftEdge
+	// bw is the budget window at now (budgetWindow).
+	bw time.Duration
+	// excluded and xiv: see planExclusions.
+	excluded string
+	xiv      []slo.Interval
 }
 
 // plan fills the evaluator's plan for now (callers hold e.mu).
@@ -574,6 +588,7 @@ func (e *Evaluator) plan(now time.Time) *plan {
 	step := int64(e.step / time.Second)
 	p := &e.pl
 	p.now, p.re, p.edges = now, floorDiv(now.Unix(), step), p.edges[:0]
+	e.planExclusions(p)
 	add := func(w time.Duration) {
 		p.edges = append(p.edges, newLeftEdge(p.re-int64(w/time.Second)/step, e.tiers))
 	}
@@ -581,7 +596,8 @@ func (e *Evaluator) plan(now time.Time) *plan {
 		add(row.Long)
 		add(row.Short)
 	}
-	add(e.spec.Window)
+	p.bw = e.budgetWindow(now)
+	add(p.bw)
 	return p
 }
 
@@ -635,7 +651,8 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		}
 		return c
 	}
-	w := window(2*len(e.policy.Rows), e.spec.Window)
+	// The budget window: W, or for a calendar window the period so far.
+	w := window(2*len(e.policy.Rows), p.bw)
 	// events(W) for the budget measure: the events of W's known steps,
 	// projected to the whole of W at their mean rate while less than W is
 	// known (a new SLO, a gap). Unknown (NaN) when no step of W is known:
@@ -667,7 +684,8 @@ func (e *Evaluator) evaluate(in *Instance, p *plan, r []RowResult) Evaluation {
 		At: p.now, Rows: r,
 		WindowBurn: Figure(wb), BudgetRemaining: Figure(1 - wb),
 		WindowErrors: w.Errors, WindowTotal: w.Total, WindowEvents: Figure(eventsW),
-		NoDataFor: in.NoDataFor(p.now),
+		NoDataFor: p.noDataFor(in),
+		Excluded:  p.excluded,
 	}
 }
 

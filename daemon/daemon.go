@@ -74,6 +74,8 @@ type Daemon struct {
 	// background backfill that ends between ticks is evaluated (and the
 	// daemon ready) at once, not at the next scheduled tick.
 	readDone chan struct{}
+	// reportC carries /api/v1/reports requests to the evaluation loop.
+	reportC chan reportRequest
 
 	// Owned by the evaluation loop (and New before it starts).
 	eng      *engine.Engine
@@ -135,6 +137,7 @@ func New(opts Options) (*Daemon, error) {
 		m:        NewMetrics(opts.Registry),
 		reloadC:  make(chan string, 1),
 		readDone: make(chan struct{}, 1),
+		reportC:  make(chan reportRequest),
 		source:   server.SourceStatus{Name: opts.SourceName, Up: true},
 	}
 	eng, err := engine.New(engine.Options{
@@ -163,7 +166,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.restore()
-	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log})
+	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log, Report: d.requestReport})
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +359,10 @@ func (d *Daemon) loop(ctx context.Context) error {
 				// have no new step to read.
 				d.tick(ctx, alignDown(d.now(), d.cfg.Interval))
 			}
+		case req := <-d.reportC:
+			timer.Stop()
+			rep, err := d.buildReport(req.period, req.timezone, d.now())
+			req.reply <- reportReply{rep: rep, err: err}
 		case <-timer.C:
 			at := d.now()
 			if missed := int64(at.Sub(next) / d.cfg.Interval); missed > 0 {

@@ -17,6 +17,8 @@ import (
 type Entry struct {
 	Spec   *slo.Spec
 	Policy burnrate.Policy
+	// Exclusions are the budget exclusions that match the SLO.
+	Exclusions []*slo.Exclusion
 }
 
 // Catalogue is what a set of SLO files yields once loaded, checked, linted
@@ -59,7 +61,7 @@ func Load(paths ...string) *Catalogue {
 				Message: fmt.Sprintf("slo %q: unknown policy %q", spec.ID, spec.Policy)})
 			continue
 		}
-		c.Entries = append(c.Entries, Entry{Spec: spec, Policy: p})
+		c.Entries = append(c.Entries, Entry{Spec: spec, Policy: p, Exclusions: good.ExclusionsFor(spec)})
 	}
 	sort.Slice(c.Entries, func(i, j int) bool { return c.Entries[i].Spec.ID < c.Entries[j].Spec.ID })
 	return c

@@ -258,6 +258,10 @@ func Fingerprint(spec *slo.Spec, step time.Duration) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%s", spec.ID, errQ, totQ, spec.Window, step,
 		strings.Join(spec.GroupBy, ","), spec.SLI.Kind())
+	if c := spec.Calendar; c != nil {
+		// A calendar window's rings are laid out for its longest period.
+		fmt.Fprintf(h, "\x00calendar %s", c)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -285,12 +289,13 @@ func (e *Engine) Apply(cat *Catalogue, at time.Time) ([]burnrate.Change, []Probl
 	listed := map[string]bool{}
 	for _, en := range cat.Entries {
 		listed[en.Spec.ID] = true
-		r := &SLO{spec: en.Spec, policy: en.Policy, fp: Fingerprint(en.Spec, e.o.Step), place: e.o.Shard.place(en.Spec)}
+		r := &SLO{spec: en.Spec, policy: en.Policy, fp: exclusionFingerprint(Fingerprint(en.Spec, e.o.Step), en.Exclusions), place: e.o.Shard.place(en.Spec)}
 		ev, err := burnrate.NewEvaluator(burnrate.Options{Spec: en.Spec, Policy: en.Policy, Step: e.o.Step, MaxInstances: e.o.MaxInstancesPerSLO})
 		if err != nil {
 			problems = append(problems, Problem{Where: en.Spec.Pos.String(), Message: err.Error() + " (skipped)"})
 			continue
 		}
+		ev.SetExclusions(en.Exclusions)
 		r.eval = ev
 		if old := e.slos[en.Spec.ID]; old != nil && old.fp == r.fp {
 			// A background read stops; the new evaluator starts from what

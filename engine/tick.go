@@ -96,8 +96,8 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		}
 		last := r.eval.LastStep()
 		from := last
-		if last.IsZero() || target.Sub(last) > r.spec.Window {
-			from = target.Add(-r.spec.Window)
+		if last.IsZero() || target.Sub(last) > r.spec.History() {
+			from = target.Add(-r.spec.History())
 		}
 		if !target.After(from) {
 			if carried[i] != nil {
@@ -454,9 +454,13 @@ func (e *Engine) evaluate(id string, r *SLO, at time.Time, keep bool) []burnrate
 			key = id + ie.Key
 			r.keys[ie.Key] = key
 		}
-		subj := burnrate.Subject{Key: key, SLO: id, Labels: ie.Labels, Window: r.spec.Window,
-			NoDataAfter: r.spec.Alerting.NoData}
-		changes = append(changes, e.tracker.Observe(subj, ie.Evaluation)...)
+		if ie.Excluded == "" {
+			subj := burnrate.Subject{Key: key, SLO: id, Labels: ie.Labels, Window: r.spec.Window,
+				NoDataAfter: r.spec.Alerting.NoData}
+			changes = append(changes, e.tracker.Observe(subj, ie.Evaluation)...)
+		}
+		// Inside a budget exclusion the tracker sees nothing: no incident
+		// opens, and an open one stays as it is until the exclusion ends.
 		if keep {
 			e.latest[key] = Latest{SLO: id, Labels: ie.Labels, Evaluation: ie.Evaluation}
 		}

@@ -60,6 +60,10 @@ type Options struct {
 	// the rules (CompatSloth, CompatPyrra), so that its dashboards and the
 	// Alertmanager routes written for it keep working; "" adds none.
 	Compat string
+	// Exclusions, when set, returns the budget exclusions of an SLO (for
+	// example slo.Set.ExclusionsFor): its rules then record the Included
+	// indicator and honour them (exclusion.go).
+	Exclusions func(*slo.Spec) []*slo.Exclusion
 }
 
 func (o Options) withDefaults() Options {
@@ -285,6 +289,12 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 	if err := p.Validate(s.Window); err != nil {
 		return Group{}, err
 	}
+	if s.TimeSlices != nil {
+		// PromQL could judge slices with a subquery, but the budget would
+		// still be summed from event rates: refuse rather than count
+		// events where the SLO counts slices.
+		return Group{}, fmt.Errorf("time-slice budgeting (%s) is evaluated by the daemon and sloctl, not by generated rules", s.TimeSlices)
+	}
 	q, err := sliQueries(s)
 	if err != nil {
 		return Group{}, err
@@ -301,11 +311,28 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		g.Rules = append(g.Rules, Rule{Record: name, Expr: expr, Labels: recLabels})
 	}
 
+	// 0. Budget exclusions: the indicator the recorded rates are weighed by.
+	xs := o.exclusionsOf(s)
+	excluded := func(expr string) string { return expr }
+	if len(xs) > 0 {
+		inc, err := includedExpr(xs, o.BaseWindow)
+		if err != nil {
+			return Group{}, err
+		}
+		record(Included, inc)
+		excluded = func(expr string) string {
+			if q.ratio != "" {
+				return "(\n" + expr + "\n)\nand on() (" + Included + sel + " == 1)"
+			}
+			return "(\n" + expr + "\n)\n* on() group_left() " + Included + sel
+		}
+	}
+
 	// 1. Per-second error and total rates over the base window: the counts
 	//    every long window is summed from.
 	if q.ratio == "" {
-		record(ErrorsRate+base, slo.ExpandWindow(q.errors, base))
-		record(TotalRate+base, slo.ExpandWindow(q.total, base))
+		record(ErrorsRate+base, excluded(slo.ExpandWindow(q.errors, base)))
+		record(TotalRate+base, excluded(slo.ExpandWindow(q.total, base)))
 	}
 
 	// 2. The error ratio of every window the policy (and the budget) uses.
@@ -317,7 +344,9 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		ws := slo.FormatDuration(w)
 		var expr string
 		switch {
-		case q.ratio != "" && w <= o.DirectMax:
+		case q.ratio != "" && w == o.BaseWindow && len(xs) > 0:
+			expr = excluded(slo.ExpandWindow(q.ratio, ws))
+		case q.ratio != "" && w <= o.DirectMax && len(xs) == 0:
 			expr = slo.ExpandWindow(q.ratio, ws)
 		case q.ratio != "":
 			// Raw SLIs are time-slice ratios: a long window averages them.
@@ -328,7 +357,7 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 			tier := slo.FormatDuration(BudgetTier)
 			expr = fmt.Sprintf("sum_over_time(%s%s%s[%s])\n/\nsum_over_time(%s%s%s[%s])",
 				ErrorsRate, tier, sel, ws, TotalRate, tier, sel, ws)
-		case w <= o.DirectMax:
+		case w <= o.DirectMax && len(xs) == 0:
 			// Rates of counters over the window itself: errors/total counted
 			// over the whole window, exact for counts.
 			expr = slo.ExpandWindow(q.errors, ws) + "\n/\n" + slo.ExpandWindow(q.total, ws)
@@ -428,9 +457,14 @@ func generateMain(s *slo.Spec, p burnrate.Policy, o Options) (Group, error) {
 		if len(conds) == 0 {
 			continue // every row of the class is impossible; lint reports it
 		}
+		expr := strings.Join(conds, "\nor\n")
+		if len(xs) > 0 {
+			// No burn-rate alert fires inside an exclusion.
+			expr = "(\n" + expr + "\n)\nunless on() (" + Included + sel + " == 0)"
+		}
 		rule := Rule{
 			Alert:  name,
-			Expr:   strings.Join(conds, "\nor\n"),
+			Expr:   expr,
 			Labels: ruleAlertLabels(s, sev, o),
 			Annotations: merge(map[string]string{
 				"summary": fmt.Sprintf("SLO %s of %s is burning its error budget too fast", literal(s.ID), serviceText(s)),

@@ -72,6 +72,8 @@ type scenario struct {
 	// budget lists remaining-budget checks: at `at`, the recorded
 	// slod:error_budget:remaining_ratio is within 0.02 of want.
 	budget []budgetCheck
+	// exclusions are the SLO's budget exclusions (Options.Exclusions).
+	exclusions []*slo.Exclusion
 }
 
 type budgetCheck struct {
@@ -231,7 +233,11 @@ func (sc scenario) testFile(rulesPath string) ([]byte, error) {
 func (sc scenario) run(t *testing.T) {
 	t.Helper()
 	bin := promtool(t)
-	f, err := Generate([]*slo.Spec{sc.spec}, nil, Options{})
+	var opts Options
+	if len(sc.exclusions) > 0 {
+		opts.Exclusions = func(*slo.Spec) []*slo.Exclusion { return sc.exclusions }
+	}
+	f, err := Generate([]*slo.Spec{sc.spec}, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,9 @@ type InstanceJSON struct {
 	BudgetRemaining burnrate.Figure `json:"budget_remaining"`
 	WindowBurn      burnrate.Figure `json:"window_burn"`
 	NoDataSeconds   float64         `json:"no_data_seconds"`
-	Rows            []RowJSON       `json:"rows"`
+	// Excluded names the budget exclusion the evaluation fell in, if any.
+	Excluded string    `json:"excluded,omitempty"`
+	Rows     []RowJSON `json:"rows"`
 }
 
 // RowJSON is one policy row's evaluation.
@@ -297,6 +299,7 @@ func newInstanceJSON(in *Instance, st State) InstanceJSON {
 		ji.BudgetRemaining = round(ev.BudgetRemaining)
 		ji.WindowBurn = round(ev.WindowBurn)
 		ji.NoDataSeconds = ev.NoDataFor.Seconds()
+		ji.Excluded = ev.Excluded
 		for _, r := range ev.Rows {
 			ji.Rows = append(ji.Rows, RowJSON{
 				Severity: string(r.Row.Severity), Long: slo.FormatDuration(r.Row.Long),

@@ -191,6 +191,8 @@ type instanceView struct {
 	Remaining  string
 	Burn       string
 	NoData     string
+	// Excluded names the budget exclusion under way ("" when none).
+	Excluded string
 	Budget     budgetChart
 	Burns      burnChart
 	// NoChart is set when the budget is not drawn for this instance.
@@ -464,6 +466,7 @@ func newInstanceView(s *Snapshot, r ref) instanceView {
 		if in.Evaluation.NoDataFor > 0 {
 			v.NoData = slo.FormatDuration(in.Evaluation.NoDataFor)
 		}
+		v.Excluded = in.Evaluation.Excluded
 		v.Burns = newBurnChart(in.Evaluation)
 	}
 	v.Budget = newBudgetChart(in.Budget, sl.Window)

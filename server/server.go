@@ -19,6 +19,8 @@ type Options struct {
 	// Gatherer serves /metrics; required (slod never uses the default registry).
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
+	// Report, when set, serves /api/v1/reports (report.go).
+	Report ReportFunc
 }
 
 // Server is slod's HTTP interface.
@@ -53,6 +55,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /api/v1/slos", s.slos)
 	s.mux.HandleFunc("GET /api/v1/incidents", s.incidents)
+	s.mux.HandleFunc("GET /api/v1/reports", s.reports)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /instances", s.instanceList)
 	s.mux.HandleFunc("GET /slo", s.sloPage)

@@ -27,6 +27,8 @@ const MaxFileSize = 4 << 20
 type Set struct {
 	SLOs     []*Spec
 	Policies []*PolicySpec
+	// Exclusions are the `kind: Exclusion` documents (slo/exclusion.go).
+	Exclusions []*Exclusion
 
 	// openSLO holds the OpenSLO objects read until every file of a Load
 	// call is, so references resolve across files (resolveOpenSLO).
@@ -127,6 +129,11 @@ func (s *Set) SkipBadFiles(diags []Diagnostic) *Set {
 	for _, p := range s.Policies {
 		if !bad[p.Pos.File] {
 			out.Policies = append(out.Policies, p)
+		}
+	}
+	for _, x := range s.Exclusions {
+		if !bad[x.Pos.File] {
+			out.Exclusions = append(out.Exclusions, x)
 		}
 	}
 	return out
@@ -341,8 +348,10 @@ func (d *decoder) document(set *Set, n *yaml.Node) {
 				d.native(set, n)
 			case k == "Policy":
 				d.policy(set, n)
+			case k == "Exclusion":
+				d.exclusion(set, n)
 			default:
-				d.errorf(kind, RuleUnsupported, "kind %q is not supported: a slod/v1 document is kind: SLO (the default) or kind: Policy", k)
+				d.errorf(kind, RuleUnsupported, "kind %q is not supported: a slod/v1 document is kind: SLO (the default), kind: Policy or kind: Exclusion", k)
 			}
 		case string(FormatSloth):
 			d.sloth(set, n)

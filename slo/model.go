@@ -46,9 +46,16 @@ type Spec struct {
 	Description string
 	// Objective is the target in percent, 0 < Objective < 100 (99.9 means 99.9%).
 	Objective float64
-	// Window is the rolling compliance window (default 30d).
+	// Window is the rolling compliance window (default 30d), or the
+	// nominal length of a calendar period (Calendar).
 	Window time.Duration
-	SLI    SLI
+	// Calendar, when set, aligns the compliance window to calendar weeks,
+	// months or quarters in a timezone (calendar.go).
+	Calendar *Calendar
+	// TimeSlices, when set, budgets the share of good time slices instead
+	// of good events (timeslice.go).
+	TimeSlices *TimeSlices
+	SLI        SLI
 	// GroupBy splits the SLO into one instance per label set (for example per route).
 	GroupBy []string
 	// Policy names the burn-rate policy; empty means the default policy.

@@ -99,7 +99,7 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 	s.DependsOn = slices.Clone(deps)
 	what := "slo"
 	fs, ok := d.fields(n, what, "name", "description", "objective", "window", "sli", "group_by",
-		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting", "depends_on")
+		"policy", "min_events", "rule_interval", "labels", "annotations", "alerting", "depends_on", "budgeting")
 	if f, found := fs["name"]; found {
 		var nok bool
 		s.Name, nok = d.str(f, "name")
@@ -118,7 +118,9 @@ func (d *decoder) nativeSLO(n *yaml.Node, service string, docLabels map[string]s
 		case "objective":
 			s.Objective, fok = d.num(f, what+": objective")
 		case "window":
-			s.Window, fok = d.duration(f, what+": window")
+			fok = d.window(f, what, s)
+		case "budgeting":
+			fok = d.budgeting(f, what, s)
 		case "sli":
 			s.SLI, fok = d.nativeSLI(f, what, s.FieldPos)
 		case "group_by":

@@ -62,6 +62,7 @@ type osSLO struct {
 	// indicatorRef names an SLI object (indicator is nil then).
 	indicatorRef osRef
 	window       time.Duration
+	calendar     *Calendar
 	objectives   []*osObjective
 	policies     []*osPolicyRef
 	alpha        bool
@@ -77,6 +78,9 @@ type osObjective struct {
 	hasValue    bool
 	objective   float64 // percent
 	objPos      Position
+	// slices is the objective's time-slice budgeting (Timeslices,
+	// RatioTimeslices), nil for Occurrences.
+	slices *TimeSlices
 	// indicator or indicatorRef of a composite objective (v1) or the
 	// ratioMetrics of a v1alpha objective; nil/empty means the SLO's.
 	indicator    *osSLI
@@ -392,9 +396,11 @@ func (d *decoder) osSLOCommon(s *osSLO, sfs map[string]field, what string) {
 	}
 }
 
-// osBudgetingMethod accepts Occurrences and refuses the time-slice methods,
-// which slod does not compute. It reports whether the method is
-// Occurrences (or unreadable, reported already).
+// osBudgetingMethod reads the budgeting method: Occurrences, or the
+// time-slice methods Timeslices and RatioTimeslices, which slod budgets
+// alike (the share of slices whose good ratio meets timeSliceTarget). It
+// reports whether the method is Occurrences (or unreadable, reported
+// already).
 func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	m, ok := d.str(f, what+": budgetingMethod")
 	if !ok {
@@ -404,16 +410,18 @@ func (d *decoder) osBudgetingMethod(f field, what string) bool {
 	case "Occurrences":
 		return true
 	case "Timeslices", "RatioTimeslices":
-		d.errorf(f.val, RuleUnsupported, "%s: budgetingMethod %s is not supported: slod budgets occurrences (good events / all events); use Occurrences", what, m)
+		return false
 	default:
 		d.errorf(f.val, RuleInvalidField, "%s: budgetingMethod must be Occurrences, Timeslices or RatioTimeslices, got %q", what, m)
 	}
-	return false
+	return true
 }
 
-// osTimeWindow reads the one rolling window of a v1 SLO. Calendar windows
-// and month, quarter or year durations are refused: slod's windows roll
-// and have a fixed length.
+// osTimeWindow reads the one time window of a v1 SLO: a rolling one
+// (isRolling: true, a duration in days or weeks) or a calendar-aligned one
+// (calendar: {startTime, timeZone}, a duration of 1w, 1M or 1Q), which
+// becomes a calendar window in the timezone, weeks starting on
+// startTime's weekday. Other calendar durations are refused.
 func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	items := d.list(f, what)
 	if len(items) != 1 {
@@ -424,28 +432,103 @@ func (d *decoder) osTimeWindow(f field, what string, s *osSLO) {
 	}
 	fs, _ := d.fields(items[0], what, "duration", "isRolling", "calendar")
 	d.required(items[0], fs, what, "duration")
-	if c, found := fs["calendar"]; found {
-		d.errorf(c.key, RuleUnsupported, "%s: calendar-aligned windows are not supported: slod's windows roll; use isRolling: true without calendar", what)
+	cal, hasCal := fs["calendar"]
+	if r, found := fs["isRolling"]; found {
+		rolling, ok := d.boolean(r, what+": isRolling")
+		switch {
+		case ok && !rolling && !hasCal:
+			d.errorf(r.val, RuleInvalidField, "%s: a calendar-aligned window (isRolling: false) needs calendar: {startTime, timeZone}", what)
+			return
+		case ok && rolling && hasCal:
+			d.errorf(r.val, RuleInvalidField, "%s: a rolling window (isRolling: true) takes no calendar", what)
+			return
+		}
+	}
+	w, found := fs["duration"]
+	if !found {
 		return
-	} else if r, found := fs["isRolling"]; found {
-		if rolling, ok := d.boolean(r, what+": isRolling"); ok && !rolling {
-			d.errorf(r.val, RuleUnsupported, "%s: calendar-aligned windows (isRolling: false) are not supported: slod's windows roll", what)
-		}
 	}
-	if w, found := fs["duration"]; found {
-		s.fieldPos["window"] = d.pos(w.val)
-		str, ok := d.str(w, what+": duration")
-		if !ok {
-			return
-		}
-		if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
-			d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w)", what, str)
-			return
-		}
-		if dur, ok := d.duration(w, what+": duration"); ok {
-			s.window = dur
-		}
+	s.fieldPos["window"] = d.pos(w.val)
+	str, ok := d.str(w, what+": duration")
+	if !ok {
+		return
 	}
+	if hasCal {
+		s.calendar = d.osCalendar(cal, w, str, what)
+		if s.calendar != nil {
+			s.window = s.calendar.NominalLength()
+		}
+		return
+	}
+	if u := str[max(len(str)-1, 0):]; u == "M" || u == "Q" || u == "Y" {
+		d.errorf(w.val, RuleUnsupported, "%s: duration %s: months, quarters and years have no fixed length in a rolling window; write it in days or weeks (30d, 4w), or make the window calendar-aligned", what, str)
+		return
+	}
+	if dur, ok := d.duration(w, what+": duration"); ok {
+		s.window = dur
+	}
+}
+
+// osCalendar maps an OpenSLO calendar window onto a Calendar.
+func (d *decoder) osCalendar(cal, dur field, duration, what string) *Calendar {
+	fs, ok := d.fields(cal.val, what+": calendar", "startTime", "timeZone")
+	if !ok || !d.required(cal.key, fs, what+": calendar", "startTime", "timeZone") {
+		return nil
+	}
+	tzs, ok := d.str(fs["timeZone"], what+": calendar: timeZone")
+	if !ok {
+		return nil
+	}
+	loc, err := time.LoadLocation(tzs)
+	if err != nil || tzs == "" || tzs == "Local" {
+		d.errorf(fs["timeZone"].val, RuleInvalidField, "%s: calendar: timeZone %q is not an IANA zone such as Europe/Berlin", what, tzs)
+		return nil
+	}
+	sts, ok := d.str(fs["startTime"], what+": calendar: startTime")
+	if !ok {
+		return nil
+	}
+	start, err := time.ParseInLocation("2006-01-02 15:04:05", sts, loc)
+	if err != nil {
+		d.errorf(fs["startTime"].val, RuleInvalidField, "%s: calendar: startTime %q is not a time such as \"2022-01-01 00:00:00\"", what, sts)
+		return nil
+	}
+	c := &Calendar{Location: loc, WeekStart: time.Monday}
+	switch duration {
+	case "1w", "7d":
+		c.Unit, c.WeekStart = CalendarWeek, start.Weekday()
+	case "1M":
+		c.Unit = CalendarMonth
+	case "1Q":
+		c.Unit = CalendarQuarter
+	default:
+		d.errorf(dur.val, RuleUnsupported, "%s: duration %s: slod's calendar windows are a week (1w), a month (1M) or a quarter (1Q)", what, duration)
+		return nil
+	}
+	if start.Hour() != 0 || start.Minute() != 0 || start.Second() != 0 {
+		d.report(fs["startTime"].key, SeverityWarning, RuleUnsupported, "%s: calendar: startTime %s is not at midnight: slod's periods start at local midnight", what, sts)
+	}
+	return c
+}
+
+// osTimeSlices reads the time-slice target (a ratio in (0, 1]) and window
+// of an objective of a time-slice SLO; both are required.
+func (d *decoder) osTimeSlices(n *yaml.Node, fs map[string]field, what string) *TimeSlices {
+	if !d.required(n, fs, what, "timeSliceTarget", "timeSliceWindow") {
+		return nil
+	}
+	ts := &TimeSlices{}
+	target, ok := d.num(fs["timeSliceTarget"], what+": timeSliceTarget")
+	if ok && !(target > 0 && target <= 1) {
+		d.errorf(fs["timeSliceTarget"].val, RuleInvalidField, "%s: timeSliceTarget must be a ratio in (0, 1], got %v", what, target)
+		ok = false
+	}
+	length, lok := d.duration(fs["timeSliceWindow"], what+": timeSliceWindow")
+	if !ok || !lok {
+		return nil
+	}
+	ts.Target, ts.Length = target, length
+	return ts
 }
 
 // osObjective reads one v1 objective.
@@ -460,8 +543,11 @@ func (d *decoder) osObjective(n *yaml.Node, what string, occurrences bool) *osOb
 	d.osTarget01(o, fs, what, "target", "targetPercent")
 	for _, name := range []string{"timeSliceTarget", "timeSliceWindow"} {
 		if f, ok := fs[name]; ok && occurrences {
-			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, which slod does not compute", what, name)
+			d.report(f.key, SeverityWarning, RuleUnsupported, "%s: %s is ignored: it applies to the time-slice budgeting methods, and this SLO budgets occurrences", what, name)
 		}
+	}
+	if !occurrences {
+		o.slices = d.osTimeSlices(n, fs, what)
 	}
 	if f, ok := fs["compositeWeight"]; ok {
 		d.report(f.key, SeverityWarning, RuleUnsupported, "%s: compositeWeight is ignored: slod alerts on each objective as its own SLO and computes no composite budget", what)

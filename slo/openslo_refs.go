@@ -167,7 +167,7 @@ func (r *osResolver) slo(set *Set, s *osSLO) {
 			continue // reported where the SLO or its indicator is read
 		}
 		spec := &Spec{
-			ID: id, Service: s.service, Description: s.description, Objective: o.objective, Window: s.window,
+			ID: id, Service: s.service, Description: s.description, Objective: o.objective, Window: s.window, Calendar: s.calendar, TimeSlices: o.slices,
 			Labels: maps.Clone(s.labels), Annotations: maps.Clone(s.annotations), Format: FormatOpenSLO,
 			Pos: s.pos, FieldPos: maps.Clone(s.fieldPos),
 		}

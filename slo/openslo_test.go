@@ -410,16 +410,16 @@ func TestOpenSLOProblemsSkipOnlyTheirSLO(t *testing.T) {
     severity: page
     condition: {kind: burnrate, op: gte, threshold: 14.4, lookbackWindow: 1h, window: 5m}
 `, 6, 79, RuleUnknownField, `unknown field "window"`},
-		{"a calendar window", `- apiVersion: openslo/v1
+		{"a calendar window of two weeks", `- apiVersion: openslo/v1
   kind: SLO
   metadata: {name: shop-latency}
   spec:
     service: shop
     indicatorRef: whatever
-    timeWindow: [{duration: 1M, calendar: {startTime: "2024-01-01 00:00:00", timeZone: UTC}}]
+    timeWindow: [{duration: 2w, calendar: {startTime: "2024-01-01 00:00:00", timeZone: UTC}}]
     budgetingMethod: Occurrences
     objectives: [{target: 0.99}]
-`, 7, 33, RuleUnsupported, "calendar-aligned windows are not supported"},
+`, 7, 29, RuleUnsupported, "calendar windows are a week (1w), a month (1M) or a quarter (1Q)"},
 		{"time slices", `- apiVersion: openslo/v1
   kind: SLO
   metadata: {name: shop-latency}
@@ -427,8 +427,8 @@ func TestOpenSLOProblemsSkipOnlyTheirSLO(t *testing.T) {
     service: shop
     indicatorRef: whatever
     budgetingMethod: Timeslices
-    objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 1m}]
-`, 7, 22, RuleUnsupported, "budgetingMethod Timeslices is not supported"},
+    objectives: [{target: 0.99, timeSliceTarget: 95, timeSliceWindow: 1m}]
+`, 8, 50, RuleInvalidField, "timeSliceTarget must be a ratio in (0, 1]"},
 		{"an OpenSLO version slod does not read", `apiVersion: openslo/v2
 kind: SLO
 metadata: {name: shop-latency}

@@ -74,6 +74,7 @@ func Validate(set *Set) []Diagnostic {
 		}
 	}
 	v.dependencies(set)
+	v.validateExclusions(set)
 	SortDiagnostics(v.diags)
 	return v.diags
 }

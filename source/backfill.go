@@ -85,7 +85,7 @@ func plan(ev *burnrate.Evaluator, end time.Time, reread int, cold bool) []Segmen
 	end = end.Truncate(step)
 	start := ev.LastStep()
 	cold = cold || start.IsZero()
-	window := ev.Spec().Window
+	window := ev.Spec().History()
 	if start.IsZero() || end.Sub(start) > window {
 		start = end.Add(-window)
 	} else {
@@ -94,6 +94,10 @@ func plan(ev *burnrate.Evaluator, end time.Time, reread int, cold bool) []Segmen
 	start = start.Truncate(step)
 	if !end.After(start) {
 		return nil
+	}
+	if ev.Spec().TimeSlices != nil {
+		// Every slice is judged on its own counts: read them all at the step.
+		return []Segment{{From: start, To: end, Resolution: step}}
 	}
 	tiers := ev.Tiers()
 	var segs []Segment

@@ -167,9 +167,30 @@ func (r *recorder) observe(id string, ie burnrate.InstanceEvaluation) {
 // newest steps (answered from chunked reads by source.Prefetch).
 func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from, to time.Time, step time.Duration,
 	corr engine.Correlation, progress func(done, total int)) ([]*BacktestReport, int, error) {
+	return replay(ctx, cat, q, from, to, step, corr, progress, nil)
+}
+
+// replayHooks let a command that replays as backtest does (report) see
+// every evaluation, with the engine, and the engine once the replay ended.
+type replayHooks struct {
+	observe func(eng *engine.Engine, id string, ie burnrate.InstanceEvaluation)
+	done    func(eng *engine.Engine)
+}
+
+// replay is backtest with hooks (nil: none).
+func replay(ctx context.Context, cat *engine.Catalogue, q source.Querier, from, to time.Time, step time.Duration,
+	corr engine.Correlation, progress func(done, total int), hooks *replayHooks) ([]*BacktestReport, int, error) {
 	pf := &source.Prefetch{Querier: q, Step: step, Until: to}
 	rec := &recorder{from: from, step: step, instances: map[string]*BacktestInstance{}, logs: map[string]*stepLog{}, known: map[string]bool{}}
-	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: rec.observe, Correlation: corr})
+	var eng *engine.Engine
+	observe := rec.observe
+	if hooks != nil && hooks.observe != nil {
+		observe = func(id string, ie burnrate.InstanceEvaluation) {
+			rec.observe(id, ie)
+			hooks.observe(eng, id, ie)
+		}
+	}
+	eng, err := engine.New(engine.Options{Querier: pf, Step: step, KeepResolved: math.MaxInt32, Observe: observe, Correlation: corr})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -190,6 +211,9 @@ func backtest(ctx context.Context, cat *engine.Catalogue, q source.Querier, from
 		if progress != nil {
 			progress(i, total)
 		}
+	}
+	if hooks != nil && hooks.done != nil {
+		hooks.done(eng)
 	}
 	incidents := append(eng.Recent(), eng.Open()...)
 	sort.SliceStable(incidents, func(i, j int) bool { return incidents[i].Start.Before(incidents[j].Start) })

@@ -98,6 +98,10 @@ type sloExplanation struct {
 	window  time.Duration
 	spec    *slo.Spec
 	policy  burnrate.Policy
+	// Calendar describes a calendar-aligned window ("month in
+	// Europe/Berlin"); CalendarNote says when in a period a page can fire.
+	Calendar     string `json:"calendar,omitempty"`
+	CalendarNote string `json:"calendar_note,omitempty"`
 }
 
 // trafficExplanation is detection at the SLO's busiest and quietest hour
@@ -126,8 +130,38 @@ func explainSet(set *slo.Set) []sloExplanation {
 			Rows:   p.Explain(s.Window, s.ErrorBudget(), burnrate.ExplainRatios...),
 			window: s.Window, spec: s, policy: p,
 		})
+		if s.Calendar != nil {
+			x := &out[len(out)-1]
+			x.Calendar, x.CalendarNote = s.Calendar.String(), calendarNote(s, x.Rows)
+		}
 	}
 	return out
+}
+
+// calendarNote says how early in a calendar period a page can fire: the
+// budget figures restart at each period start, but the policy rows read
+// rolling windows (their factors scaled to the period's nominal length),
+// so a full outage pages as early in a period as anywhere else — after
+// the fastest page row's detection time — and a burn that began before
+// the period start still counts in the rows' windows.
+func calendarNote(s *slo.Spec, rows []burnrate.RowExplanation) string {
+	fastest := time.Duration(-1)
+	for _, r := range rows {
+		if r.Severity != burnrate.SeverityPage {
+			continue
+		}
+		for _, d := range r.Detections {
+			if d.ErrorRatio == 1 && d.Fires && (fastest < 0 || d.After < fastest) {
+				fastest = d.After
+			}
+		}
+	}
+	note := fmt.Sprintf("budget resets at each %s start (local midnight in %s); factors use a %s period; the rows' windows roll across the period start",
+		s.Calendar.Unit, s.Calendar.Location, slo.FormatDuration(s.Window))
+	if fastest < 0 {
+		return note + "; no page row can fire"
+	}
+	return note + fmt.Sprintf(", so a full outage pages %s into a period at the earliest", fmtDur(fastest))
 }
 
 func runExplain(opts *ExplainOptions) error {
@@ -184,6 +218,9 @@ func writeExplainTable(w io.Writer, xs []sloExplanation) error {
 		fmt.Fprintf(w, "%s (service %s): objective %s%% over %s, policy %s; a full outage spends the whole budget in %s\n",
 			x.SLO, x.Service, strconv.FormatFloat(x.Objective, 'g', -1, 64), x.Window, x.Policy,
 			fmtDur(time.Duration(x.ErrorBudget*float64(x.window))))
+		if x.Calendar != "" {
+			fmt.Fprintf(w, "calendar window: %s; %s\n", x.Calendar, x.CalendarNote)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEVERITY\tLONG\tSHORT\tBUDGET\tFACTOR\tFIRES AT\tAT 100%\tAT 10%\tAT 1%\tSPENT\tRESET")
 		for _, r := range x.Rows {

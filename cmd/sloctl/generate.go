@@ -132,7 +132,9 @@ func runGenerate(opts *GenerateOptions) error {
 		return writeInhibit(opts, set)
 	}
 	start := time.Now()
-	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), opts.Rules)
+	ro := opts.Rules
+	ro.Exclusions = set.ExclusionsFor
+	f, err := rules.Generate(set.SLOs, burnrate.Policies(set), ro)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,7 @@ Exit codes: 0 success, 1 problems found (for example lint errors), 2 bad usage.`
 	root.AddCommand(NewCmdConvert(io, nil))
 	root.AddCommand(NewCmdExplain(io, nil))
 	root.AddCommand(NewCmdBacktest(io, nil))
+	root.AddCommand(NewCmdReport(io, nil))
 	root.AddCommand(NewCmdCheckConfig(io, nil))
 	root.AddCommand(NewCmdStatus(io, nil))
 	// pflag prints deprecated-flag notices to a flag set's output, which

@@ -193,8 +193,8 @@ type instanceView struct {
 	NoData     string
 	// Excluded names the budget exclusion under way ("" when none).
 	Excluded string
-	Budget     budgetChart
-	Burns      burnChart
+	Budget   budgetChart
+	Burns    burnChart
 	// NoChart is set when the budget is not drawn for this instance.
 	NoChart bool
 	// GroupHead, on a grouped list, names the group this instance starts.

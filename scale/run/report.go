@@ -25,14 +25,14 @@ type result struct {
 	ReadyPeak   int64 // slod's VmHWM when it became ready
 	Peak        int64 // slod's VmHWM through the steady phase
 
-	Instances                 float64
-	FirstTick                 float64 // seconds; -1 when not told apart
-	Ticks, Missed             int
-	TickMean                  float64 // seconds, every tick of the steady phase
-	PlainTicks, SnapTicks     ticks   // ticks told apart: without and with a snapshot write
+	Instances             float64
+	FirstTick             float64 // seconds; -1 when not told apart
+	Ticks, Missed         int
+	TickMean              float64 // seconds, every tick of the steady phase
+	PlainTicks, SnapTicks ticks   // ticks told apart: without and with a snapshot write
 	// Phases is the mean of each tick phase over the steady phase
 	// (slod_tick_phase_duration_seconds), in seconds.
-	Phases map[string]float64
+	Phases                    map[string]float64
 	Snapshots, SnapshotErrors int
 	SnapshotBytes             float64
 	QueryErrors               float64

@@ -48,10 +48,19 @@ func TestBuildQueries(t *testing.T) {
 			tot:  `sum (sum by (route) (rate(http_requests_total[1m])))`,
 		},
 		{
-			name: "group_by becomes sum by and a coarse resolution its own window",
+			name: "a query summed by exactly the group_by labels is not summed again, and a coarse resolution is its own window",
 			spec: eventsSpec(30*24*time.Hour, "route"), res: time.Hour,
-			errs: `sum by (route) (sum by (route) (rate(http_requests_total{code=~"5.."}[1h])))`,
-			tot:  `sum by (route) (sum by (route) (rate(http_requests_total[1h])))`,
+			errs: `sum by (route) (rate(http_requests_total{code=~"5.."}[1h]))`,
+			tot:  `sum by (route) (rate(http_requests_total[1h]))`,
+		},
+		{
+			name: "group_by becomes sum by around a query aggregated otherwise",
+			spec: &slo.Spec{ID: "x-by", GroupBy: []string{"route"}, SLI: slo.SLI{Events: &slo.EventsSLI{
+				ErrorQuery: `sum by (route, code) (rate(http_requests_total{code=~"5.."}[{{.window}}]))`,
+				TotalQuery: `sum without (code) (rate(http_requests_total[{{.window}}]))`}}},
+			res:  time.Minute,
+			errs: `sum by (route) (sum by (route, code) (rate(http_requests_total{code=~"5.."}[1m])))`,
+			tot:  `sum by (route) (sum without (code) (rate(http_requests_total[1m])))`,
 		},
 		{
 			name: "a raw SLI averages the ratio and has no total",
@@ -66,7 +75,7 @@ func TestBuildQueries(t *testing.T) {
 			res: time.Minute,
 			errs: `sum (sum(rate(http_request_duration_seconds_count{job="a\"}) or vector(1) #"}[1m])) - ` +
 				`sum(rate(http_request_duration_seconds_bucket{job="a\"}) or vector(1) #",le="0.3"}[1m])))`,
-			tot: `sum (sum(rate(http_request_duration_seconds_count{job="a\"}) or vector(1) #"}[1m])))`,
+			tot: `sum(rate(http_request_duration_seconds_count{job="a\"}) or vector(1) #"}[1m]))`,
 		},
 		{
 			name: "a group_by name that is not a label name is refused",

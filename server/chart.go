@@ -52,6 +52,21 @@ type chartSpec struct {
 	Thresholds []threshold
 	// Marks are vertical lines at instants (a burn's onset, its detection).
 	Marks []mark
+	// Excluded are budget exclusions (planned maintenance) in the range:
+	// shaded apart from no data, with the exclusion's name.
+	Excluded []excludedSpan
+}
+
+// excludedSpan is one occurrence of a budget exclusion.
+type excludedSpan struct {
+	From, To time.Time
+	Name     string
+}
+
+// excludedRect is an excludedSpan drawn.
+type excludedRect struct {
+	X, W float64
+	Name string
 }
 
 type mark struct {
@@ -69,6 +84,7 @@ type seriesChart struct {
 	Paths                  []chartPath
 	XTicks, YTicks         []chartTick
 	Shades                 []chartRect
+	Excluded               []excludedRect
 	Lines                  []chartRule
 	Marks                  []chartMark
 	Legend                 []legendItem
@@ -160,6 +176,18 @@ func newSeriesChart(s chartSpec) seriesChart {
 			continue
 		}
 		c.Shades = append(c.Shades, chartRect{X: max(x0, marginL), W: x1 - max(x0, marginL)})
+	}
+	for _, e := range s.Excluded {
+		a, b := e.From, e.To
+		if a.Before(s.From) {
+			a = s.From
+		}
+		if b.After(s.To) {
+			b = s.To
+		}
+		if b.After(a) {
+			c.Excluded = append(c.Excluded, excludedRect{X: x(a), W: max(x(b)-x(a), 1), Name: e.Name})
+		}
 	}
 	known := false
 	for _, l := range s.Lines {

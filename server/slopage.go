@@ -243,6 +243,7 @@ func newSLOCharts(sl *SLO, in *Instance, end time.Time, rng time.Duration, range
 	step := sl.Rings.Step()
 	budgetRatio := 1 - sl.Objective/100
 	var charts []seriesChart
+	excl := exclusionSpans(sl.Rings, end.Add(-max(sl.Window, rng)), end)
 	// Budget remaining: errors summed from the window's start over the
 	// budget of the whole window (the objective's error ratio × its events).
 	wt, wb := buckets(end, sl.Window, step, chartPoints)
@@ -274,7 +275,7 @@ func newSLOCharts(sl *SLO, in *Instance, end time.Time, rng time.Duration, range
 		Times: wt, From: end.Add(-sl.Window), To: end, NoData: nd, Min: math.Floor(low/25) * 25, Max: 100,
 		Lines:      []chartLine{{Name: "budget remaining", Color: "#2e7d32", Y: rem}},
 		Thresholds: []threshold{{Y: 0, Label: "0%: budget gone", Color: "#c62828"}},
-		Format:     func(v float64) string { return trimFloat(v) + "%" }, Marks: marks,
+		Format:     func(v float64) string { return trimFloat(v) + "%" }, Marks: marks, Excluded: excl,
 	}))
 	// Error ratio and request rate over the range.
 	rt, rb := buckets(end, rng, step, chartPoints)
@@ -293,14 +294,14 @@ func newSLOCharts(sl *SLO, in *Instance, end time.Time, rng time.Duration, range
 	pct := func(v float64) string { return trimFloat(v) + "%" }
 	charts = append(charts, newSeriesChart(chartSpec{
 		Title: fmt.Sprintf("error ratio over the last %s (per %s)", rangeName, slo.FormatDuration(rb)),
-		Times: rt, From: from, To: end, NoData: rnd, Format: pct, Marks: marks,
+		Times: rt, From: from, To: end, NoData: rnd, Format: pct, Marks: marks, Excluded: excl,
 		Lines: []chartLine{{Name: "error ratio", Color: "#c62828", Y: ratio}},
 		Thresholds: []threshold{{Y: 100 * budgetRatio, Color: "#57606a",
 			Label: "objective's error budget: " + trimFloat(100*budgetRatio) + "%"}},
 	}))
 	charts = append(charts, newSeriesChart(chartSpec{
 		Title: fmt.Sprintf("request rate over the last %s (events per second, per %s)", rangeName, slo.FormatDuration(rb)),
-		Times: rt, From: from, To: end, NoData: rnd, Marks: marks,
+		Times: rt, From: from, To: end, NoData: rnd, Marks: marks, Excluded: excl,
 		Lines: []chartLine{{Name: "events/s", Color: "#1565c0", Y: rate}},
 	}))
 	// Burn over each policy window, at the same instants.
@@ -330,7 +331,7 @@ func newSLOCharts(sl *SLO, in *Instance, end time.Time, rng time.Duration, range
 	}
 	charts = append(charts, newSeriesChart(chartSpec{
 		Title: fmt.Sprintf("burn rate per policy window over the last %s (log scale; dark lines: the rows' thresholds)", rangeName),
-		Times: rt, From: from, To: end, NoData: rnd, Log: true, Lines: lines, Thresholds: ths, Marks: marks,
+		Times: rt, From: from, To: end, NoData: rnd, Log: true, Lines: lines, Thresholds: ths, Marks: marks, Excluded: excl,
 		Format: func(v float64) string { return trimFloat(v) + "×" },
 	}))
 	return charts
@@ -362,6 +363,24 @@ func newPolicyRows(ev burnrate.Evaluation) []policyRow {
 			p.Why = "both windows below " + f
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// exclusionSpans are the occurrences of the SLO's budget exclusions in
+// [from, to), when its rings know them (burnrate.Evaluator does).
+func exclusionSpans(r Rings, from, to time.Time) []excludedSpan {
+	xr, ok := r.(interface{ Exclusions() []*slo.Exclusion })
+	if !ok {
+		return nil
+	}
+	var out []excludedSpan
+	var buf []slo.Interval
+	for _, x := range xr.Exclusions() {
+		buf = x.Occurrences(buf[:0], from, to)
+		for _, iv := range buf {
+			out = append(out, excludedSpan{From: iv.From, To: iv.To, Name: x.Name})
+		}
 	}
 	return out
 }

@@ -41,6 +41,9 @@ import (
 // they read each other, and the alert expressions are then evaluated by
 // the server at every minute of the week.
 func TestBudgetMeasureRulesAgreeWithEngine(t *testing.T) {
+	// Minutes of promtool and Prometheus work: beside the package's other
+	// heavy tests, not after them (each has its own server and files).
+	t.Parallel()
 	promtest.RequireBinaries(t, "prometheus", "promtool")
 	d, _, _ := dayNightHistory()
 	dir := t.TempDir()

@@ -30,6 +30,9 @@ func dayNightHistory() (d promtest.DayNight, peak, night promtest.Burn) {
 // peak one within 2 minutes and the night one within 12 (the budget math
 // says 9m04s), while the default policy pages every night.
 func TestBacktestCompareDayNight(t *testing.T) {
+	// Minutes of promtool and Prometheus work: beside the package's other
+	// heavy tests, not after them (each has its own server and files).
+	t.Parallel()
 	d, peak, night := dayNightHistory()
 	srv := promtest.Start(t, promtest.Options{OpenMetrics: d.OpenMetrics()})
 	path := filepath.Join(t.TempDir(), "daynight.yaml")

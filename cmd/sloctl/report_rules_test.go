@@ -30,6 +30,9 @@ import (
 // window after the exclusion is dropped whole, and the 5m windows at the
 // month's edges straddle them).
 func TestGeneratedRulesAgreeWithTheReport(t *testing.T) {
+	// Minutes of promtool and Prometheus work: beside the package's other
+	// heavy tests, not after them (each has its own server and files).
+	t.Parallel()
 	promtest.RequireBinaries(t, "prometheus", "promtool")
 	fx := newNovemberFixture()
 	data := filepath.Join(t.TempDir(), "data")

@@ -88,6 +88,9 @@ func (f novemberFixture) exact(from, to, xFrom, xTo time.Time) (sli, errs, event
 }
 
 func TestReportNovemberMatchesTheExactCountRatio(t *testing.T) {
+	// Minutes of promtool and Prometheus work: beside the package's other
+	// heavy tests, not after them (each has its own server and files).
+	t.Parallel()
 	fx := newNovemberFixture()
 	srv := promtest.Start(t, promtest.Options{OpenMetrics: fx.openMetrics(t)})
 	from, to := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -216,6 +219,7 @@ func (f novemberFixture) badSlices(from, to, xFrom, xTo time.Time, n int, target
 }
 
 func TestReportTimeSlices(t *testing.T) {
+	t.Parallel() // promtool and Prometheus work: beside the other heavy tests
 	fx := newNovemberFixture()
 	srv := promtest.Start(t, promtest.Options{OpenMetrics: fx.openMetrics(t)})
 	from, to := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)

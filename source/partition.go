@@ -185,18 +185,7 @@ func (p Partition) String() string {
 // query with one is never split; --shard-split takes that on the
 // operator's word, a split of slod's own does not.
 func Splittable(query, label string) bool {
-	expr, err := parser.NewParser(parser.Options{}).ParseExpr(query)
-	if err != nil {
-		return false
-	}
-	for {
-		p, ok := expr.(*parser.ParenExpr)
-		if !ok {
-			break
-		}
-		expr = p.Expr
-	}
-	agg, ok := expr.(*parser.AggregateExpr)
+	agg, ok := outerAggregate(query)
 	if !ok || agg.Without || !slices.Contains(agg.Grouping, label) {
 		return false
 	}

@@ -117,18 +117,7 @@ func BuildQueries(spec *slo.Spec, resolution time.Duration) (StepQueries, error)
 // exactly the labels groupBy (in any order; none: op without grouping),
 // so wrapping it in the same aggregation would return the same series.
 func aggregatedBy(query, op string, groupBy []string) bool {
-	expr, err := parser.NewParser(parser.Options{}).ParseExpr(query)
-	if err != nil {
-		return false
-	}
-	for {
-		p, ok := expr.(*parser.ParenExpr)
-		if !ok {
-			break
-		}
-		expr = p.Expr
-	}
-	a, ok := expr.(*parser.AggregateExpr)
+	a, ok := outerAggregate(query)
 	if !ok || a.Op.String() != op || a.Without || a.Param != nil || len(a.Grouping) != len(groupBy) {
 		return false
 	}
@@ -138,4 +127,22 @@ func aggregatedBy(query, op string, groupBy []string) bool {
 		}
 	}
 	return true
+}
+
+// outerAggregate is the aggregation a query is, parentheses aside; false
+// when it is anything else or does not parse.
+func outerAggregate(query string) (*parser.AggregateExpr, bool) {
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(query)
+	if err != nil {
+		return nil, false
+	}
+	for {
+		p, ok := expr.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		expr = p.Expr
+	}
+	a, ok := expr.(*parser.AggregateExpr)
+	return a, ok
 }

@@ -149,24 +149,9 @@ func runBacktest(opts *BacktestOptions) error {
 	if !to.After(from) {
 		return usageErrorf("--from %s is not before --to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	cat := engine.Load(opts.Paths...)
-	for _, d := range cat.Diagnostics {
-		fmt.Fprintln(opts.IO.Err, d.String())
-	}
-	if cat.HasErrors() {
-		fmt.Fprintln(opts.IO.Err, "sloctl: fix the errors above (see sloctl lint) before backtesting")
-		return errFindings
-	}
-	if len(cat.Entries) == 0 {
-		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
-	}
-	po, err := opts.Prometheus.Options()
+	cat, src, err := loadReplay(opts.IO.Err, opts.Paths, &opts.Prometheus, "backtesting")
 	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	src, err := source.NewPrometheus(po)
-	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
 	corr := engine.Correlation{Policy: slo.DependencyPolicy(opts.DependencyPolicy), Grace: opts.Grace}
 	if len(opts.Compare) > 0 || opts.Format == "markdown" {
@@ -327,4 +312,30 @@ func backtestProgress(w io.Writer, from time.Time, step time.Duration) func(done
 			fmt.Fprintf(w, "sloctl: backtest at %s (%d%%)\n", from.Add(time.Duration(done)*step).UTC().Format(time.RFC3339), pct)
 		}
 	}
+}
+
+// loadReplay loads the SLO files a replay (backtest, report) runs over,
+// printing their diagnostics, and connects to the Prometheus they are read
+// from. verb says what errors in the files stop ("backtesting").
+func loadReplay(stderr io.Writer, paths []string, flags *source.PrometheusFlags, verb string) (*engine.Catalogue, source.Querier, error) {
+	cat := engine.Load(paths...)
+	for _, d := range cat.Diagnostics {
+		fmt.Fprintln(stderr, d.String())
+	}
+	if cat.HasErrors() {
+		fmt.Fprintf(stderr, "sloctl: fix the errors above (see sloctl lint) before %s\n", verb)
+		return nil, nil, errFindings
+	}
+	if len(cat.Entries) == 0 {
+		return nil, nil, usageErrorf("no SLOs found in %s", strings.Join(paths, " "))
+	}
+	po, err := flags.Options()
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	src, err := source.NewPrometheus(po)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	return cat, src, nil
 }

@@ -93,24 +93,9 @@ func runReport(opts *ReportOptions) error {
 	if period.From.Unix()%int64(opts.Step/time.Second) != 0 || period.To.Unix()%int64(opts.Step/time.Second) != 0 {
 		return usageErrorf("--step %s does not divide the period's edges in %s", opts.Step, opts.Timezone)
 	}
-	cat := engine.Load(opts.Paths...)
-	for _, d := range cat.Diagnostics {
-		fmt.Fprintln(opts.IO.Err, d.String())
-	}
-	if cat.HasErrors() {
-		fmt.Fprintln(opts.IO.Err, "sloctl: fix the errors above (see sloctl lint) before reporting")
-		return errFindings
-	}
-	if len(cat.Entries) == 0 {
-		return usageErrorf("no SLOs found in %s", strings.Join(opts.Paths, " "))
-	}
-	po, err := opts.Prometheus.Options()
+	cat, src, err := loadReplay(opts.IO.Err, opts.Paths, &opts.Prometheus, "reporting")
 	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	src, err := source.NewPrometheus(po)
-	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
 	progress := reportProgress(opts.IO.Err, period.From, opts.Step)
 	rep, err := buildReport(context.Background(), cat, src, period, opts.Step, progress)

@@ -86,16 +86,10 @@ func (d *Daemon) buildReport(period, timezone string, now time.Time) (*report.Re
 	for _, r := range d.eng.SLOs() {
 		spec := r.Spec()
 		s := report.SLO{SLO: spec.ID, Service: spec.Service, Objective: spec.Objective, Policy: r.Policy().Name,
-			Exclusions: []report.Exclusion{}, Instances: []report.Instance{}}
+			Exclusions: report.ExclusionsIn(r.Evaluator().Exclusions(), from, to), Instances: []report.Instance{}}
 		xs := d.eng.Excluded(spec.ID, from, to)
 		for _, iv := range xs {
 			s.ExcludedSeconds += iv.Overlap(from, to).Seconds()
-		}
-		for _, x := range r.Evaluator().Exclusions() {
-			for _, iv := range x.Occurrences(nil, from, to) {
-				s.Exclusions = append(s.Exclusions, report.Exclusion{Name: x.Name, Reason: x.Reason, Category: x.Category,
-					From: later(iv.From, from), To: earlier(iv.To, to)})
-			}
 		}
 		held := now.Add(-spec.Window)
 		if from.Before(held) {
@@ -128,18 +122,4 @@ func (d *Daemon) buildReport(period, timezone string, now time.Time) (*report.Re
 		rep.SLOs = append(rep.SLOs, s)
 	}
 	return rep, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

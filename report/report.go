@@ -94,6 +94,25 @@ type Exclusion struct {
 	To       time.Time `json:"to"`
 }
 
+// ExclusionsIn lists the occurrences of xs within [from, to), each cut to
+// the period.
+func ExclusionsIn(xs []*slo.Exclusion, from, to time.Time) []Exclusion {
+	out := []Exclusion{}
+	for _, x := range xs {
+		for _, iv := range x.Occurrences(nil, from, to) {
+			e := Exclusion{Name: x.Name, Reason: x.Reason, Category: x.Category, From: iv.From, To: iv.To}
+			if e.From.Before(from) {
+				e.From = from
+			}
+			if e.To.After(to) {
+				e.To = to
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Verdict says whether an instance met its objective over the period.
 type Verdict string
 

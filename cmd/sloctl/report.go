@@ -212,15 +212,9 @@ func buildReport(ctx context.Context, cat *engine.Catalogue, q source.Querier, p
 	for _, bt := range bts {
 		en := entries[bt.SLO]
 		s := report.SLO{SLO: bt.SLO, Service: bt.Service, Objective: bt.Objective, Policy: bt.Policy,
-			Exclusions: []report.Exclusion{}, Instances: []report.Instance{}, Warnings: bt.Warnings}
+			Exclusions: report.ExclusionsIn(en.Exclusions, from, to), Instances: []report.Instance{}, Warnings: bt.Warnings}
 		for _, iv := range c.excluded[bt.SLO] {
 			s.ExcludedSeconds += iv.Overlap(from, to).Seconds()
-		}
-		for _, x := range en.Exclusions {
-			for _, iv := range x.Occurrences(nil, from, to) {
-				s.Exclusions = append(s.Exclusions, report.Exclusion{Name: x.Name, Reason: x.Reason, Category: x.Category,
-					From: maxTime(iv.From, from), To: minTime(iv.To, to)})
-			}
 		}
 		for _, in := range bt.Instances {
 			k := bt.SLO + burnrate.LabelsKey(in.Labels)
@@ -233,18 +227,4 @@ func buildReport(ctx context.Context, cat *engine.Catalogue, q source.Querier, p
 		rep.SLOs = append(rep.SLOs, s)
 	}
 	return rep, nil
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	tickDuration   prometheus.Histogram
 	tickPhase      *prometheus.HistogramVec
+	reread         prometheus.Histogram
 	ticksMissed    prometheus.Counter
 	queryErrors    prometheus.Counter
 	sourceUp       prometheus.Gauge
@@ -49,6 +50,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of each phase of a tick: read (waiting for the source), evaluate (ingest, evaluate, incidents), page (outbox), persist, publish (status page and API).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}, []string{"phase"}),
+		reread: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "slod_reread_duration_seconds",
+			Help:    "Duration of the background re-read of the newest steps (late samples) that follows a steady tick; the longest over the SLOs.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}),
 		ticksMissed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slod_ticks_missed_total", Help: "Ticks skipped because the previous tick was still running.",
 		}),
@@ -141,7 +147,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.tickDuration, m.tickPhase, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
+		reg.MustRegister(m.tickDuration, m.tickPhase, m.reread, m.ticksMissed, m.queryErrors, m.sourceUp, m.ready, m.instances,
 			m.incidents, m.changes, m.pages, m.pageErrors, m.sloFilesBad, m.slos, m.reloads, m.snapshots,
 			m.snapshotBytes, m.snapshotTook, m.incidentWrites, m.backfillSteps, m.stepsRead, m.lastStepTime, m.budgetRemained, m.stateDamaged, m.misconfigured, m.backfilling, m.dropped)
 	}

@@ -85,6 +85,12 @@ func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	d.publish(now)
 	d.observePhase("publish", phase)
 	d.m.tickDuration.Observe(time.Since(began).Seconds())
+	if res.Reread > 0 {
+		d.m.reread.Observe(res.Reread.Seconds())
+	}
+	// The steady reads left their re-read of the newest steps (late
+	// samples) to now, when the tick no longer waits for it.
+	d.eng.Reread(ctx)
 }
 
 // observePhase records the tick phase that began at since and returns now.

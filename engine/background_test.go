@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,5 +248,122 @@ func TestFailingLiveChecksBackOff(t *testing.T) {
 		if r.checked {
 			t.Errorf("slo %s checked though every check failed", r.spec.ID)
 		}
+	}
+}
+
+// TestSteadyTicksLeaveTheRereadToTheBackground: with a background
+// (ReadWait), a steady tick reads one point per series, its new step, and
+// Reread reads the two steps before it again afterwards, so a step is
+// read three times, as when the tick re-read them itself: a step whose
+// errors were half in when it was new holds them all once the re-read of
+// the tick after has run, and the next evaluation counts them.
+func TestSteadyTicksLeaveTheRereadToTheBackground(t *testing.T) {
+	emb := fixture(t)
+	var (
+		mu       sync.Mutex
+		inTick   bool
+		newest   time.Time
+		payReads [][2]time.Time // (start, end) of pay's error queries
+	)
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		m, err := emb.QueryRange(ctx, q, s, en, step)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil || !strings.Contains(q, `svc="pay",code="500"`) {
+			return m, err
+		}
+		payReads = append(payReads, [2]time.Time{s, en})
+		if inTick {
+			// Half the newest step's errors are still on their way.
+			for _, ss := range m {
+				for i := range ss.Values {
+					if ss.Values[i].Timestamp.Time().Equal(newest) {
+						ss.Values[i].Value /= 2
+					}
+				}
+			}
+		}
+		return m, nil
+	})
+	e := newEngine(t, Options{Querier: q, ReadWait: 30 * time.Second})
+	tick := func(now time.Time) TickResult {
+		t.Helper()
+		mu.Lock()
+		inTick, newest, payReads = true, now.Truncate(time.Minute), nil
+		mu.Unlock()
+		res := e.Tick(context.Background(), now)
+		mu.Lock()
+		inTick = false
+		mu.Unlock()
+		if err := res.Err(); err != nil || len(res.Backfilling) > 0 {
+			t.Fatalf("tick at %s: err %v, backfilling %+v", now, err, res.Backfilling)
+		}
+		return res
+	}
+	reread := func() [][2]time.Time {
+		t.Helper()
+		mu.Lock()
+		payReads = nil
+		mu.Unlock()
+		e.Reread(context.Background())
+		for _, id := range e.ids {
+			if p := e.slos[id].rr; p != nil {
+				<-p.done
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(payReads)
+	}
+	pay := func(at time.Time) float64 {
+		t.Helper()
+		in := e.SLO("pay-availability").Evaluator().Instance(nil)
+		if in == nil {
+			t.Fatal("pay has no instance")
+		}
+		return in.Window(at, time.Minute).Errors
+	}
+
+	now := start.Add(47*time.Hour + 10*time.Minute)
+	tick(now) // cold: the whole window, re-read included
+	if got := reread(); len(got) != 0 {
+		t.Fatalf("re-read after the cold tick read %v: it read its own steps", got)
+	}
+	k := now.Add(time.Minute)
+	tick(k)
+	mu.Lock()
+	reads := slices.Clone(payReads)
+	mu.Unlock()
+	if len(reads) != 1 || !reads[0][0].Equal(k) || !reads[0][1].Equal(k) {
+		t.Fatalf("steady tick read pay's errors over %v, want the one new step %s", reads, k)
+	}
+	half := pay(k)
+	if got := reread(); len(got) != 1 || !got[0][0].Equal(k.Add(-2*time.Minute)) || !got[0][1].Equal(k.Add(-time.Minute)) {
+		t.Fatalf("re-read after the tick at %s read %v, want the two steps before it", k, got)
+	}
+	if got := pay(k); got != half {
+		t.Fatalf("the step %s changed to %g (from %g) before any re-read of it", k, got, half)
+	}
+	if res := tick(k.Add(time.Minute)); res.Reread <= 0 {
+		t.Errorf("TickResult.Reread %s: the re-read after the last tick is not reported", res.Reread)
+	}
+	if got := reread(); len(got) != 1 || !got[0][0].Equal(k.Add(-time.Minute)) || !got[0][1].Equal(k) {
+		t.Fatalf("second re-read read %v, want the steps up to %s", got, k)
+	}
+	full := pay(k)
+	if !(half > 0) || math.Abs(full-2*half) > 1e-9*full {
+		t.Fatalf("step %s holds %g errors after its re-read, want twice the %g it held when new", k, full, half)
+	}
+	// A re-read that was never started is owed: the next tick does it.
+	tick(k.Add(2 * time.Minute))
+	mu.Lock()
+	payReads = nil
+	mu.Unlock()
+	tick(k.Add(3 * time.Minute))
+	mu.Lock()
+	reads = slices.Clone(payReads)
+	mu.Unlock()
+	if len(reads) != 1 || !reads[0][0].Equal(k.Add(time.Minute)) || !reads[0][1].Equal(k.Add(3*time.Minute)) {
+		t.Fatalf("tick after a skipped Reread read %v, want its new step and the two owed", reads)
 	}
 }

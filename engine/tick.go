@@ -34,6 +34,9 @@ type TickResult struct {
 	// Read is how long the tick waited for its reads; Evaluate how long
 	// it took after them (ingest is done by the reads).
 	Read, Evaluate time.Duration
+	// Reread is the longest of the background re-reads (Engine.Reread)
+	// that ended since the last tick; zero when none ran.
+	Reread time.Duration
 }
 
 // Capped is an SLO whose instance cap refused new label sets.
@@ -73,6 +76,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 	for i, id := range e.ids {
 		r := e.slos[id]
 		r.takeCheck(target)
+		owed := e.takeReread(id, r, &res)
 		if p := r.bg; p != nil {
 			select {
 			case <-p.done:
@@ -107,7 +111,12 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 		}
 		// Until a read has ended well, a read resumes the cold start (and,
 		// as it, is not replayed tick by tick).
-		reads[i] = e.startRead(ctx, id, r, from, target, last.IsZero() || !r.synced)
+		cold := last.IsZero() || !r.synced
+		// A steady read with a background to leave its re-read to reads
+		// only the new steps; a gap, a cold read or a re-read that did not
+		// happen reads them itself.
+		later := e.o.ReadWait > 0 && !cold && !owed && carried[i] == nil && target.Sub(last) <= e.o.Interval
+		reads[i] = e.startRead(ctx, id, r, from, target, cold, later)
 	}
 	e.await(reads)
 	res.Read = time.Since(began)
@@ -139,6 +148,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) TickResult {
 			res.Failed[id] = p.err
 			continue
 		}
+		r.rereadDue, r.rereadTo = p.rereadLater, p.from
 		from, cold := p.from, p.cold
 		if c := carried[i]; c != nil {
 			from, cold = c.from, c.cold
@@ -204,6 +214,10 @@ type pendingRead struct {
 	err, warn    error
 	queries      int
 	steps        int64
+	// rereadLater: the read left its re-read of the newest steps to
+	// Engine.Reread; took is how long a re-read took.
+	rereadLater bool
+	took        time.Duration
 	// What the first read after a load found (Options.Diagnose), applied
 	// to the SLO when the read is collected.
 	diagnosed bool
@@ -293,8 +307,8 @@ func (s *SLO) takeCheck(at time.Time) {
 
 // startRead reads an SLO's steps in (from, target] through source.Sync in
 // a goroutine, at most Options.Concurrency at once across ticks.
-func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target time.Time, cold bool) *pendingRead {
-	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{})}
+func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target time.Time, cold, rereadLater bool) *pendingRead {
+	p := &pendingRead{from: from, target: target, cold: cold, done: make(chan struct{}), rereadLater: rereadLater}
 	if !r.checked && e.o.Check && r.chk == nil && !target.Before(r.checkAgain) {
 		r.chk = e.startCheck(ctx, id, r.spec, target, p.done, r.eval.Len)
 	}
@@ -317,18 +331,16 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 			return
 		}
 		defer func() { <-e.sem }()
-		opts := source.SyncOptions{Reread: Rereads, Cache: &r.reads, Cold: !synced, Progress: func(pr source.Progress) {
+		opts := e.syncOptions(id, r)
+		opts.Cold = !synced
+		if rereadLater {
+			opts.Reread = -1
+		}
+		opts.Progress = func(pr source.Progress) {
 			p.steps += int64(pr.To.Sub(pr.From) / e.o.Step)
 			if e.o.Progress != nil {
 				e.o.Progress(pr)
 			}
-		}}
-		// The partition selects in the query; Keep holds what comes back
-		// to the same rule, so no shard ingests another's instance.
-		place, owns := r.place, e.o.Owns
-		opts.Partition = place.part
-		if place.part != nil || owns != nil {
-			opts.Keep = func(key string) bool { return place.owns(key) && (owns == nil || owns(id, key)) }
 		}
 		n, err := source.Sync(ctx, r.eval, e.o.Querier, target, opts)
 		p.queries = n
@@ -351,6 +363,94 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 		}
 	}()
 	return p
+}
+
+// syncOptions are what every read of an SLO shares: the re-reads, its
+// series cache, and its shard's part of the series.
+func (e *Engine) syncOptions(id string, r *SLO) source.SyncOptions {
+	opts := source.SyncOptions{Reread: Rereads, Cache: &r.reads}
+	// The partition selects in the query; Keep holds what comes back to
+	// the same rule, so no shard ingests another's instance.
+	place, owns := r.place, e.o.Owns
+	opts.Partition = place.part
+	if place.part != nil || owns != nil {
+		opts.Keep = func(key string) bool { return place.owns(key) && (owns == nil || owns(id, key)) }
+	}
+	return opts
+}
+
+// Reread starts, in the background, the re-read of the newest steps
+// (Rereads) that the last tick's steady reads left to it, so late samples
+// are picked up without the tick waiting for them. Call it after the
+// tick's work is done; the next tick takes what it found before reading.
+// A re-read still running then is cancelled, and that tick's read re-reads
+// the steps itself, as does the tick after a Reread that was not called.
+func (e *Engine) Reread(ctx context.Context) {
+	for _, id := range e.ids {
+		r := e.slos[id]
+		if !r.rereadDue || r.rr != nil || r.bg != nil {
+			continue
+		}
+		r.rereadDue = false
+		// The steps before the tick's new ones: each step is read when new
+		// and twice after, at the two ticks that follow, as a tick that
+		// re-reads them itself does.
+		target := r.rereadTo
+		p := &pendingRead{from: target.Add(-Rereads * e.o.Step), target: target, done: make(chan struct{})}
+		rctx, cancel := context.WithCancel(ctx)
+		p.cancel = cancel
+		opts := e.syncOptions(id, r)
+		opts.RereadOnly = true
+		r.rr = p
+		go func() {
+			defer close(p.done)
+			defer cancel()
+			select {
+			case e.sem <- struct{}{}:
+			case <-rctx.Done():
+				p.err = rctx.Err()
+				return
+			}
+			defer func() { <-e.sem }()
+			began := time.Now()
+			n, err := source.Sync(rctx, r.eval, e.o.Querier, target, opts)
+			p.queries, p.took = n, time.Since(began)
+			var ce *burnrate.CardinalityError
+			if errors.As(err, &ce) || errors.Is(err, burnrate.ErrStepTooOld) {
+				err = nil
+			}
+			p.err = err
+		}()
+	}
+}
+
+// takeReread ends the SLO's background re-read before the tick reads it:
+// it is collected when done, cancelled when still running. It reports
+// whether the newest steps are still owed a re-read (it failed, was
+// cancelled, or never started), which the tick's read then does itself.
+func (e *Engine) takeReread(id string, r *SLO, res *TickResult) bool {
+	owed := r.rereadDue
+	r.rereadDue = false
+	p := r.rr
+	if p == nil {
+		return owed
+	}
+	r.rr = nil
+	select {
+	case <-p.done:
+	default:
+		p.cancel()
+		<-p.done
+	}
+	e.stats.Queries += int64(p.queries)
+	res.Reread = max(res.Reread, p.took)
+	if p.err != nil {
+		if !errors.Is(p.err, context.Canceled) {
+			e.log.Warn("re-read of the newest steps failed; this tick reads them again", "slo", id, "err", p.err)
+		}
+		return true
+	}
+	return owed
 }
 
 // await waits for the tick's reads: all of them, or (Options.ReadWait > 0)
@@ -393,6 +493,11 @@ func (e *Engine) collect(id string, r *SLO, p *pendingRead, res *TickResult) {
 // stopRead cancels the SLO's background read and live checks, if any,
 // and waits for them.
 func (s *SLO) stopRead() {
+	if s.rr != nil {
+		s.rr.cancel()
+		<-s.rr.done
+		s.rr = nil
+	}
 	if s.bg != nil {
 		s.bg.cancel()
 		<-s.bg.done

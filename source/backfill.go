@@ -49,6 +49,12 @@ type SyncOptions struct {
 	// sync of the SLO to the next, so a steady tick allocates nothing per
 	// series (see SeriesCache). One per SLO.
 	Cache *SeriesCache
+	// RereadOnly reads nothing new: only the Reread steps up to now (never
+	// past the newest ingested), again, for the samples that arrived after
+	// they were read; Delay does not apply. A caller that reads new steps
+	// without re-reading (Reread < 0) runs it afterwards, off the path of
+	// its evaluation.
+	RereadOnly bool
 }
 
 // Segment is a range (From, To] read at one resolution.
@@ -148,6 +154,20 @@ func coldSpan(i int) time.Duration {
 	return 1<<63 - 1
 }
 
+// rereadPlan is the segment of a RereadOnly sync: the reread steps up to
+// end, at the step, none past the newest step ingested.
+func rereadPlan(ev *burnrate.Evaluator, end time.Time, reread int) []Segment {
+	step := ev.Step()
+	end = end.Truncate(step)
+	if last := ev.LastStep(); end.After(last) {
+		end = last
+	}
+	if end.IsZero() || reread <= 0 {
+		return nil
+	}
+	return []Segment{{From: end.Add(-time.Duration(reread) * step), To: end, Resolution: step}}
+}
+
 func ceilTime(t time.Time, d time.Duration) time.Time {
 	if f := t.Truncate(d); f.Equal(t) {
 		return t
@@ -168,7 +188,12 @@ func Sync(ctx context.Context, ev *burnrate.Evaluator, q Querier, now time.Time,
 		o.Reread = 0
 	}
 	r := &Reader{Querier: q, Spec: ev.Spec(), Step: ev.Step(), Points: o.Points, Series: ev.Len(), Partition: o.Partition, Cache: o.Cache}
-	segs := plan(ev, now.Add(-o.Delay), o.Reread, o.Cold)
+	var segs []Segment
+	if o.RereadOnly {
+		segs = rereadPlan(ev, now, o.Reread)
+	} else {
+		segs = plan(ev, now.Add(-o.Delay), o.Reread, o.Cold)
+	}
 	queries := 0
 	var ingestErrs []error
 	ingest := func(b burnrate.Batch) error {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -69,11 +70,11 @@ type Prometheus struct {
 	http    *http.Client // QueryRangeStream's requests
 	o       PrometheusOptions
 	breaker *gobreaker.CircuitBreaker[model.Value]
-	// bufs and decoders are kept between QueryRangeStream calls, so a
-	// steady tick reuses the memory of the one before (two at a time: the
-	// errors and total queries of a read go out together).
-	bufs     chan *bytes.Buffer
-	decoders chan *matrixDecoder
+	// bufs (*bytes.Buffer) and decoders (*matrixDecoder) are kept between
+	// QueryRangeStream calls, so a steady tick reuses the memory of the one
+	// before, as many as its queries in flight (the errors and total
+	// queries of several SLOs, each perhaps split in partitions).
+	bufs, decoders sync.Pool
 }
 
 // NewPrometheus returns a source for the API at o.URL.
@@ -146,8 +147,7 @@ func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus source: %w", err)
 	}
-	p := &Prometheus{api: v1.NewAPI(client), client: client, http: &http.Client{Transport: rt}, o: o,
-		bufs: make(chan *bytes.Buffer, 2), decoders: make(chan *matrixDecoder, 2)}
+	p := &Prometheus{api: v1.NewAPI(client), client: client, http: &http.Client{Transport: rt}, o: o}
 	m := o.Metrics
 	p.breaker = gobreaker.NewCircuitBreaker[model.Value](gobreaker.Settings{
 		Name:        "prometheus",
@@ -287,29 +287,19 @@ const maxKeptBody = 32 << 20
 // has been read whole and checked, so a try that fails calls it for no
 // series; an error from fn ends the query without a retry.
 func (p *Prometheus) QueryRangeStream(ctx context.Context, query string, start, end time.Time, step time.Duration, fn SeriesFunc) error {
-	var buf *bytes.Buffer
-	select {
-	case buf = <-p.bufs:
-	default:
+	buf, _ := p.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
-	var d *matrixDecoder
-	select {
-	case d = <-p.decoders:
-	default:
+	d, _ := p.decoders.Get().(*matrixDecoder)
+	if d == nil {
 		d = new(matrixDecoder)
 	}
 	defer func() {
 		if buf.Cap() <= maxKeptBody {
-			select {
-			case p.bufs <- buf:
-			default:
-			}
+			p.bufs.Put(buf)
 		}
-		select {
-		case p.decoders <- d:
-		default:
-		}
+		p.decoders.Put(d)
 	}()
 	points := 0
 	count := func(labels []Label, pts []model.SamplePair) error {

@@ -69,6 +69,9 @@ type Daemon struct {
 	dispatcher *notify.Dispatcher
 	http       *server.Server
 	snap       atomic.Pointer[server.Snapshot]
+	// retired is the snapshot the last publish replaced: the next publish
+	// reuses its memory if no one holds it (server.Acquire) by then.
+	retired *server.Snapshot
 	reloadC    chan string
 	// readDone is signalled when one of the engine's reads ends: a
 	// background backfill that ends between ticks is evaluated (and the
@@ -179,8 +182,10 @@ func New(opts Options) (*Daemon, error) {
 // Handler is the daemon's HTTP interface.
 func (d *Daemon) Handler() http.Handler { return d.http }
 
-// Snapshot is the newest snapshot the HTTP interface shows.
-func (d *Daemon) Snapshot() *server.Snapshot { return d.snap.Load() }
+// Snapshot is the newest snapshot the HTTP interface shows, pinned: its
+// memory is never recycled for a later one (publish), however long the
+// caller keeps it.
+func (d *Daemon) Snapshot() *server.Snapshot { return server.Pin(d.snap.Load) }
 
 func (d *Daemon) openNotify() error {
 	var cfg *notify.Config

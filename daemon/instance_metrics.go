@@ -56,10 +56,11 @@ func (c *instanceCollector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect writes the families from the newest snapshot.
 func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.snapshot()
+	snap := server.Acquire(c.snapshot)
 	if snap == nil {
 		return
 	}
+	defer snap.Release()
 	for _, sl := range snap.SLOs {
 		ch <- prometheus.MustNewConstMetric(objectiveDesc, prometheus.GaugeValue, math.Round(sl.Objective*1e6)/1e8, sl.ID)
 	}

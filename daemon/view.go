@@ -47,7 +47,19 @@ func (d *Daemon) publish(now time.Time) {
 	for _, r := range d.eng.SLOs() {
 		misconfiguredSLO[r.Spec().ID] = r.Misconfigured()
 	}
-	bySLO := instancesBySLO(latest, d.snap.Load(), func(key string, rec engine.Latest) server.Instance {
+	// The snapshot replaced two publishes ago lends its instances' memory
+	// when no request holds it any more: at 100,000 instances that is
+	// 19 MB a tick not allocated.
+	prev := d.snap.Load()
+	var spare map[string][]server.Instance
+	if old := d.retired; old != nil && old.Recyclable() {
+		spare = make(map[string][]server.Instance, len(old.SLOs))
+		for _, sl := range old.SLOs {
+			spare[sl.ID] = sl.Instances
+		}
+	}
+	d.retired = prev
+	bySLO := instancesBySLO(latest, prev, spare, func(key string, rec engine.Latest) server.Instance {
 		in := server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation,
 			Misconfigured: misconfiguredSLO[rec.SLO]}
 		if budgets != nil {
@@ -180,14 +192,23 @@ func (d *Daemon) budgets(total int, incidents []burnrate.Incident, latest map[st
 // latest, by SLO, each SLO's by key. The set of instances seldom changes
 // from one tick to the next, so while the previous snapshot holds exactly
 // the keys of latest its order is taken as it is: a tick then costs one
-// lookup per instance, not a sort of 100,000 keys as well.
-func instancesBySLO(latest map[string]engine.Latest, prev *server.Snapshot,
+// lookup per instance, not a sort of 100,000 keys as well. spare, when
+// set, is memory no snapshot reads any more, by SLO, to build in.
+func instancesBySLO(latest map[string]engine.Latest, prev *server.Snapshot, spare map[string][]server.Instance,
 	build func(key string, rec engine.Latest) server.Instance) map[string][]server.Instance {
+	alloc := func(id string, n int) []server.Instance {
+		if s := spare[id]; cap(s) >= n {
+			delete(spare, id)
+			clear(s[:cap(s)]) // hold no labels or budgets of old instances
+			return s[:0]
+		}
+		return make([]server.Instance, 0, n)
+	}
 	if prev != nil {
 		out := make(map[string][]server.Instance, len(prev.SLOs))
 		n, same := 0, true
 		for _, sl := range prev.SLOs {
-			ins := make([]server.Instance, 0, len(sl.Instances))
+			ins := alloc(sl.ID, len(sl.Instances))
 			for _, in := range sl.Instances {
 				if !in.Evaluated {
 					continue // the placeholder of an SLO without instances
@@ -217,7 +238,7 @@ func instancesBySLO(latest map[string]engine.Latest, prev *server.Snapshot,
 	out := make(map[string][]server.Instance, len(keys))
 	for id, ks := range keys {
 		slices.Sort(ks)
-		ins := make([]server.Instance, 0, len(ks))
+		ins := alloc(id, len(ks))
 		for _, key := range ks {
 			ins = append(ins, build(key, latest[key]))
 		}

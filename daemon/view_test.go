@@ -89,7 +89,7 @@ func TestPublishInstancesBySLOTakeThePreviousOrderOnlyForTheSameSet(t *testing.T
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := keysOf(instancesBySLO(latestOf(tc.latest), tc.prev, keyOnly))
+			got := keysOf(instancesBySLO(latestOf(tc.latest), tc.prev, nil, keyOnly))
 			for id, want := range tc.want {
 				if !slices.Equal(got[id], want) {
 					t.Errorf("%s: %q, want %q", id, got[id], want)
@@ -196,7 +196,9 @@ func cpuTime() time.Duration {
 // BenchmarkPublishInstances100k is publish's work per instance at 100,000
 // instances over 3 SLOs: order the keys and copy each newest evaluation
 // into the snapshot. "first" sorts (no previous snapshot, or its set of
-// instances changed); "steady" takes the previous snapshot's order.
+// instances changed); "steady" takes the previous snapshot's order;
+// "recycled" does too, building in the memory of the snapshot before
+// (publish's case when no request holds that one).
 func BenchmarkPublishInstances100k(b *testing.B) {
 	ids := []string{"api-availability", "api-latency", "shop-checkout"}
 	latest := map[string]engine.Latest{}
@@ -206,8 +208,15 @@ func BenchmarkPublishInstances100k(b *testing.B) {
 		latest[id+burnrate.LabelsKey(labels)] = engine.Latest{SLO: id, Labels: labels,
 			Evaluation: burnrate.Evaluation{BudgetRemaining: 0.5, Rows: make([]burnrate.RowResult, 4)}}
 	}
-	build := func(prev *server.Snapshot) *server.Snapshot {
-		bySLO := instancesBySLO(latest, prev, func(key string, rec engine.Latest) server.Instance {
+	build := func(prev, old *server.Snapshot) *server.Snapshot {
+		var spare map[string][]server.Instance
+		if old != nil {
+			spare = map[string][]server.Instance{}
+			for _, sl := range old.SLOs {
+				spare[sl.ID] = sl.Instances
+			}
+		}
+		bySLO := instancesBySLO(latest, prev, spare, func(key string, rec engine.Latest) server.Instance {
 			return server.Instance{Key: key, Labels: rec.Labels, Evaluated: true, Evaluation: rec.Evaluation}
 		})
 		snap := &server.Snapshot{}
@@ -216,18 +225,71 @@ func BenchmarkPublishInstances100k(b *testing.B) {
 		}
 		return snap
 	}
-	prev := build(nil)
+	prev := build(nil, nil)
 	for _, bc := range []struct {
-		name string
-		prev *server.Snapshot
-	}{{"first", nil}, {"steady", prev}} {
+		name    string
+		prev    *server.Snapshot
+		recycle bool
+	}{{"first", nil, false}, {"steady", prev, false}, {"recycled", prev, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			cpu := cpuTime()
+			older := build(bc.prev, nil)
 			for b.Loop() {
-				build(bc.prev)
+				var old *server.Snapshot
+				if bc.recycle {
+					old = older
+				}
+				older = build(bc.prev, old)
 			}
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+// TestPublishRecyclesOnlyWhatNoOneHolds: publish builds a snapshot's
+// instances in the memory of the snapshot replaced two publishes before,
+// unless a reader (a request, the metrics collector) still holds that
+// one: what a held snapshot shows never changes under its reader.
+func TestPublishRecyclesOnlyWhatNoOneHolds(t *testing.T) {
+	h := newDemoDaemon(t, t.TempDir(), nil, nil)
+	step := h.d.cfg.Interval
+	at := demoStart
+	h.runTo(at)
+	first := func(s *server.Snapshot) *server.Instance {
+		for i := range s.SLOs {
+			if len(s.SLOs[i].Instances) > 0 && s.SLOs[i].Instances[0].Evaluated {
+				return &s.SLOs[i].Instances[0]
+			}
+		}
+		t.Fatal("no evaluated instance")
+		return nil
+	}
+	// Held: three publishes later its instances are its own, unchanged.
+	held := server.Acquire(h.d.snap.Load)
+	want := *first(held)
+	for range 3 {
+		at = at.Add(step)
+		h.runTo(at)
+		if first(h.d.snap.Load()) == first(held) {
+			t.Fatal("a held snapshot's instances were reused")
+		}
+	}
+	if got := *first(held); got.Key != want.Key || got.Evaluation.BudgetRemaining != want.Evaluation.BudgetRemaining {
+		t.Fatalf("held snapshot changed: %+v, was %+v", got, want)
+	}
+	held.Release()
+	// Released (and so not held): publish reuses a replaced snapshot's memory.
+	seen := map[*server.Instance]bool{}
+	reused := false
+	for range 4 {
+		at = at.Add(step)
+		h.runTo(at)
+		p := first(h.d.snap.Load())
+		reused = reused || seen[p]
+		seen[p] = true
+	}
+	if !reused {
+		t.Error("publish allocated new instances every tick though no one held the old ones")
 	}
 }

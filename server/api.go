@@ -316,7 +316,7 @@ func newInstanceJSON(in *Instance, st State) InstanceJSON {
 // instance at a time; or, with summary=1, every selected SLO with its
 // counts by state and no instances.
 func (s *Server) slos(w http.ResponseWriter, r *http.Request) {
-	snap := s.snapshot()
+	snap := s.snapshot(r)
 	q := r.URL.Query()
 	f, err := parseFilter(q)
 	errs := []error{err}

@@ -232,12 +232,12 @@ type burnChart struct {
 	Bars []burnBar
 }
 
-func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
-	s.render(w, "status", newPageData(s.snapshot()))
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "status", newPageData(s.snapshot(r)))
 }
 
 func (s *Server) instanceList(w http.ResponseWriter, r *http.Request) {
-	d, err := newListData(s.snapshot(), r.URL.Query())
+	d, err := newListData(s.snapshot(r), r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -62,10 +63,16 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP makes Server an http.Handler.
+// ServeHTTP makes Server an http.Handler. A request reads the snapshot
+// that was newest when it came in, held (Acquire) until it is answered.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	snap := Acquire(s.opts.Snapshot)
+	defer snap.Release()
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), snapshotKey{}, snap)))
 }
+
+// snapshotKey holds a request's snapshot in its context.
+type snapshotKey struct{}
 
 // healthz answers 200 while the process serves: liveness, not readiness.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -74,8 +81,8 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 once state is restored and the gap backfilled, 503 before.
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	snap := s.opts.Snapshot()
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	snap, _ := r.Context().Value(snapshotKey{}).(*Snapshot)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if snap == nil || !snap.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -97,12 +104,14 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-func (s *Server) incidents(w http.ResponseWriter, _ *http.Request) {
-	s.writeJSON(w, NewIncidentsResponse(s.snapshot()))
+func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, NewIncidentsResponse(s.snapshot(r)))
 }
 
-func (s *Server) snapshot() *Snapshot {
-	if snap := s.opts.Snapshot(); snap != nil {
+// snapshot is the request's snapshot (ServeHTTP), or a placeholder
+// before the first.
+func (s *Server) snapshot(r *http.Request) *Snapshot {
+	if snap, _ := r.Context().Value(snapshotKey{}).(*Snapshot); snap != nil {
 		return snap
 	}
 	return &Snapshot{Reason: "starting"}

@@ -80,7 +80,7 @@ func sloLink(id, key string) string {
 }
 
 func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
-	d, code, err := newSLOPageData(s.snapshot(), r.URL.Query())
+	d, code, err := newSLOPageData(s.snapshot(r), r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), code)
 		return

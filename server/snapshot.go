@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slodhq/slod/burnrate"
@@ -50,7 +51,45 @@ type Snapshot struct {
 	// once builds idx, what every table reads: see index.
 	once sync.Once
 	idx  *index
+	// holds counts the readers holding the snapshot (Acquire); a pinned
+	// snapshot keeps one for good.
+	holds atomic.Int64
 }
+
+// Acquire returns the newest snapshot of load (nil when there is none),
+// held until Release: a publisher that recycles the memory of snapshots
+// it has replaced (Recyclable) leaves a held one alone. A snapshot is
+// held only while load still returns it, so one that load no longer
+// returns and that no one holds can never be held again.
+func Acquire(load func() *Snapshot) *Snapshot {
+	for {
+		s := load()
+		if s == nil {
+			return nil
+		}
+		s.holds.Add(1)
+		if load() == s {
+			return s
+		}
+		s.holds.Add(-1) // replaced meanwhile: take the newer one
+	}
+}
+
+// Release ends a hold of Acquire.
+func (s *Snapshot) Release() {
+	if s != nil {
+		s.holds.Add(-1)
+	}
+}
+
+// Pin acquires the newest snapshot of load for good, for a caller that
+// cannot say when it is done with it.
+func Pin(load func() *Snapshot) *Snapshot { return Acquire(load) }
+
+// Recyclable reports whether no one holds s. Ask it only of a snapshot
+// that load no longer returns: then the answer stays true, and its
+// Instances' memory may be reused for a new snapshot.
+func (s *Snapshot) Recyclable() bool { return s.holds.Load() == 0 }
 
 // SourceStatus is the health of the source (Prometheus or the embedded engine).
 type SourceStatus struct {

@@ -368,6 +368,7 @@ func steady(ctx context.Context, o options, p *proc, base string, res *result) e
 		count = "slod_tick_duration_seconds_count"
 		sum   = "slod_tick_duration_seconds_sum"
 		snaps = `slod_state_snapshots_total{result="ok"}`
+		alloc = "go_memstats_alloc_bytes_total"
 	)
 	var prev metrics
 	first := -1.0 // tick count once the first post-ready tick is done
@@ -392,6 +393,7 @@ func steady(ctx context.Context, o options, p *proc, base string, res *result) e
 						res.SnapTicks.add(m[sum] - prev[sum])
 					} else {
 						res.PlainTicks.add(m[sum] - prev[sum])
+						res.PlainAlloc.add(m[alloc] - prev[alloc])
 					}
 				}
 				res.Ticks = int(m[count] - start[count])
@@ -405,6 +407,10 @@ func steady(ctx context.Context, o options, p *proc, base string, res *result) e
 							res.Phases[ph] = (m[k] - start[k]) / n
 						}
 					}
+				}
+				res.AllocPerTick = (m[alloc] - start[alloc]) / float64(max(res.Ticks, 1))
+				if n := m["slod_reread_duration_seconds_count"] - start["slod_reread_duration_seconds_count"]; n > 0 {
+					res.Reread = (m["slod_reread_duration_seconds_sum"] - start["slod_reread_duration_seconds_sum"]) / n
 				}
 				res.Snapshots = int(m[snaps] - start[snaps])
 				res.SnapshotErrors = int(m[`slod_state_snapshots_total{result="error"}`] - start[`slod_state_snapshots_total{result="error"}`])

@@ -32,7 +32,16 @@ type result struct {
 	PlainTicks, SnapTicks ticks   // ticks told apart: without and with a snapshot write
 	// Phases is the mean of each tick phase over the steady phase
 	// (slod_tick_phase_duration_seconds), in seconds.
-	Phases                    map[string]float64
+	Phases map[string]float64
+	// Reread is the mean of the background re-read after each tick
+	// (slod_reread_duration_seconds), in seconds.
+	Reread float64
+	// AllocPerTick is the bytes slod allocated over the steady phase
+	// (go_memstats_alloc_bytes_total) per tick: everything the process
+	// did, snapshot writes and the driver's scrapes included; PlainAlloc
+	// is the same over the ticks told apart that wrote no snapshot.
+	AllocPerTick              float64
+	PlainAlloc                ticks
 	Snapshots, SnapshotErrors int
 	SnapshotBytes             float64
 	QueryErrors               float64
@@ -81,6 +90,16 @@ func (r result) print(w io.Writer, o options) {
 			}
 		}
 		row("  mean by phase", strings.Join(parts, ", "))
+	}
+	if r.Reread > 0 {
+		row("  background re-read after a tick (mean)", secs(r.Reread))
+	}
+	if r.AllocPerTick > 0 {
+		s := bytesText(r.AllocPerTick) + " per tick over the steady phase (whole process)"
+		if r.PlainAlloc.N > 0 {
+			s += fmt.Sprintf("; %s per tick that wrote no snapshot", bytesText(r.PlainAlloc.Sum/float64(r.PlainAlloc.N)))
+		}
+		row("  allocated", s)
 	}
 	row("  ticks that wrote a snapshot", r.SnapTicks.String())
 	row("ticks missed (steady phase)", fmt.Sprint(r.Missed))

@@ -584,6 +584,13 @@ func TestASplitReadReadsWhatAWholeOneReads(t *testing.T) {
 	if fmt.Sprint(split.Series) != fmt.Sprint(whole.Series) {
 		t.Fatalf("split read\n%v\nwant\n%v", split.Series, whole.Series)
 	}
+	// One step (a steady tick) is read whole: a split repeats the
+	// selection of the series in every part.
+	r := &Reader{Querier: counting, Spec: spec, Step: time.Minute, Series: 40, SplitSeries: 10}
+	texts = nil
+	if _, n, err := r.Read(context.Background(), to.Add(-time.Minute), to, time.Minute); err != nil || n != 2 {
+		t.Errorf("a one-step read: %d queries (%q), err %v; want the two whole", n, texts, err)
+	}
 	// A ratio of two aggregations could pair series of two parts: one
 	// query each.
 	odd := eventsSpec(30*24*time.Hour, "route")

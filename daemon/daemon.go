@@ -69,6 +69,8 @@ type Daemon struct {
 	dispatcher *notify.Dispatcher
 	http       *server.Server
 	snap       atomic.Pointer[server.Snapshot]
+	// gate holds the background checkpoint back while a tick runs.
+	gate tickGate
 	// retired is the snapshot the last publish replaced: the next publish
 	// reuses its memory if no one holds it (server.Acquire) by then.
 	retired *server.Snapshot

@@ -82,6 +82,7 @@ func (d *Daemon) persist(now time.Time) {
 	}
 	if due {
 		c := d.checkpoint(now)
+		c.gate = &d.gate // in the background: it waits for ticks
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan checkpointResult, 1)
 		d.ckpt = checkpointer{done: done, cancel: cancel}

@@ -16,6 +16,8 @@ import (
 // the state snapshot when something changed, and publishes the view.
 func (d *Daemon) tick(ctx context.Context, now time.Time) {
 	began := time.Now()
+	d.gate.shut()
+	defer d.gate.open()
 	if d.opts.BeforeTick != nil {
 		d.opts.BeforeTick(now)
 	}

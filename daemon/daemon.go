@@ -74,7 +74,7 @@ type Daemon struct {
 	// retired is the snapshot the last publish replaced: the next publish
 	// reuses its memory if no one holds it (server.Acquire) by then.
 	retired *server.Snapshot
-	reloadC    chan string
+	reloadC chan string
 	// readDone is signalled when one of the engine's reads ends: a
 	// background backfill that ends between ticks is evaluated (and the
 	// daemon ready) at once, not at the next scheduled tick.

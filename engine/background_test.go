@@ -367,3 +367,60 @@ func TestSteadyTicksLeaveTheRereadToTheBackground(t *testing.T) {
 		t.Fatalf("tick after a skipped Reread read %v, want its new step and the two owed", reads)
 	}
 }
+
+// TestAReReadStillRunningAtTheNextTickIsMadeUpByIt: a background re-read
+// that has not ended when the next tick starts is cancelled, and that
+// tick reads the steps it owed along with its new one.
+func TestAReReadStillRunningAtTheNextTickIsMadeUpByIt(t *testing.T) {
+	emb := fixture(t)
+	var (
+		mu       sync.Mutex
+		hang     bool
+		payReads [][2]time.Time
+	)
+	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
+		mu.Lock()
+		block := hang
+		if strings.Contains(q, `svc="pay",code="500"`) {
+			payReads = append(payReads, [2]time.Time{s, en})
+		}
+		mu.Unlock()
+		if block {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return emb.QueryRange(ctx, q, s, en, step)
+	})
+	e := newEngine(t, Options{Querier: q, ReadWait: 30 * time.Second})
+	now := start.Add(47*time.Hour + 10*time.Minute)
+	for i := range 3 {
+		if res := e.Tick(context.Background(), now.Add(time.Duration(i)*time.Minute)); res.Err() != nil {
+			t.Fatal(res.Err())
+		}
+		if i < 2 {
+			e.Reread(context.Background())
+			if p := e.SLO("pay-availability").rr; p != nil {
+				<-p.done
+			}
+		}
+	}
+	mu.Lock()
+	hang = true
+	mu.Unlock()
+	e.Reread(context.Background())
+	if e.SLO("pay-availability").rr == nil {
+		t.Fatal("no re-read started after a steady tick")
+	}
+	mu.Lock()
+	hang, payReads = false, nil
+	mu.Unlock()
+	k := now.Add(3 * time.Minute)
+	if res := e.Tick(context.Background(), k); res.Err() != nil {
+		t.Fatalf("the tick after a hung re-read failed: %v", res.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(payReads); n == 0 || !payReads[n-1][0].Equal(k.Add(-2*time.Minute)) || !payReads[n-1][1].Equal(k) {
+		t.Fatalf("pay's reads %v: want the tick's new step and the two owed, up to %s", payReads, k)
+	}
+}

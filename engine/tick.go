@@ -251,12 +251,10 @@ func (e *Engine) startCheck(ctx context.Context, id string, spec *slo.Spec, targ
 		case <-ctx.Done():
 			return
 		}
-		select {
-		case e.sem <- struct{}{}:
-		case <-ctx.Done():
+		if e.acquire(ctx) != nil {
 			return
 		}
-		defer func() { <-e.sem }()
+		defer e.release()
 		instances := instances()
 		co := source.CheckOptions{MaxInstances: e.o.MaxInstancesPerSLO}
 		if instances >= CheckCoarseInstances {
@@ -324,13 +322,10 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 			}
 		}()
 		defer cancel()
-		select {
-		case e.sem <- struct{}{}:
-		case <-ctx.Done():
-			p.err = ctx.Err()
+		if p.err = e.acquire(ctx); p.err != nil {
 			return
 		}
-		defer func() { <-e.sem }()
+		defer e.release()
 		opts := e.syncOptions(id, r)
 		opts.Cold = !synced
 		if rereadLater {
@@ -364,6 +359,20 @@ func (e *Engine) startRead(ctx context.Context, id string, r *SLO, from, target 
 	}()
 	return p
 }
+
+// acquire takes one of the read slots (Options.Concurrency) that reads,
+// re-reads and live checks share, or returns ctx's error if it ends
+// first; release gives it back.
+func (e *Engine) acquire(ctx context.Context) error {
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) release() { <-e.sem }
 
 // syncOptions are what every read of an SLO shares: the re-reads, its
 // series cache, and its shard's part of the series.
@@ -405,13 +414,10 @@ func (e *Engine) Reread(ctx context.Context) {
 		go func() {
 			defer close(p.done)
 			defer cancel()
-			select {
-			case e.sem <- struct{}{}:
-			case <-rctx.Done():
-				p.err = rctx.Err()
+			if p.err = e.acquire(rctx); p.err != nil {
 				return
 			}
-			defer func() { <-e.sem }()
+			defer e.release()
 			began := time.Now()
 			n, err := source.Sync(rctx, r.eval, e.o.Querier, target, opts)
 			p.queries, p.took = n, time.Since(began)

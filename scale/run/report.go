@@ -82,6 +82,9 @@ func (r result) print(w io.Writer, o options) {
 	}
 	row("steady tick (with queries)", r.tickText())
 	row("  ticks that wrote no snapshot", r.PlainTicks.String())
+	if r.PlainTicks.N > 0 {
+		row("    each, sorted (s)", r.PlainTicks.each())
+	}
 	if len(r.Phases) > 0 {
 		var parts []string
 		for _, ph := range []string{"read", "evaluate", "page", "persist", "publish"} {

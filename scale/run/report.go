@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -229,4 +230,48 @@ func bytesText(b float64) string {
 		return fmt.Sprintf("%.1f KiB", b/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B", b)
+}
+
+// ticks summarises tick durations in seconds.
+type ticks struct {
+	N             int
+	Sum, Min, Max float64
+	All           []float64
+}
+
+func (t *ticks) add(d float64) {
+	t.All = append(t.All, d)
+	if t.N == 0 || d < t.Min {
+		t.Min = d
+	}
+	t.Max = max(t.Max, d)
+	t.Sum += d
+	t.N++
+}
+
+func (t ticks) String() string {
+	if t.N == 0 {
+		return "none timed"
+	}
+	return fmt.Sprintf("%s mean of %d (%s–%s), median %s", secs(t.Sum/float64(t.N)), t.N, secs(t.Min), secs(t.Max), secs(t.median()))
+}
+
+func (t ticks) median() float64 {
+	all := slices.Sorted(slices.Values(t.All))
+	if len(all) == 0 {
+		return 0
+	}
+	if len(all)%2 == 1 {
+		return all[len(all)/2]
+	}
+	return (all[len(all)/2-1] + all[len(all)/2]) / 2
+}
+
+// each lists the durations, sorted, in seconds.
+func (t ticks) each() string {
+	var parts []string
+	for _, d := range slices.Sorted(slices.Values(t.All)) {
+		parts = append(parts, fmt.Sprintf("%.2f", d))
+	}
+	return strings.Join(parts, " ")
 }

@@ -377,6 +377,7 @@ func TestAReReadStillRunningAtTheNextTickIsMadeUpByIt(t *testing.T) {
 		mu       sync.Mutex
 		hang     bool
 		payReads [][2]time.Time
+		hung     = make(chan struct{}, 1)
 	)
 	q := querierFunc(func(ctx context.Context, q string, s, en time.Time, step time.Duration) (model.Matrix, error) {
 		mu.Lock()
@@ -386,6 +387,12 @@ func TestAReReadStillRunningAtTheNextTickIsMadeUpByIt(t *testing.T) {
 		}
 		mu.Unlock()
 		if block {
+			if strings.Contains(q, `svc="pay"`) {
+				select {
+				case hung <- struct{}{}:
+				default:
+				}
+			}
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}
@@ -410,6 +417,13 @@ func TestAReReadStillRunningAtTheNextTickIsMadeUpByIt(t *testing.T) {
 	e.Reread(context.Background())
 	if e.SLO("pay-availability").rr == nil {
 		t.Fatal("no re-read started after a steady tick")
+	}
+	// pay's re-read must be inside a query before the querier stops
+	// hanging, or it could simply end well before the tick.
+	select {
+	case <-hung:
+	case <-time.After(time.Minute):
+		t.Fatal("the background re-read never queried")
 	}
 	mu.Lock()
 	hang, payReads = false, nil

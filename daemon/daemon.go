@@ -171,12 +171,13 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.restore()
-	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Logger: d.log, Report: d.requestReport})
+	inst := &instanceCollector{snapshot: d.snap.Load, perInstance: cfg.MetricsPerInstance, max: cfg.MetricsPerInstanceMax}
+	d.reg.MustRegister(inst)
+	srv, err := server.New(server.Options{Snapshot: d.snap.Load, Gatherer: d.reg, Exposition: inst.expose, Logger: d.log, Report: d.requestReport})
 	if err != nil {
 		return nil, err
 	}
 	d.http = srv
-	d.reg.MustRegister(&instanceCollector{snapshot: d.snap.Load, perInstance: cfg.MetricsPerInstance, max: cfg.MetricsPerInstanceMax})
 	d.publish(d.now())
 	return d, nil
 }

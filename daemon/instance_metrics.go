@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"io"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,17 +17,13 @@ import (
 )
 
 // instanceCollector exports the newest snapshot's figures at scrape time:
-// per SLO its objective, and (unless perInstance is off) per SLO instance
-// the SLI over the window, the burn per policy window, the budget
-// remaining, the time to exhaustion and the state. Reading the published
-// snapshot costs the evaluation loop nothing, and an SLO or instance that
-// goes away simply stops being exported.
-//
-// Instance labels are the union of every SLO's group_by labels, empty
-// (which Prometheus reads as absent) where an SLO has no such label, so
-// that each family has one set of label names. A group_by label named
-// slo, window or state is exported as exported_<name>, as Prometheus does
-// with clashing target labels. Unknown figures are NaN, never 0 or 1.
+// per SLO its objective (a client_golang collector), and (unless
+// perInstance is off) per SLO instance the SLI over the window, the burn
+// per policy window, the budget remaining, the time to exhaustion and the
+// state (expose, written straight into the /metrics response). Reading
+// the published snapshot costs the evaluation loop nothing, and an SLO or
+// instance that goes away simply stops being exported. Unknown figures
+// are NaN, never 0 or 1.
 type instanceCollector struct {
 	snapshot    func() *server.Snapshot
 	perInstance bool
@@ -50,11 +49,14 @@ var (
 	reserved = []string{"slo", "window", "state"}
 )
 
-// Describe sends nothing: the instance families' label names follow the
-// loaded SLOs, so the collector is unchecked.
-func (c *instanceCollector) Describe(chan<- *prometheus.Desc) {}
+// Describe sends the collector's two descriptors.
+func (c *instanceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- objectiveDesc
+	ch <- suppressedDesc
+}
 
-// Collect writes the families from the newest snapshot.
+// Collect sends the per-SLO objective and, with a max, whether the
+// per-instance families are suppressed; expose writes those families.
 func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	snap := server.Acquire(c.snapshot)
 	if snap == nil {
@@ -64,21 +66,90 @@ func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, sl := range snap.SLOs {
 		ch <- prometheus.MustNewConstMetric(objectiveDesc, prometheus.GaugeValue, math.Round(sl.Objective*1e6)/1e8, sl.ID)
 	}
+	if c.perInstance && c.max > 0 {
+		ch <- prometheus.MustNewConstMetric(suppressedDesc, prometheus.GaugeValue, b2f(c.over(snap)))
+	}
+}
+
+// over reports whether snap holds more instances than c.max.
+func (c *instanceCollector) over(snap *server.Snapshot) bool {
+	if c.max <= 0 {
+		return false
+	}
+	n := 0
+	for _, sl := range snap.SLOs {
+		n += len(sl.Instances)
+	}
+	return n > c.max
+}
+
+// The per-instance families, in the order expose writes them.
+var instanceFamilies = []struct{ name, help string }{
+	{metricState, "1 for the instance's state: page, ticket, misconfigured, nodata, ok or pending."},
+	{metricSLI, "Share of good events over the SLO window (1 − errors ÷ events); NaN when unknown."},
+	{metricBudget, "Share of the SLO window's error budget left (negative when overspent); NaN when unknown."},
+	{metricExhaustion, "Seconds until the budget is gone at the current burn: 0 when gone, +Inf when nothing burns, NaN when unknown."},
+	{metricBurn, "Burn rate over each policy window (error ratio ÷ error budget); NaN when the window holds no known step."},
+}
+
+// expose writes the per-instance families of the newest snapshot in the
+// text format (server.Options.Exposition), one line per series built in
+// one reused buffer: at 10,000 instances (about 120,000 series) a scrape
+// through client_golang's constant metrics allocated some 95 MB, and this
+// a few hundred KB (BenchmarkMetricsScrape10k).
+func (c *instanceCollector) expose(w io.Writer) error {
 	if !c.perInstance {
-		return
+		return nil
 	}
-	if c.max > 0 {
-		n := 0
-		for _, sl := range snap.SLOs {
-			n += len(sl.Instances)
+	snap := server.Acquire(c.snapshot)
+	if snap == nil {
+		return nil
+	}
+	defer snap.Release()
+	if c.over(snap) {
+		return nil
+	}
+	x := newInstanceLines(snap)
+	for _, f := range instanceFamilies {
+		x.buf = append(x.buf[:0], "# HELP "...)
+		x.buf = append(append(append(x.buf, f.name...), ' '), f.help...)
+		x.buf = append(append(append(x.buf, "\n# TYPE "...), f.name...), " gauge\n"...)
+		if _, err := w.Write(x.buf); err != nil {
+			return err
 		}
-		over := n > c.max
-		ch <- prometheus.MustNewConstMetric(suppressedDesc, prometheus.GaugeValue, b2f(over))
-		if over {
-			return
+		for i, sl := range snap.SLOs {
+			for j, in := range sl.Instances {
+				if x.skip[[2]int{i, j}] {
+					continue
+				}
+				if err := x.family(w, f.name, snap, i, j, sl, in); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	// The union of the instance label names, sorted.
+	return nil
+}
+
+// instanceLines writes the lines of the per-instance families.
+//
+// Instance labels are the union of every SLO's group_by labels, empty
+// (which Prometheus reads as absent) where an SLO has no such label, so
+// that each family has one set of label names. A group_by label named
+// slo, window or state is exported as exported_<name>, as Prometheus does
+// with clashing target labels.
+type instanceLines struct {
+	names, exported []string
+	// skip holds the instances not exported: Prometheus reads an empty
+	// label as an absent one, so two instances of an SLO that differ only
+	// so would be one series, and a duplicate fails the whole scrape. The
+	// first is exported.
+	skip    map[[2]int]bool
+	windows map[time.Duration]string
+	buf     []byte
+}
+
+func newInstanceLines(snap *server.Snapshot) *instanceLines {
 	union := map[string]bool{}
 	for _, sl := range snap.SLOs {
 		for _, in := range sl.Instances {
@@ -87,68 +158,153 @@ func (c *instanceCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	names := slices.Sorted(maps.Keys(union))
-	exported := make([]string, len(names))
-	for i, n := range names {
-		exported[i] = n
+	x := &instanceLines{names: slices.Sorted(maps.Keys(union)), windows: map[time.Duration]string{}, buf: make([]byte, 0, 512)}
+	x.exported = make([]string, len(x.names))
+	for i, n := range x.names {
+		x.exported[i] = n
 		if slices.Contains(reserved, n) {
-			exported[i] = "exported_" + n
+			x.exported[i] = "exported_" + n
 		}
 	}
-	base := append([]string{"slo"}, exported...)
-	desc := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, append(slices.Clone(base), extra...), nil)
-	}
-	sli := desc(metricSLI, "Share of good events over the SLO window (1 − errors ÷ events); NaN when unknown.")
-	burn := desc(metricBurn, "Burn rate over each policy window (error ratio ÷ error budget); NaN when the window holds no known step.", "window")
-	budget := desc(metricBudget, "Share of the SLO window's error budget left (negative when overspent); NaN when unknown.")
-	tte := desc(metricExhaustion, "Seconds until the budget is gone at the current burn: 0 when gone, +Inf when nothing burns, NaN when unknown.")
-	state := desc(metricState, "1 for the instance's state: page, ticket, misconfigured, nodata, ok or pending.", "state")
+	// Only instances with an empty value can collide: two whose values
+	// are all set and equal would have the same labels, and be one.
 	for i, sl := range snap.SLOs {
-		// Prometheus reads an empty label as an absent one: two instances
-		// that differ only so would be one series, and a duplicate fails
-		// the whole scrape. The first is exported.
-		seen := map[string]bool{}
+		var seen map[string]bool
 		for j, in := range sl.Instances {
-			lv := make([]string, 1+len(names))
-			lv[0] = sl.ID
-			for k, n := range names {
-				lv[1+k] = in.Labels[n]
+			empty := false
+			for _, n := range x.names {
+				empty = empty || in.Labels[n] == ""
 			}
-			id := strings.Join(lv[1:], "\xff")
-			if seen[id] {
+			if !empty {
 				continue
 			}
-			seen[id] = true
-			ch <- prometheus.MustNewConstMetric(state, prometheus.GaugeValue, 1, append(lv, snap.State(i, j).String())...)
-			ev := in.Evaluation
-			nan := math.NaN()
-			sliV, budgetV, tteV := nan, nan, nan
-			if in.Evaluated {
-				if ev.WindowTotal > 0 {
-					sliV = 1 - ev.WindowErrors/ev.WindowTotal
-				} else if ev.BudgetRemaining.Known() {
-					sliV = 1 // known steps without traffic: nothing failed
-				}
-				budgetV = float64(ev.BudgetRemaining)
-				tteV = float64(burnrate.TimeToExhaustion(ev.BudgetRemaining, sl.Window, burnrate.CurrentBurn(ev)))
+			id := make([]string, len(x.names))
+			for k, n := range x.names {
+				id[k] = in.Labels[n]
 			}
-			ch <- prometheus.MustNewConstMetric(sli, prometheus.GaugeValue, sliV, lv...)
-			ch <- prometheus.MustNewConstMetric(budget, prometheus.GaugeValue, budgetV, lv...)
-			ch <- prometheus.MustNewConstMetric(tte, prometheus.GaugeValue, tteV, lv...)
-			var seen []string
-			for _, r := range ev.Rows {
-				for _, wb := range []struct {
-					w string
-					f burnrate.Figure
-				}{{slo.FormatDuration(r.Row.Long), r.LongBurn}, {slo.FormatDuration(r.Row.Short), r.ShortBurn}} {
-					if slices.Contains(seen, wb.w) {
-						continue
-					}
-					seen = append(seen, wb.w)
-					ch <- prometheus.MustNewConstMetric(burn, prometheus.GaugeValue, float64(wb.f), append(slices.Clone(lv), wb.w)...)
+			key := strings.Join(id, "\xff")
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[key] {
+				if x.skip == nil {
+					x.skip = map[[2]int]bool{}
+				}
+				x.skip[[2]int{i, j}] = true
+			}
+			seen[key] = true
+		}
+	}
+	return x
+}
+
+// family writes instance j of SLO i's lines of one family.
+func (x *instanceLines) family(w io.Writer, name string, snap *server.Snapshot, i, j int, sl server.SLO, in server.Instance) error {
+	ev := in.Evaluation
+	nan := math.NaN()
+	switch name {
+	case metricState:
+		return x.line(w, name, sl.ID, in, "state", snap.State(i, j).String(), 1)
+	case metricSLI:
+		v := nan
+		if in.Evaluated {
+			if ev.WindowTotal > 0 {
+				v = 1 - ev.WindowErrors/ev.WindowTotal
+			} else if ev.BudgetRemaining.Known() {
+				v = 1 // known steps without traffic: nothing failed
+			}
+		}
+		return x.line(w, name, sl.ID, in, "", "", v)
+	case metricBudget:
+		v := nan
+		if in.Evaluated {
+			v = float64(ev.BudgetRemaining)
+		}
+		return x.line(w, name, sl.ID, in, "", "", v)
+	case metricExhaustion:
+		v := nan
+		if in.Evaluated {
+			v = float64(burnrate.TimeToExhaustion(ev.BudgetRemaining, sl.Window, burnrate.CurrentBurn(ev)))
+		}
+		return x.line(w, name, sl.ID, in, "", "", v)
+	case metricBurn:
+		var done [16]time.Duration
+		seen := done[:0]
+		for _, r := range ev.Rows {
+			for _, wb := range [2]struct {
+				w time.Duration
+				f burnrate.Figure
+			}{{r.Row.Long, r.LongBurn}, {r.Row.Short, r.ShortBurn}} {
+				if slices.Contains(seen, wb.w) {
+					continue
+				}
+				seen = append(seen, wb.w)
+				text, ok := x.windows[wb.w]
+				if !ok {
+					text = slo.FormatDuration(wb.w)
+					x.windows[wb.w] = text
+				}
+				if err := x.line(w, name, sl.ID, in, "window", text, float64(wb.f)); err != nil {
+					return err
 				}
 			}
 		}
 	}
+	return nil
+}
+
+// line writes one series: name{slo="…",<instance labels>[,extra="…"]} v.
+func (x *instanceLines) line(w io.Writer, name, id string, in server.Instance, extra, extraValue string, v float64) error {
+	b := append(x.buf[:0], name...)
+	b = append(b, `{slo="`...)
+	b = appendLabelValue(b, id)
+	for k, n := range x.names {
+		b = append(append(append(b, `",`...), x.exported[k]...), `="`...)
+		b = appendLabelValue(b, in.Labels[n])
+	}
+	if extra != "" {
+		b = append(append(append(b, `",`...), extra...), `="`...)
+		b = appendLabelValue(b, extraValue)
+	}
+	b = append(b, `"} `...)
+	b = appendSampleValue(b, v)
+	b = append(b, '\n')
+	x.buf = b
+	_, err := w.Write(b)
+	return err
+}
+
+// appendLabelValue appends s escaped as the text format escapes a label
+// value: backslash, double quote and line feed.
+func appendLabelValue(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendSampleValue appends v as the text format writes it (expfmt's
+// writeFloat): NaN, +Inf, -Inf, or the shortest decimal that reads back.
+func appendSampleValue(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }

@@ -1,27 +1,83 @@
 package daemon
 
 import (
+	"compress/gzip"
+	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
+	"github.com/slodhq/slod/burnrate"
 	"github.com/slodhq/slod/server"
 )
 
-// gathered is every sample of the registry's family name, by its labels
-// rendered as k=v pairs.
-func gathered(t *testing.T, h *harness, name string) map[string]float64 {
+// scrape reads h's /metrics as Prometheus 2.42 asks for it (gzip, its
+// Accept header) and parses the answer with the text format's own parser,
+// strictly (legacy names): the families, sorted by name.
+func scrape(t testing.TB, h http.Handler) []*dto.MetricFamily {
 	t.Helper()
-	mfs, err := h.reg.Gather()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Fatalf("/metrics Content-Type %q", ct)
+	}
+	if ce := rec.Header().Get("Content-Encoding"); ce != "gzip" {
+		t.Fatalf("/metrics Content-Encoding %q for a scraper that accepts gzip", ce)
+	}
+	zr, err := gzip.NewReader(rec.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	byName, err := p.TextToMetricFamilies(zr)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	var out []*dto.MetricFamily
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		mf := byName[name]
+		// Prometheus fails a whole scrape on a series twice; the parser
+		// keeps both.
+		seen := map[string]bool{}
+		for _, m := range mf.Metric {
+			var ls []string
+			for _, lp := range m.Label {
+				if lp.GetValue() != "" { // empty is absent
+					ls = append(ls, lp.GetName()+"="+lp.GetValue())
+				}
+			}
+			slices.Sort(ls)
+			if id := strings.Join(ls, "\xff"); seen[id] {
+				t.Errorf("/metrics has %s{%s} twice", name, strings.Join(ls, ","))
+			} else {
+				seen[id] = true
+			}
+		}
+		out = append(out, mf)
+	}
+	return out
+}
+
+// gathered is every sample of family name on h's /metrics, by its labels
+// rendered as k=v pairs, sorted by name.
+func gathered(t *testing.T, h *harness, name string) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
-	for _, mf := range mfs {
+	for _, mf := range scrape(t, h.d.Handler()) {
 		if mf.GetName() != name {
 			continue
 		}
@@ -30,6 +86,7 @@ func gathered(t *testing.T, h *harness, name string) map[string]float64 {
 			for _, lp := range m.Label {
 				ls = append(ls, lp.GetName()+"="+lp.GetValue())
 			}
+			slices.Sort(ls)
 			out[strings.Join(ls, ",")] = value(m)
 		}
 	}
@@ -124,12 +181,7 @@ func TestPerInstanceGaugesOfMixedLabelSetsGatherCleanly(t *testing.T) {
 		}},
 		{ID: "b", Objective: 99.5, Instances: []server.Instance{{Key: `{slo="x"}`, Labels: map[string]string{"slo": "x"}}}},
 	}}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&instanceCollector{snapshot: func() *server.Snapshot { return snap }, perInstance: true})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := scrape(t, metricsServer(t, snap))
 	states := 0
 	for _, mf := range mfs {
 		if mf.GetName() != "slod_instance_state" {
@@ -141,6 +193,7 @@ func TestPerInstanceGaugesOfMixedLabelSetsGatherCleanly(t *testing.T) {
 			for _, lp := range m.Label {
 				names = append(names, lp.GetName())
 			}
+			slices.Sort(names)
 			if got := strings.Join(names, ","); got != "exported_slo,route,slo,state" {
 				t.Errorf("labels %s", got)
 			}
@@ -148,5 +201,76 @@ func TestPerInstanceGaugesOfMixedLabelSetsGatherCleanly(t *testing.T) {
 	}
 	if states != 3 {
 		t.Errorf("%d state series, want 3 (the empty route exported once)", states)
+	}
+}
+
+// TestPerInstanceGaugesKeepEveryLabelAndFigure: label values with quotes,
+// backslashes, line feeds and non-ASCII come back from the text
+// exposition as they were; an instance not evaluated yet reads NaN (never
+// 0 or 1), one with budget left and no burn +Inf to exhaustion, one
+// overspent a negative budget and 0 to exhaustion, and each distinct
+// policy window of an instance is one burn series.
+func TestPerInstanceGaugesKeepEveryLabelAndFigure(t *testing.T) {
+	odd := "/a \"quoted\" \\path\\\nnext line — ünïcode"
+	rows := []burnrate.RowResult{
+		{Row: burnrate.Row{Long: time.Hour, Short: 5 * time.Minute}, LongBurn: 0, ShortBurn: 0},
+		{Row: burnrate.Row{Long: 6 * time.Hour, Short: 5 * time.Minute}, LongBurn: 0, ShortBurn: 0},
+	}
+	snap := &server.Snapshot{SLOs: []server.SLO{{ID: `slo"with\quote`, Objective: 99.9, Window: 30 * 24 * time.Hour, Instances: []server.Instance{
+		{Key: "odd", Labels: map[string]string{"route": odd}, Evaluated: true,
+			Evaluation: burnrate.Evaluation{BudgetRemaining: 0.25, WindowErrors: 1, WindowTotal: 4000, Rows: rows}},
+		{Key: "pending", Labels: map[string]string{"route": "/pending"}},
+		{Key: "spent", Labels: map[string]string{"route": "/spent"}, Evaluated: true,
+			Evaluation: burnrate.Evaluation{BudgetRemaining: -1.5, WindowErrors: 10, WindowTotal: 4000,
+				Rows: []burnrate.RowResult{{Row: burnrate.Row{Long: time.Hour, Short: 5 * time.Minute}, LongBurn: 20, ShortBurn: burnrate.Unknown()}}}},
+	}}}}
+	fams := map[string]map[string]float64{}
+	for _, mf := range scrape(t, metricsServer(t, snap)) {
+		m := map[string]float64{}
+		for _, s := range mf.Metric {
+			var ls []string
+			for _, lp := range s.Label {
+				ls = append(ls, lp.GetName()+"="+lp.GetValue())
+			}
+			slices.Sort(ls)
+			m[strings.Join(ls, ",")] = value(s)
+		}
+		fams[mf.GetName()] = m
+	}
+	id := `slo=slo"with\quote`
+	at := func(route string, extra ...string) string {
+		return strings.Join(append([]string{"route=" + route, id}, extra...), ",")
+	}
+	want := []struct {
+		family, series string
+		v              float64 // NaN: want NaN
+	}{
+		{"slod_instance_sli_ratio", at(odd), 1 - 1.0/4000},
+		{"slod_instance_budget_remaining_ratio", at(odd), 0.25},
+		{"slod_instance_time_to_exhaustion_seconds", at(odd), math.Inf(1)},
+		{"slod_instance_burn_rate", at(odd, "window=1h"), 0},
+		{"slod_instance_burn_rate", at(odd, "window=5m"), 0},
+		{"slod_instance_burn_rate", at(odd, "window=6h"), 0},
+		{"slod_instance_state", at(odd, "state=ok"), 1},
+		{"slod_instance_sli_ratio", at("/pending"), math.NaN()},
+		{"slod_instance_budget_remaining_ratio", at("/pending"), math.NaN()},
+		{"slod_instance_time_to_exhaustion_seconds", at("/pending"), math.NaN()},
+		{"slod_instance_state", at("/pending", "state=pending"), 1},
+		{"slod_instance_budget_remaining_ratio", at("/spent"), -1.5},
+		{"slod_instance_time_to_exhaustion_seconds", at("/spent"), 0},
+		{"slod_instance_burn_rate", at("/spent", "window=1h"), 20},
+		{"slod_instance_burn_rate", at("/spent", "window=5m"), math.NaN()},
+	}
+	for _, w := range want {
+		got, ok := fams[w.family][w.series]
+		switch {
+		case !ok:
+			t.Errorf("%s{%s} missing; the family has %v", w.family, w.series, fams[w.family])
+		case math.IsNaN(w.v) != math.IsNaN(got) || (!math.IsNaN(w.v) && got != w.v):
+			t.Errorf("%s{%s} = %v, want %v", w.family, w.series, got, w.v)
+		}
+	}
+	if n := len(fams["slod_instance_burn_rate"]); n != 5 {
+		t.Errorf("%d burn series, want 5 (3 windows of one instance, 2 of another, none of the pending one)", n)
 	}
 }

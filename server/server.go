@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Options configures a Server.
@@ -19,7 +19,11 @@ type Options struct {
 	Snapshot func() *Snapshot
 	// Gatherer serves /metrics; required (slod never uses the default registry).
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Exposition, when set, writes more metric families to /metrics after
+	// the Gatherer's, in the Prometheus text format (version 0.0.4), at
+	// every scrape. Its families must not be the Gatherer's.
+	Exposition func(io.Writer) error
+	Logger     *slog.Logger
 	// Report, when set, serves /api/v1/reports (report.go).
 	Report ReportFunc
 }
@@ -42,9 +46,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
-	}))
+	s.mux.HandleFunc("GET /metrics", s.metrics)
 	// Go's profiles, as Prometheus and Alertmanager serve them: what an
 	// operator (or a scale run) needs to see where a slow tick goes.
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -20,9 +20,10 @@ var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 // metrics serves /metrics: the Gatherer's families, then what
 // Options.Exposition writes, in the text format, gzipped when the scraper
-// accepts it (Prometheus does). It is promhttp's handler with a second
-// source written straight into the response: the per-instance gauges of
-// a fleet are one line each, not a client_golang metric each.
+// accepts it (Prometheus does): what promhttp.HandlerFor answers a text
+// scrape, with a second source written straight into the response, so
+// the per-instance gauges of a fleet are one line each, not a
+// client_golang metric each.
 //
 // A Gatherer error is an HTTP 500, as promhttp's HTTPErrorOnError makes
 // it: a scrape that fails is seen, a partial one might not be. An error

@@ -1,12 +1,12 @@
 package daemon
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,42 +26,31 @@ func TestPrometheusScrapesThePerInstanceGauges(t *testing.T) {
 	prom := promtest.Start(t, promtest.Options{Config: fmt.Sprintf(
 		"global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: slod\n    static_configs:\n      - targets: [%q]\n",
 		strings.TrimPrefix(ts.URL, "http://"))})
-	query := func(q string) (string, bool) {
-		resp, err := http.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape(q))
+	query := func(q string) (float64, bool) {
+		vs, err := promtest.InstantValues(context.Background(), prom.URL, q, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var body struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
+		if len(vs) != 1 {
+			return 0, false
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			t.Fatal(err)
-		}
-		if len(body.Data.Result) != 1 {
-			return "", false
-		}
-		v, _ := body.Data.Result[0].Value[1].(string)
-		return v, true
+		return vs[0], true
 	}
-	want := map[string]string{
-		`up{job="slod"}`:                                                           "1",
-		`count(slod_instance_state{job="slod"})`:                                   "9",
-		`slod_instance_state{slo="checkout-availability",state="page"}`:            "1",
-		`count(slod_instance_burn_rate{slo="api-gateway-route-availability"}) > 0`: "",
-		`scrape_samples_scraped{job="slod"}`:                                       fmt.Sprint(samples(t, ts.URL)),
+	present := math.NaN() // any value, as long as there is one series
+	want := map[string]float64{
+		`up{job="slod"}`:                                                           1,
+		`count(slod_instance_state{job="slod"})`:                                   9,
+		`slod_instance_state{slo="checkout-availability",state="page"}`:            1,
+		`count(slod_instance_burn_rate{slo="api-gateway-route-availability"}) > 0`: present,
+		`scrape_samples_scraped{job="slod"}`:                                       float64(samples(t, ts.URL)),
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var missing []string
 		for q, v := range want {
 			got, ok := query(q)
-			if !ok || (v != "" && got != v) {
-				missing = append(missing, fmt.Sprintf("%s = %q (want %q)", q, got, v))
+			if !ok || (!math.IsNaN(v) && got != v) {
+				missing = append(missing, fmt.Sprintf("%s = %v, %d series (want %v)", q, got, map[bool]int{true: 1}[ok], v))
 			}
 		}
 		if len(missing) == 0 {

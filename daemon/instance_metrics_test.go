@@ -76,19 +76,25 @@ func scrape(t testing.TB, h http.Handler) []*dto.MetricFamily {
 // rendered as k=v pairs, sorted by name.
 func gathered(t *testing.T, h *harness, name string) map[string]float64 {
 	t.Helper()
-	out := map[string]float64{}
 	for _, mf := range scrape(t, h.d.Handler()) {
-		if mf.GetName() != name {
-			continue
+		if mf.GetName() == name {
+			return byLabels(mf)
 		}
-		for _, m := range mf.Metric {
-			var ls []string
-			for _, lp := range m.Label {
-				ls = append(ls, lp.GetName()+"="+lp.GetValue())
-			}
-			slices.Sort(ls)
-			out[strings.Join(ls, ",")] = value(m)
+	}
+	return map[string]float64{}
+}
+
+// byLabels is a family's samples by their labels rendered as k=v pairs,
+// sorted by name.
+func byLabels(mf *dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range mf.Metric {
+		var ls []string
+		for _, lp := range m.Label {
+			ls = append(ls, lp.GetName()+"="+lp.GetValue())
 		}
+		slices.Sort(ls)
+		out[strings.Join(ls, ",")] = value(m)
 	}
 	return out
 }
@@ -226,16 +232,7 @@ func TestPerInstanceGaugesKeepEveryLabelAndFigure(t *testing.T) {
 	}}}}
 	fams := map[string]map[string]float64{}
 	for _, mf := range scrape(t, metricsServer(t, snap)) {
-		m := map[string]float64{}
-		for _, s := range mf.Metric {
-			var ls []string
-			for _, lp := range s.Label {
-				ls = append(ls, lp.GetName()+"="+lp.GetValue())
-			}
-			slices.Sort(ls)
-			m[strings.Join(ls, ",")] = value(s)
-		}
-		fams[mf.GetName()] = m
+		fams[mf.GetName()] = byLabels(mf)
 	}
 	id := `slo=slo"with\quote`
 	at := func(route string, extra ...string) string {

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,30 +124,12 @@ func backfill(t *testing.T, srv *promtest.Server, data string, start, end time.T
 // instant is the value of a one-series instant query at at.
 func instant(t *testing.T, base, q string, at time.Time) float64 {
 	t.Helper()
-	u := base + "/api/v1/query?" + url.Values{"query": {q}, "time": {strconv.FormatInt(at.Unix(), 10)}}.Encode()
-	resp, err := http.Get(u)
+	vs, err := promtest.InstantValues(context.Background(), base, q, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-		Error string `json:"error"`
+	if len(vs) != 1 {
+		t.Fatalf("%s at %s: %d series", q, at, len(vs))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	if len(body.Data.Result) != 1 {
-		t.Fatalf("%s at %s: %d series (%s)", q, at, len(body.Data.Result), body.Error)
-	}
-	s, _ := body.Data.Result[0].Value[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return vs[0]
 }

@@ -379,6 +379,46 @@ func QueryRangeStats(ctx context.Context, baseURL, query string, start, end time
 		"end": {formatTime(end)}, "step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}, "stats": {"all"}})
 }
 
+// InstantValues runs an instant query at at and returns the value of each
+// series of its answer (an instant vector), in the server's order.
+func InstantValues(ctx context.Context, baseURL, query string, at time.Time) ([]float64, error) {
+	u := baseURL + "/api/v1/query?" + url.Values{"query": {query}, "time": {formatTime(at)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("%s: %w", query, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("%s: %s", query, body.Error)
+	}
+	out := make([]float64, 0, len(body.Data.Result))
+	for _, r := range body.Data.Result {
+		text, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: value %q: %w", query, text, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func formatTime(t time.Time) string {
 	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }

@@ -143,8 +143,9 @@ type instanceLines struct {
 	names, exported []string
 	// skip holds the instances not exported: Prometheus reads an empty
 	// label as an absent one, so two instances of an SLO that differ only
-	// so would be one series, and a duplicate fails the whole scrape. The
-	// first is exported.
+	// so would be one series, of which Prometheus (2.42) keeps the first
+	// sample of a scrape and drops the other without failing it. The
+	// first is exported, and the rest left out on purpose.
 	skip    map[[2]int]bool
 	windows map[time.Duration]string
 	buf     []byte

@@ -50,8 +50,8 @@ func scrape(t testing.TB, h http.Handler) []*dto.MetricFamily {
 	var out []*dto.MetricFamily
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		mf := byName[name]
-		// Prometheus fails a whole scrape on a series twice; the parser
-		// keeps both.
+		// A series written twice: Prometheus keeps the first sample and
+		// silently drops the other; the parser keeps both.
 		seen := map[string]bool{}
 		for _, m := range mf.Metric {
 			var ls []string

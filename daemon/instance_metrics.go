@@ -92,22 +92,14 @@ var instanceFamilies = []struct{ name, help string }{
 	{metricBurn, "Burn rate over each policy window (error ratio ÷ error budget); NaN when the window holds no known step."},
 }
 
-// expose writes the per-instance families of the newest snapshot in the
-// text format (server.Options.Exposition), one line per series built in
+// expose writes the per-instance families of the request's snapshot in
+// the text format (server.Options.Exposition), one line per series built in
 // one reused buffer: at 10,000 instances (about 120,000 series) a scrape
 // through client_golang's constant metrics allocated some 95 MB, and one
 // through this 1.2 MB, most of it the gzip writer's
 // (BenchmarkMetricsScrape10k).
-func (c *instanceCollector) expose(w io.Writer) error {
-	if !c.perInstance {
-		return nil
-	}
-	snap := server.Acquire(c.snapshot)
-	if snap == nil {
-		return nil
-	}
-	defer snap.Release()
-	if c.over(snap) {
+func (c *instanceCollector) expose(w io.Writer, snap *server.Snapshot) error {
+	if !c.perInstance || c.over(snap) {
 		return nil
 	}
 	x := newInstanceLines(snap)

@@ -3,12 +3,14 @@ package server
 import (
 	"bufio"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -19,16 +21,17 @@ var textFormat = string(expfmt.NewFormat(expfmt.TypeTextPlain))
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 // metrics serves /metrics: the Gatherer's families, then what
-// Options.Exposition writes, in the text format, gzipped when the scraper
-// accepts it (Prometheus does): what promhttp.HandlerFor answers a text
-// scrape, with a second source written straight into the response, so
-// the per-instance gauges of a fleet are one line each, not a
-// client_golang metric each.
+// Options.Exposition writes from the request's snapshot, in the text
+// format, gzipped when the scraper accepts it (Prometheus does): what
+// promhttp.HandlerFor answers a text scrape, with a second source written
+// straight into the response, so the per-instance gauges of a fleet are
+// one line each, not a client_golang metric each.
 //
 // A Gatherer error is an HTTP 500, as promhttp's HTTPErrorOnError makes
-// it: a scrape that fails is seen, a partial one might not be. An error
-// of the exposition, once lines are written, can only cut the response
-// short, which the scraper reads as a failed scrape too.
+// it. An error while writing aborts the connection: the text format has
+// no end marker, so an answer ended cleanly after part of it would read
+// as a whole scrape with series missing, where an aborted one is a
+// failed scrape (up = 0).
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	mfs, err := s.opts.Gatherer.Gather()
 	if err != nil {
@@ -40,33 +43,41 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", textFormat)
 	h.Add("Vary", "Accept-Encoding")
 	var out io.Writer = w
+	var gz *gzip.Writer
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
-		gz := gzipWriters.Get().(*gzip.Writer)
+		gz = gzipWriters.Get().(*gzip.Writer)
 		gz.Reset(w)
-		defer func() {
-			gz.Close()
-			gz.Reset(nil)
-			gzipWriters.Put(gz)
-		}()
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
+	err = s.writeMetrics(bw, mfs, s.snapshot(r))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if gz != nil {
+		if err == nil {
+			err = gz.Close()
+		}
+		gz.Reset(nil)
+		gzipWriters.Put(gz)
+	}
+	if err != nil {
+		s.opts.Logger.Warn("metrics answer aborted", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *Server) writeMetrics(w io.Writer, mfs []*dto.MetricFamily, snap *Snapshot) error {
 	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
-			s.opts.Logger.Error("error writing metrics", "family", mf.GetName(), "err", err)
-			return
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return fmt.Errorf("family %s: %w", mf.GetName(), err)
 		}
 	}
-	if s.opts.Exposition != nil {
-		if err := s.opts.Exposition(bw); err != nil {
-			s.opts.Logger.Error("error writing metrics", "err", err)
-			return
-		}
+	if s.opts.Exposition == nil {
+		return nil
 	}
-	if err := bw.Flush(); err != nil {
-		s.opts.Logger.Debug("metrics response cut short", "err", err)
-	}
+	return s.opts.Exposition(w, snap)
 }
 
 // acceptsGzip reports whether an Accept-Encoding header names gzip with a

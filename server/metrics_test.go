@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,7 @@ func TestMetricsWritesTheExpositionAfterTheRegistry(t *testing.T) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "slod_test_gauge", Help: "test"})
 	g.Set(3)
 	reg.MustRegister(g)
-	expose := func(w io.Writer) error {
+	expose := func(w io.Writer, _ *Snapshot) error {
 		_, err := io.WriteString(w, "# HELP slod_test_line a line\n# TYPE slod_test_line gauge\nslod_test_line{route=\"/a \\\"b\\\"\"} NaN\n")
 		return err
 	}
@@ -90,7 +91,7 @@ func TestMetricsWritesTheExpositionAfterTheRegistry(t *testing.T) {
 func TestMetricsFailsWholeWhenTheRegistryFails(t *testing.T) {
 	s, err := New(Options{Snapshot: func() *Snapshot { return nil },
 		Gatherer: prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return nil, errors.New("collector exploded") }),
-		Exposition: func(w io.Writer) error {
+		Exposition: func(io.Writer, *Snapshot) error {
 			t.Error("the exposition was written after a failed gather")
 			return nil
 		}})
@@ -101,5 +102,52 @@ func TestMetricsFailsWholeWhenTheRegistryFails(t *testing.T) {
 	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "collector exploded") {
 		t.Errorf("%d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestMetricsAbortsAnAnswerItCannotFinish: the text format has no end
+// marker, so an answer cut short by an error must not end as a whole one
+// (a scrape with series missing and up = 1): the connection is aborted
+// and the scraper's read fails, gzipped or not.
+func TestMetricsAbortsAnAnswerItCannotFinish(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		snaps []*Snapshot
+	)
+	held := &Snapshot{Ready: true}
+	s, err := New(Options{Snapshot: func() *Snapshot { return held }, Gatherer: prometheus.NewRegistry(),
+		Exposition: func(w io.Writer, snap *Snapshot) error {
+			mu.Lock()
+			snaps = append(snaps, snap)
+			mu.Unlock()
+			// More than the response buffer, so part of it has gone out.
+			for range 5000 {
+				if _, err := io.WriteString(w, "slod_test_line{route=\"/a/long/enough/route/name\"} 1\n"); err != nil {
+					return err
+				}
+			}
+			return errors.New("the snapshot went away")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	for _, gz := range []bool{false, true} {
+		c := &http.Client{Transport: &http.Transport{DisableCompression: !gz}}
+		resp, err := c.Get(ts.URL + "/metrics")
+		if err != nil {
+			continue // aborted before the headers: failed, as it should
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("gzip %v: an answer cut short by an error read whole (%d bytes, %d)", gz, len(body), resp.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(snaps) != 2 || snaps[0] != held || snaps[1] != held {
+		t.Errorf("the exposition was handed %v, want the request's snapshot each time", snaps)
 	}
 }

@@ -21,8 +21,9 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Exposition, when set, writes more metric families to /metrics after
 	// the Gatherer's, in the Prometheus text format (version 0.0.4), at
-	// every scrape. Its families must not be the Gatherer's.
-	Exposition func(io.Writer) error
+	// every scrape, from the snapshot the request holds (never nil). Its
+	// families must not be the Gatherer's.
+	Exposition func(io.Writer, *Snapshot) error
 	Logger     *slog.Logger
 	// Report, when set, serves /api/v1/reports (report.go).
 	Report ReportFunc
